@@ -1,0 +1,2 @@
+/// The Stripe client lives here (issue: StripeAPI). Not built yet.
+public enum StripeAPIModule {}

@@ -1,0 +1,17 @@
+import Foundation
+
+public enum OrderStatus: String, Sendable, Codable, CaseIterable {
+    case pending = "PENDING"
+    case paid = "PAID"
+    case partiallyRefunded = "PARTIALLY_REFUNDED"
+    case refunded = "REFUNDED"
+    case cancelled = "CANCELLED"
+
+    /// Only a pending order can be paid or cancelled by its owner.
+    public var isPayable: Bool { self == .pending }
+}
+
+public enum Role: String, Sendable, Codable, CaseIterable {
+    case customer
+    case admin
+}

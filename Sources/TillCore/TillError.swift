@@ -1,0 +1,53 @@
+import Foundation
+
+/// The one error type the HTTP layer turns into `{"error":{"code","message"}}`.
+public struct TillError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Code: String, Sendable, CaseIterable {
+        case invalidRequest = "invalid_request"
+        case unauthorized
+        case forbidden
+        case notFound = "not_found"
+        case emailTaken = "email_taken"
+        case orderNotPayable = "order_not_payable"
+        case insufficientInventory = "insufficient_inventory"
+        case idempotencyKeyReused = "idempotency_key_reused"
+        case invalidSignature = "invalid_signature"
+        case payloadTooLarge = "payload_too_large"
+        case rateLimited = "rate_limited"
+        case stripeError = "stripe_error"
+        case unavailable
+        case internalError = "internal"
+
+        /// The HTTP status for each code: the one mapping.
+        public var httpStatus: Int {
+            switch self {
+            case .invalidRequest, .invalidSignature: 400
+            case .unauthorized: 401
+            case .forbidden: 403
+            case .notFound: 404
+            case .emailTaken, .orderNotPayable, .insufficientInventory: 409
+            case .payloadTooLarge: 413
+            case .idempotencyKeyReused: 422
+            case .rateLimited: 429
+            case .internalError: 500
+            case .stripeError: 502
+            case .unavailable: 503
+            }
+        }
+    }
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(code.rawValue): \(message)" }
+
+    public static func invalid(_ message: String) -> TillError { TillError(.invalidRequest, message) }
+    public static func notFound(_ what: String) -> TillError { TillError(.notFound, "\(what) not found") }
+    public static let unauthorized = TillError(.unauthorized, "Missing or invalid credentials")
+    public static let forbidden = TillError(.forbidden, "This action needs the admin role")
+}

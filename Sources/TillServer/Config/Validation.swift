@@ -1,0 +1,20 @@
+import Foundation
+
+/// Input rules shared by the API and the configuration.
+enum Validation {
+    static func emailProblem(_ email: String) -> String? {
+        let parts = email.split(separator: "@", omittingEmptySubsequences: false)
+        guard email.count <= 254, parts.count == 2, !parts[0].isEmpty, parts[1].contains("."),
+            !parts[1].hasPrefix("."), !parts[1].hasSuffix("."),
+            !email.contains(where: { $0.isWhitespace || $0.isNewline })
+        else { return "must be a valid email address" }
+        return nil
+    }
+
+    static func passwordProblem(_ password: String) -> String? {
+        if password.count < 8 { return "must be at least 8 characters" }
+        // bcrypt reads only the first 72 bytes; refusing longer keeps every byte meaningful.
+        if password.utf8.count > 72 { return "must be at most 72 bytes" }
+        return nil
+    }
+}

@@ -1,0 +1,41 @@
+import Logging
+import SQLKit
+
+public enum DatabaseKind: String, Sendable {
+    case sqlite
+    case postgres
+}
+
+/// Till's handle on its database: plain statements and transactions over SQLKit, the same for SQLite and PostgreSQL.
+public protocol Database: Sendable {
+    var kind: DatabaseKind { get }
+    /// Runs `body` on one connection outside a transaction.
+    func withConnection<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+    /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
+    func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+    func close() async
+}
+
+/// Opens the configured database.
+public enum DatabaseOpener {
+    public static func open(_ config: DatabaseConfig, logger: Logger) async throws -> any Database {
+        switch config {
+        case .sqlite(let path): try await SQLiteStore.open(path: path, logger: logger)
+        case .sqliteMemory: try await SQLiteStore.open(path: nil, logger: logger)
+        case .postgres(let settings): try await PostgresStore.open(settings, logger: logger)
+        }
+    }
+}
+
+extension Database {
+    /// True when the database answers a trivial query.
+    public func ping() async -> Bool {
+        do {
+            return try await withConnection { db in
+                try await db.raw("SELECT 1 AS one").first(decodingColumn: "one", as: Int.self) == 1
+            }
+        } catch {
+            return false
+        }
+    }
+}

@@ -1,0 +1,133 @@
+import Logging
+import SQLKit
+
+/// The schema as an ordered list of steps; each runs once, recorded in `till_migrations`.
+/// The SQL is the common ground of SQLite and PostgreSQL: TEXT ids, BIGINT money and epoch-millisecond times.
+/// Constraints guard the invariants (stock and balances never negative, one user per email).
+enum Migrations {
+    struct Migration: Sendable {
+        let version: Int
+        let name: String
+        let statements: [String]
+    }
+
+    static let all: [Migration] = [
+        Migration(
+            version: 1, name: "users, catalog, orders, idempotency keys",
+            statements: [
+                """
+                CREATE TABLE users (
+                    id TEXT PRIMARY KEY,
+                    email TEXT NOT NULL UNIQUE,
+                    password_hash TEXT NOT NULL,
+                    role TEXT NOT NULL CHECK (role IN ('customer', 'admin')),
+                    plan_id TEXT,
+                    credit_balance BIGINT NOT NULL DEFAULT 0 CHECK (credit_balance >= 0),
+                    created_at BIGINT NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE products (
+                    id TEXT PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    description TEXT,
+                    unit_amount BIGINT NOT NULL CHECK (unit_amount > 0),
+                    currency TEXT NOT NULL,
+                    inventory BIGINT NOT NULL CHECK (inventory >= 0),
+                    active BIGINT NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX products_created ON products (created_at, id)",
+                """
+                CREATE TABLE plans (
+                    id TEXT PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    unit_amount BIGINT NOT NULL CHECK (unit_amount > 0),
+                    currency TEXT NOT NULL,
+                    credits BIGINT NOT NULL CHECK (credits > 0),
+                    stripe_price_id TEXT,
+                    active BIGINT NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+                    created_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX plans_created ON plans (created_at, id)",
+                """
+                CREATE TABLE orders (
+                    id TEXT PRIMARY KEY,
+                    user_id TEXT NOT NULL REFERENCES users (id),
+                    status TEXT NOT NULL
+                        CHECK (status IN ('PENDING', 'PAID', 'PARTIALLY_REFUNDED', 'REFUNDED', 'CANCELLED')),
+                    amount BIGINT NOT NULL CHECK (amount > 0),
+                    currency TEXT NOT NULL,
+                    amount_refunded BIGINT NOT NULL DEFAULT 0 CHECK (amount_refunded >= 0 AND amount_refunded <= amount),
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    paid_at BIGINT,
+                    cancelled_at BIGINT
+                )
+                """,
+                "CREATE INDEX orders_user_created ON orders (user_id, created_at, id)",
+                "CREATE INDEX orders_created ON orders (created_at, id)",
+                "CREATE INDEX orders_status_created ON orders (status, created_at)",
+                """
+                CREATE TABLE order_items (
+                    order_id TEXT NOT NULL REFERENCES orders (id),
+                    position BIGINT NOT NULL,
+                    product_id TEXT NOT NULL REFERENCES products (id),
+                    name TEXT NOT NULL,
+                    quantity BIGINT NOT NULL CHECK (quantity > 0),
+                    unit_amount BIGINT NOT NULL CHECK (unit_amount > 0),
+                    PRIMARY KEY (order_id, position)
+                )
+                """,
+                """
+                CREATE TABLE idempotency_keys (
+                    user_id TEXT NOT NULL,
+                    idem_key TEXT NOT NULL,
+                    fingerprint TEXT NOT NULL,
+                    status_code BIGINT NOT NULL,
+                    response_body TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    PRIMARY KEY (user_id, idem_key)
+                )
+                """,
+            ])
+    ]
+
+    /// Applies every migration not yet recorded, each in its own transaction. On PostgreSQL an advisory lock makes
+    /// instances starting together take turns. Returns the versions applied now.
+    @discardableResult
+    static func run(on database: any Database, logger: Logger) async throws -> [Int] {
+        try await database.withConnection { db in
+            try await db.raw(
+                "CREATE TABLE IF NOT EXISTS till_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
+            ).run()
+        }
+        var applied: [Int] = []
+        for migration in all {
+            let ran = try await database.transaction { db in
+                if database.kind == .postgres {
+                    try await db.raw("SELECT pg_advisory_xact_lock(7414057)").run()
+                }
+                let done = try await db.raw(
+                    "SELECT version FROM till_migrations WHERE version = \(bind: migration.version)"
+                ).first()
+                if done != nil { return false }
+                for statement in migration.statements {
+                    try await db.raw(SQLQueryString(statement)).run()
+                }
+                try await db.raw(
+                    "INSERT INTO till_migrations (version, name, applied_at) VALUES (\(bind: migration.version), \(bind: migration.name), \(bind: TillClock.system.nowMillis()))"
+                ).run()
+                return true
+            }
+            if ran {
+                logger.info("applied migration", metadata: ["migration.version": "\(migration.version)", "migration.name": "\(migration.name)"])
+                applied.append(migration.version)
+            }
+        }
+        return applied
+    }
+}

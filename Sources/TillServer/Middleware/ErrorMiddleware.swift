@@ -1,0 +1,48 @@
+import Hummingbird
+import Logging
+import TillCore
+
+/// The one place errors become responses in the contract's shape. Anything unexpected is a 500 `internal`
+/// whose detail goes to the log only.
+struct ErrorMiddleware: RouterMiddleware {
+    typealias Context = TillRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as TillError {
+            if error.code == .internalError {
+                context.logger.error("internal error", metadata: ["error": "\(error.message)"])
+                return Self.response(TillError(.internalError, "Internal server error"))
+            }
+            return Self.response(error)
+        } catch let error as HTTPError {
+            return Self.response(Self.map(error))
+        } catch {
+            context.logger.error("unexpected error", metadata: ["error": "\(String(reflecting: error))"])
+            return Self.response(TillError(.internalError, "Internal server error"))
+        }
+    }
+
+    static func response(_ error: TillError) -> Response {
+        let body = (try? JSONCoding.encode(ErrorBody(error))) ?? Data("{}".utf8)
+        return JSONCoding.response(.init(code: error.code.httpStatus), json: body)
+    }
+
+    static func map(_ error: HTTPError) -> TillError {
+        switch error.status {
+        case .notFound: TillError(.notFound, "No such route")
+        case .contentTooLarge: TillError(.payloadTooLarge, "The request body is too large")
+        case .unauthorized: TillError.unauthorized
+        case .forbidden: TillError.forbidden
+        case .tooManyRequests: TillError(.rateLimited, error.body ?? "Too many requests")
+        case .methodNotAllowed: TillError(.notFound, "No such route for this method")
+        default:
+            error.status.code < 500
+                ? TillError.invalid(error.body ?? "The request is not valid")
+                : TillError(.internalError, "Internal server error")
+        }
+    }
+}
+
+import Foundation

@@ -1,0 +1,101 @@
+import SQLKit
+
+struct Product: Sendable {
+    let id: String
+    var name: String
+    var description: String?
+    var unitAmount: Int
+    let currency: String
+    var inventory: Int
+    var active: Bool
+    let createdAt: Int
+
+    init(row: any SQLRow) throws {
+        id = try row.string("id")
+        name = try row.string("name")
+        description = try row.optionalString("description")
+        unitAmount = try row.int("unit_amount")
+        currency = try row.string("currency")
+        inventory = try row.int("inventory")
+        active = try row.bool("active")
+        createdAt = try row.int("created_at")
+    }
+
+    init(id: String, name: String, description: String?, unitAmount: Int, currency: String, inventory: Int, active: Bool, createdAt: Int) {
+        self.id = id
+        self.name = name
+        self.description = description
+        self.unitAmount = unitAmount
+        self.currency = currency
+        self.inventory = inventory
+        self.active = active
+        self.createdAt = createdAt
+    }
+
+    static let columns = "id, name, description, unit_amount, currency, inventory, active, created_at"
+}
+
+extension Product: Encodable {
+    enum CodingKeys: String, CodingKey { case id, name, description, unitAmount, currency, inventory, active }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(name, forKey: .name)
+        try c.encode(description, forKey: .description)
+        try c.encode(unitAmount, forKey: .unitAmount)
+        try c.encode(currency, forKey: .currency)
+        try c.encode(inventory, forKey: .inventory)
+        try c.encode(active, forKey: .active)
+    }
+}
+
+struct Plan: Sendable {
+    let id: String
+    let name: String
+    let unitAmount: Int
+    let currency: String
+    let credits: Int
+    let stripePriceId: String?
+    let active: Bool
+    let createdAt: Int
+
+    init(row: any SQLRow) throws {
+        id = try row.string("id")
+        name = try row.string("name")
+        unitAmount = try row.int("unit_amount")
+        currency = try row.string("currency")
+        credits = try row.int("credits")
+        stripePriceId = try row.optionalString("stripe_price_id")
+        active = try row.bool("active")
+        createdAt = try row.int("created_at")
+    }
+
+    init(id: String, name: String, unitAmount: Int, currency: String, credits: Int, stripePriceId: String?, active: Bool, createdAt: Int) {
+        self.id = id
+        self.name = name
+        self.unitAmount = unitAmount
+        self.currency = currency
+        self.credits = credits
+        self.stripePriceId = stripePriceId
+        self.active = active
+        self.createdAt = createdAt
+    }
+
+    static let columns = "id, name, unit_amount, currency, credits, stripe_price_id, active, created_at"
+}
+
+extension Plan: Encodable {
+    enum CodingKeys: String, CodingKey { case id, name, unitAmount, currency, credits, stripePriceId, active }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(name, forKey: .name)
+        try c.encode(unitAmount, forKey: .unitAmount)
+        try c.encode(currency, forKey: .currency)
+        try c.encode(credits, forKey: .credits)
+        try c.encode(stripePriceId, forKey: .stripePriceId)
+        try c.encode(active, forKey: .active)
+    }
+}

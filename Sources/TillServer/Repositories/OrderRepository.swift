@@ -1,0 +1,64 @@
+import SQLKit
+import TillCore
+
+struct OrderRepository: Sendable {
+    func insert(_ order: Order, on db: any SQLDatabase) async throws {
+        try await db.raw("""
+            INSERT INTO orders (id, user_id, status, amount, currency, amount_refunded, created_at, updated_at)
+            VALUES (\(bind: order.id), \(bind: order.userId), \(bind: order.status.rawValue), \(bind: order.amount),
+                    \(bind: order.currency), 0, \(bind: order.createdAt), \(bind: order.updatedAt))
+            """).run()
+        let rows: [SQLQueryString] = order.items.enumerated().map { index, item in
+            "(\(bind: order.id), \(bind: index), \(bind: item.productId), \(bind: item.name), \(bind: item.quantity), \(bind: item.unitAmount))"
+        }
+        try await db.raw(
+            "INSERT INTO order_items (order_id, position, product_id, name, quantity, unit_amount) VALUES "
+                + rows.joined(separator: ", ")
+        ).run()
+    }
+
+    /// The order with its items; `userId` limits it to that owner (another owner's order is simply not found).
+    func find(id: String, userId: String?, on db: any SQLDatabase) async throws -> Order? {
+        var query: SQLQueryString = "SELECT \(unsafeRaw: Order.columns) FROM orders WHERE id = \(bind: id)"
+        if let userId { query += " AND user_id = \(bind: userId)" }
+        guard var order = try await db.raw(query).first().map(Order.init(row:)) else { return nil }
+        order.items = try await items(orderIds: [id], on: db)[id] ?? []
+        return order
+    }
+
+    /// Orders newest first, with their items in one more query (never one per order).
+    func list(userId: String?, page: PageRequest, on db: any SQLDatabase) async throws -> [Order] {
+        var query: SQLQueryString = "SELECT \(unsafeRaw: Order.columns) FROM orders WHERE 1 = 1"
+        if let userId { query += " AND user_id = \(bind: userId)" }
+        query += CatalogRepository.cursor(table: "orders", page)
+        query += " ORDER BY created_at DESC, id DESC LIMIT \(literal: page.limit + 1)"
+        var orders = try await db.raw(query).all().map(Order.init(row:))
+        let items = try await items(orderIds: orders.map(\.id), on: db)
+        for index in orders.indices { orders[index].items = items[orders[index].id] ?? [] }
+        return orders
+    }
+
+    func items(orderIds: [String], on db: any SQLDatabase) async throws -> [String: [OrderItem]] {
+        if orderIds.isEmpty { return [:] }
+        let rows = try await db.raw("""
+            SELECT order_id, product_id, name, quantity, unit_amount FROM order_items
+            WHERE order_id IN (\(binds: orderIds)) ORDER BY order_id, position
+            """).all()
+        var result: [String: [OrderItem]] = [:]
+        for row in rows {
+            let item = OrderItem(
+                productId: try row.string("product_id"), name: try row.string("name"),
+                quantity: try row.int("quantity"), unitAmount: try row.int("unit_amount"))
+            result[try row.string("order_id"), default: []].append(item)
+        }
+        return result
+    }
+
+    /// `PENDING` → `CANCELLED` if, and only if, it is still pending; the row count is the decision.
+    func markCancelled(id: String, now: Int, on db: any SQLDatabase) async throws -> Bool {
+        try await db.raw("""
+            UPDATE orders SET status = 'CANCELLED', cancelled_at = \(bind: now), updated_at = \(bind: now)
+            WHERE id = \(bind: id) AND status = 'PENDING' RETURNING id
+            """).first() != nil
+    }
+}

@@ -1,0 +1,34 @@
+import SQLKit
+import TillCore
+
+struct UserRepository: Sendable {
+    /// Inserts the user; `false` when the email is taken (the unique key decides, not a prior read).
+    func insert(_ user: User, on db: any SQLDatabase) async throws -> Bool {
+        let row = try await db.raw("""
+            INSERT INTO users (id, email, password_hash, role, plan_id, credit_balance, created_at)
+            VALUES (\(bind: user.id), \(bind: user.email), \(bind: user.passwordHash), \(bind: user.role.rawValue),
+                    \(bind: user.planId), \(bind: user.creditBalance), \(bind: user.createdAt))
+            ON CONFLICT (email) DO NOTHING RETURNING id
+            """).first()
+        return row != nil
+    }
+
+    /// Creates the admin, or makes an existing account with that email an admin with that password.
+    func upsertAdmin(id: String, email: String, passwordHash: String, now: Int, on db: any SQLDatabase) async throws {
+        try await db.raw("""
+            INSERT INTO users (id, email, password_hash, role, credit_balance, created_at)
+            VALUES (\(bind: id), \(bind: email), \(bind: passwordHash), 'admin', 0, \(bind: now))
+            ON CONFLICT (email) DO UPDATE SET role = 'admin', password_hash = excluded.password_hash
+            """).run()
+    }
+
+    func find(email: String, on db: any SQLDatabase) async throws -> User? {
+        try await db.raw("SELECT \(unsafeRaw: User.columns) FROM users WHERE email = \(bind: email)")
+            .first().map(User.init(row:))
+    }
+
+    func find(id: String, on db: any SQLDatabase) async throws -> User? {
+        try await db.raw("SELECT \(unsafeRaw: User.columns) FROM users WHERE id = \(bind: id)")
+            .first().map(User.init(row:))
+    }
+}

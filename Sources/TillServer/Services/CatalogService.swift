@@ -1,0 +1,142 @@
+import Foundation
+import SQLKit
+import TillCore
+
+/// Products and plans: validation, then one statement each.
+struct CatalogService: Sendable {
+    let database: any Database
+    let catalog = CatalogRepository()
+    let clock: TillClock
+
+    struct CreateProductRequest: Decodable, Sendable {
+        let name: String
+        let description: String?
+        let unitAmount: Int
+        let currency: String
+        let inventory: Int
+    }
+
+    struct UpdateProductRequest: Decodable, Sendable {
+        let name: String?
+        let description: String?
+        let unitAmount: Int?
+        let inventory: Int?
+        let active: Bool?
+    }
+
+    struct CreatePlanRequest: Decodable, Sendable {
+        let name: String
+        let unitAmount: Int
+        let currency: String
+        let credits: Int
+        let stripePriceId: String?
+    }
+
+    func createProduct(_ r: CreateProductRequest) async throws -> Product {
+        let name = try Self.checkName(r.name)
+        let currency = try Self.checkCurrency(r.currency)
+        if let problem = Money.validatePrice(r.unitAmount, currency) { throw TillError.invalid("unitAmount \(problem)") }
+        try Self.checkInventory(r.inventory)
+        let now = clock.nowMillis()
+        let product = Product(
+            id: IDs.make(), name: name, description: try Self.checkDescription(r.description),
+            unitAmount: r.unitAmount, currency: currency.code, inventory: r.inventory, active: true, createdAt: now)
+        try await database.withConnection { db in try await catalog.insert(product, on: db) }
+        return product
+    }
+
+    func updateProduct(id: String, _ r: UpdateProductRequest) async throws -> Product {
+        let patch = CatalogRepository.ProductPatch(
+            name: try r.name.map(Self.checkName), description: try Self.checkDescription(r.description),
+            unitAmount: r.unitAmount, inventory: r.inventory, active: r.active)
+        if let inventory = r.inventory { try Self.checkInventory(inventory) }
+        let now = clock.nowMillis()
+        return try await database.transaction { db in
+            guard let existing = try await catalog.product(id: id, on: db) else { throw TillError.notFound("Product") }
+            if let amount = r.unitAmount, let currency = Currency(existing.currency),
+                let problem = Money.validatePrice(amount, currency)
+            {
+                throw TillError.invalid("unitAmount \(problem)")
+            }
+            guard let updated = try await catalog.update(productId: id, patch, now: now, on: db) else {
+                throw TillError.notFound("Product")
+            }
+            return updated
+        }
+    }
+
+    func product(id: String) async throws -> Product {
+        guard let product = try await database.withConnection({ db in try await catalog.product(id: id, on: db) })
+        else { throw TillError.notFound("Product") }
+        return product
+    }
+
+    func products(includeInactive: Bool, page: PageRequest) async throws -> Page<Product> {
+        try await checkCursor(page, exists: { db, id in try await catalog.product(id: id, on: db) != nil })
+        return page.page(try await database.withConnection { db in
+            try await catalog.products(activeOnly: !includeInactive, page: page, on: db)
+        })
+    }
+
+    func createPlan(_ r: CreatePlanRequest) async throws -> Plan {
+        let name = try Self.checkName(r.name)
+        let currency = try Self.checkCurrency(r.currency)
+        if let problem = Money.validateCharge(r.unitAmount, currency) { throw TillError.invalid("unitAmount \(problem)") }
+        guard r.credits > 0, r.credits <= 1_000_000_000 else {
+            throw TillError.invalid("credits must be a positive whole number up to 1000000000")
+        }
+        if let price = r.stripePriceId, !price.hasPrefix("price_") {
+            throw TillError.invalid("stripePriceId must be a Stripe price id (price_...)")
+        }
+        let plan = Plan(
+            id: IDs.make(), name: name, unitAmount: r.unitAmount, currency: currency.code, credits: r.credits,
+            stripePriceId: r.stripePriceId, active: true, createdAt: clock.nowMillis())
+        try await database.withConnection { db in try await catalog.insert(plan, on: db) }
+        return plan
+    }
+
+    func plan(id: String) async throws -> Plan {
+        guard let plan = try await database.withConnection({ db in try await catalog.plan(id: id, on: db) }), plan.active
+        else { throw TillError.notFound("Plan") }
+        return plan
+    }
+
+    func plans(page: PageRequest) async throws -> Page<Plan> {
+        try await checkCursor(page, exists: { db, id in try await catalog.plan(id: id, on: db) != nil })
+        return page.page(try await database.withConnection { db in
+            try await catalog.plans(activeOnly: true, page: page, on: db)
+        })
+    }
+
+    private func checkCursor(_ page: PageRequest, exists: @escaping @Sendable (any SQLDatabase, String) async throws -> Bool) async throws {
+        guard let after = page.startingAfter else { return }
+        guard try await database.withConnection({ db in try await exists(db, after) }) else {
+            throw TillError.invalid("startingAfter does not name an item of this list")
+        }
+    }
+
+    static func checkName(_ raw: String) throws -> String {
+        let name = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !name.isEmpty, name.count <= 200 else { throw TillError.invalid("name must be 1 to 200 characters") }
+        return name
+    }
+
+    static func checkDescription(_ raw: String?) throws -> String? {
+        guard let raw else { return nil }
+        guard raw.count <= 2000 else { throw TillError.invalid("description must be at most 2000 characters") }
+        return raw
+    }
+
+    static func checkCurrency(_ raw: String) throws -> Currency {
+        guard let currency = Currency(raw) else {
+            throw TillError.invalid("currency \"\(raw)\" is not a three-letter currency code that Stripe supports")
+        }
+        return currency
+    }
+
+    static func checkInventory(_ inventory: Int) throws {
+        guard inventory >= 0, inventory <= 1_000_000_000 else {
+            throw TillError.invalid("inventory must be a whole number from 0 to 1000000000")
+        }
+    }
+}

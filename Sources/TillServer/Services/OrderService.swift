@@ -1,0 +1,147 @@
+import Crypto
+import Foundation
+import Logging
+import SQLKit
+import TillCore
+
+/// Orders: stock is reserved with the order in one transaction, all items or none.
+struct OrderService: Sendable {
+    let database: any Database
+    let orders = OrderRepository()
+    let catalog = CatalogRepository()
+    let idempotency = IdempotencyRepository()
+    let clock: TillClock
+    let logger: Logger
+
+    struct CreateOrderRequest: Decodable, Sendable {
+        struct Item: Decodable, Sendable {
+            let productId: String
+            let quantity: Int
+        }
+        let items: [Item]
+    }
+
+    /// A response body with its status: a new order, or the stored first answer to an `Idempotency-Key`.
+    struct StoredResponse: Sendable {
+        let status: Int
+        let body: String
+    }
+
+    func create(userId: String, request: CreateOrderRequest, idempotencyKey: String?) async throws -> StoredResponse {
+        let lines = try OrderLineRequest.normalise(request.items.map { OrderLineRequest(productId: $0.productId, quantity: $0.quantity) })
+        guard let key = idempotencyKey else {
+            let order = try await database.transaction { db in try await place(userId: userId, lines: lines, on: db) }
+            return StoredResponse(status: 201, body: try JSONCoding.string(order))
+        }
+        guard !key.isEmpty, key.utf8.count <= 255 else {
+            throw TillError.invalid("Idempotency-Key must be 1 to 255 characters")
+        }
+        let fingerprint = Self.fingerprint(lines)
+        let now = clock.nowMillis()
+        do {
+            return try await database.transaction { db in
+                guard try await idempotency.claim(userId: userId, key: key, fingerprint: fingerprint, now: now, on: db) else {
+                    guard let stored = try await idempotency.find(userId: userId, key: key, on: db) else {
+                        throw TillError(.internalError, "idempotency record vanished")
+                    }
+                    guard stored.fingerprint == fingerprint else {
+                        throw TillError(.idempotencyKeyReused, "This Idempotency-Key was used with a different request body")
+                    }
+                    return StoredResponse(status: stored.statusCode, body: stored.body)
+                }
+                let order = try await place(userId: userId, lines: lines, on: db)
+                let body = try JSONCoding.string(order)
+                try await idempotency.complete(userId: userId, key: key, statusCode: 201, body: body, on: db)
+                return StoredResponse(status: 201, body: body)
+            }
+        } catch let error as TillError where [.insufficientInventory, .invalidRequest].contains(error.code) {
+            // The order was rolled back; the answer is kept so a retry with this key gets the same one.
+            try await database.withConnection { db in
+                try await idempotency.storeIfAbsent(
+                    userId: userId, key: key, fingerprint: fingerprint, statusCode: error.code.httpStatus,
+                    body: try JSONCoding.string(ErrorBody(error)), now: now, on: db)
+            }
+            throw error
+        }
+    }
+
+    private func place(userId: String, lines: [OrderLineRequest], on db: any SQLDatabase) async throws -> Order {
+        let products = Dictionary(
+            try await catalog.products(ids: lines.map(\.productId), on: db).map { ($0.id, $0) },
+            uniquingKeysWith: { a, _ in a })
+        var items: [OrderItem] = []
+        var currency: Currency?
+        for (index, line) in lines.enumerated() {
+            guard let product = products[line.productId], product.active else {
+                throw TillError.invalid("items[\(index)].productId: no product \(line.productId) is for sale")
+            }
+            guard let productCurrency = Currency(product.currency) else {
+                throw TillError(.internalError, "product \(product.id) has an unknown currency")
+            }
+            if let currency, currency != productCurrency {
+                throw TillError.invalid("All items of an order must share one currency (\(currency.code) and \(productCurrency.code) given)")
+            }
+            currency = productCurrency
+            items.append(OrderItem(productId: product.id, name: product.name, quantity: line.quantity, unitAmount: product.unitAmount))
+        }
+        guard let currency else { throw TillError.invalid("items must hold at least one item") }
+        guard let amount = Money.total(items.map { ($0.unitAmount, $0.quantity) }) else {
+            throw TillError.invalid("The order total is too large")
+        }
+        if let problem = Money.validateCharge(amount, currency) { throw TillError.invalid("The order total \(problem)") }
+
+        let now = clock.nowMillis()
+        for item in items {
+            guard try await catalog.reserve(productId: item.productId, quantity: item.quantity, now: now, on: db) else {
+                throw TillError(.insufficientInventory, "Not enough stock of \"\(item.name)\" for \(item.quantity)")
+            }
+        }
+        let order = Order(
+            id: IDs.make(), userId: userId, status: .pending, items: items, amount: amount, currency: currency.code,
+            amountRefunded: 0, createdAt: now, updatedAt: now, paidAt: nil, cancelledAt: nil)
+        try await orders.insert(order, on: db)
+        logger.info("order created", metadata: ["order.id": "\(order.id)", "user.id": "\(userId)"])
+        return order
+    }
+
+    func order(id: String, identity: Identity) async throws -> Order {
+        let owner = identity.isAdmin ? nil : identity.userId
+        guard let order = try await database.withConnection({ db in try await orders.find(id: id, userId: owner, on: db) })
+        else { throw TillError.notFound("Order") }
+        return order
+    }
+
+    func list(identity: Identity, userFilter: String?, page: PageRequest) async throws -> Page<Order> {
+        let owner = identity.isAdmin ? userFilter : identity.userId
+        if let after = page.startingAfter {
+            let found = try await database.withConnection { db in try await orders.find(id: after, userId: owner, on: db) }
+            if found == nil { throw TillError.invalid("startingAfter does not name an item of this list") }
+        }
+        return page.page(try await database.withConnection { db in try await orders.list(userId: owner, page: page, on: db) })
+    }
+
+    /// Cancels a pending order and puts its stock back, in one transaction.
+    func cancel(id: String, identity: Identity) async throws -> Order {
+        let owner = identity.isAdmin ? nil : identity.userId
+        let now = clock.nowMillis()
+        let order = try await database.transaction { db in
+            guard var order = try await orders.find(id: id, userId: owner, on: db) else { throw TillError.notFound("Order") }
+            guard try await orders.markCancelled(id: id, now: now, on: db) else {
+                throw TillError(.orderNotPayable, "Order is \(order.status.rawValue); only a PENDING order can be cancelled")
+            }
+            for item in order.items {
+                try await catalog.release(productId: item.productId, quantity: item.quantity, now: now, on: db)
+            }
+            order.status = .cancelled
+            order.cancelledAt = now
+            order.updatedAt = now
+            return order
+        }
+        logger.info("order cancelled", metadata: ["order.id": "\(order.id)"])
+        return order
+    }
+
+    static func fingerprint(_ lines: [OrderLineRequest]) -> String {
+        SHA256.hash(data: Data(OrderLineRequest.canonical(lines).utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+}
