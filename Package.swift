@@ -67,6 +67,7 @@ let package = Package(
             dependencies: [
                 "TillServer",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "JWTKit", package: "jwt-kit"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,0 +1,146 @@
+import Foundation
+import JWTKit
+import Testing
+@testable import TillServer
+
+@Suite("Auth")
+struct AuthTests {
+    @Test("register, log in and read me", arguments: Backend.available)
+    func registerLoginMe(backend: Backend) async throws {
+        try await withTill(backend) { api, _ in
+            let reply = try await api.call(.post, "/api/auth/register", body: #"{"email":"Ann@Example.com","password":"secret-pass"}"#)
+            #expect(reply.status == 201)
+            let user = try #require(reply["user"] as? [String: Any])
+            #expect(user["email"] as? String == "ann@example.com")
+            #expect(user["role"] as? String == "customer")
+            #expect(user["creditBalance"] as? Int == 0)
+            #expect(user.keys.contains("planId"))
+            #expect(!reply.text.contains("password"))
+
+            let login = try await api.call(.post, "/api/auth/login", body: #"{"email":"ann@example.com","password":"secret-pass"}"#)
+            #expect(login.status == 200)
+            let me = try await api.call(.get, "/api/auth/me", token: login.string("token"))
+            #expect(me.status == 200)
+            #expect(me.string("id") == user["id"] as? String)
+        }
+    }
+
+    @Test("a taken email is 409 email_taken, whatever its case", arguments: Backend.available)
+    func emailTaken(backend: Backend) async throws {
+        try await withTill(backend) { api, _ in
+            _ = try await api.register("dup@example.com")
+            let again = try await api.call(.post, "/api/auth/register", body: #"{"email":"DUP@example.com","password":"password-123"}"#)
+            #expect(again.status == 409)
+            #expect(again.errorCode == "email_taken")
+        }
+    }
+
+    @Test(
+        "bad registrations are 400 with the field named",
+        arguments: [
+            (#"{"email":"nope","password":"password-123"}"#, "email"),
+            (#"{"email":"a@b.co","password":"short"}"#, "password"),
+            (#"{"email":"a@b.co"}"#, "password"),
+            (#"{"email":42,"password":"password-123"}"#, "email"),
+            (#"{"email":"a@b.co","password":"password-123""#, "JSON"),
+            ("", "JSON"),
+        ])
+    func badRegistration(body: String, field: String) async throws {
+        try await withTill(.sqlite) { api, _ in
+            let reply = try await api.call(.post, "/api/auth/register", body: body)
+            #expect(reply.status == 400)
+            #expect(reply.errorCode == "invalid_request")
+            #expect(reply.errorMessage?.contains(field) == true, "\(reply.text)")
+        }
+    }
+
+    @Test("a wrong password is 401 and does not say whether the email exists")
+    func wrongPassword() async throws {
+        try await withTill(.sqlite) { api, _ in
+            _ = try await api.register("known@example.com")
+            let wrong = try await api.call(.post, "/api/auth/login", body: #"{"email":"known@example.com","password":"wrong-pass"}"#)
+            let unknown = try await api.call(.post, "/api/auth/login", body: #"{"email":"nobody@example.com","password":"wrong-pass"}"#)
+            #expect(wrong.status == 401)
+            #expect(unknown.status == 401)
+            #expect(wrong.errorMessage == unknown.errorMessage)
+        }
+    }
+
+    @Test("repeated failed logins for one email answer 429 rate_limited, even with the right password")
+    func bruteForce() async throws {
+        try await withTill(.sqlite) { api, _ in
+            _ = try await api.register("target@example.com", password: "right-password")
+            for _ in 0..<5 {
+                let reply = try await api.call(.post, "/api/auth/login", body: #"{"email":"target@example.com","password":"guess-1234"}"#)
+                #expect(reply.status == 401)
+            }
+            let locked = try await api.call(.post, "/api/auth/login", body: #"{"email":"target@example.com","password":"right-password"}"#)
+            #expect(locked.status == 429)
+            #expect(locked.errorCode == "rate_limited")
+            // Another account is not locked by these failures.
+            _ = try await api.register("other@example.com", password: "right-password")
+            let other = try await api.call(.post, "/api/auth/login", body: #"{"email":"other@example.com","password":"right-password"}"#)
+            #expect(other.status == 200)
+        }
+    }
+
+    @Test("the configured admin exists after startup and has the admin role", arguments: Backend.available)
+    func adminBootstrap(backend: Backend) async throws {
+        try await withTill(backend) { api, _ in
+            let token = try await api.adminToken()
+            let me = try await api.call(.get, "/api/auth/me", token: token)
+            #expect(me.string("role") == "admin")
+        }
+    }
+
+    enum Forgery: String, CaseIterable, Sendable {
+        case missing, garbage, algNone, otherKey, expired, editedRole, unknownRole
+    }
+
+    @Test("forged or expired tokens are 401", arguments: Forgery.allCases)
+    func forgedTokens(forgery: Forgery) async throws {
+        try await withTill(.sqlite) { api, _ in
+            let (valid, userId) = try await api.register()
+            let token: String?
+            switch forgery {
+            case .missing: token = nil
+            case .garbage: token = "not.a.jwt"
+            case .algNone:
+                token = Self.b64(#"{"alg":"none","typ":"JWT"}"#) + "." + Self.b64(#"{"sub":"\#(userId)","role":"admin","exp":4102444800}"#) + "."
+            case .otherKey:
+                token = try await Self.sign(sub: userId, role: "customer", exp: Date().addingTimeInterval(3600), key: "another-secret-0123456789abcdef0123456789")
+            case .expired:
+                token = try await Self.sign(sub: userId, role: "customer", exp: Date().addingTimeInterval(-60), key: testJWTSecret)
+            case .editedRole:
+                let parts = valid.split(separator: ".").map(String.init)
+                token = parts[0] + "." + Self.b64(#"{"sub":"\#(userId)","role":"admin","exp":4102444800}"#) + "." + parts[2]
+            case .unknownRole:
+                token = try await Self.sign(sub: userId, role: "root", exp: Date().addingTimeInterval(3600), key: testJWTSecret)
+            }
+            let me = try await api.call(.get, "/api/auth/me", token: token)
+            #expect(me.status == 401)
+            #expect(me.errorCode == "unauthorized")
+            let orders = try await api.call(.get, "/api/orders", token: token)
+            #expect(orders.status == 401)
+            // The genuine token still works.
+            #expect(try await api.call(.get, "/api/auth/me", token: valid).status == 200)
+        }
+    }
+
+    static func b64(_ text: String) -> String {
+        Data(text.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    static func sign(sub: String, role: String, exp: Date, key: String) async throws -> String {
+        let keys = JWTKeyCollection()
+        await keys.add(hmac: HMACKey(from: key), digestAlgorithm: .sha256)
+        struct Claims: JWTPayload {
+            let sub: SubjectClaim
+            let role: String
+            let exp: ExpirationClaim
+            func verify(using algorithm: some JWTAlgorithm) throws {}
+        }
+        return try await keys.sign(Claims(sub: .init(value: sub), role: role, exp: .init(value: exp)))
+    }
+}
