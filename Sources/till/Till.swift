@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import StripeAPI
 import TillServer
 
 @main
@@ -8,7 +9,7 @@ struct TillCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "till",
         abstract: "Till: a self-hostable payments service built on Stripe.",
-        subcommands: [Serve.self, Migrate.self, Admin.self],
+        subcommands: [Serve.self, Migrate.self, Admin.self, Trigger.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -74,5 +75,44 @@ struct Admin: AsyncParsableCommand {
             try await Till.createAdmin(config: config, email: email, password: password, logger: logger)
             print("Admin \(email.lowercased()) is ready.")
         }
+    }
+}
+
+struct Trigger: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Send a signed, realistic Stripe event to a webhook endpoint (an offline `stripe trigger`).",
+        discussion: "Event types: \(TestEvents.supportedTypes.joined(separator: ", "))")
+
+    @Argument(help: "The event type, e.g. checkout.session.completed.") var eventType: String
+    @Option(help: "The webhook URL.") var to: String = "http://127.0.0.1:8080/api/webhooks/stripe"
+    @Option(help: "The signing secret (default: the first of STRIPE_WEBHOOK_SECRET).") var secret: String?
+    @Option(help: "Put this order id in metadata.orderId and client_reference_id.") var order: String?
+    @Option(help: "Put this payment id in metadata.paymentId.") var payment: String?
+    @Option(help: "The Checkout Session id (cs_...).") var session: String?
+    @Option(name: .customLong("payment-intent"), help: "The PaymentIntent id (pi_...).") var paymentIntent: String?
+    @Option(help: "The amount in minor units.") var amount: Int = 1999
+    @Option(help: "The currency.") var currency: String = "usd"
+    @Option(name: .customLong("amount-refunded"), help: "For charge.refunded: the amount refunded so far.") var amountRefunded: Int?
+    @Flag(help: "For checkout.session.completed: payment_status unpaid (a delayed payment method).") var unpaid = false
+    @Option(help: "How many distinct events to send.") var count: Int = 1
+    @Flag(help: "Deliver every event twice, as Stripe sometimes does.") var duplicate = false
+
+    func run() async throws {
+        var secrets = secret.map { [$0] } ?? []
+        if secrets.isEmpty, let configured = try? AppConfig.load().stripeWebhookSecrets.first {
+            secrets = [configured]
+        }
+        guard !secrets.isEmpty else {
+            throw ValidationError("No signing secret: pass --secret whsec_... or set STRIPE_WEBHOOK_SECRET")
+        }
+        let options = TestEvents.Options(
+            orderId: order, paymentId: payment, sessionId: session, paymentIntentId: paymentIntent, amount: amount,
+            currency: currency.lowercased(), amountRefunded: amountRefunded, paymentStatus: unpaid ? "unpaid" : "paid")
+        let deliveries = try await WebhookTrigger(url: to, secrets: secrets)
+            .send(type: eventType, options: options, count: count, duplicate: duplicate)
+        for delivery in deliveries {
+            print("\(delivery.eventId) \(eventType) -> \(delivery.status) \(delivery.body)")
+        }
+        if deliveries.contains(where: { !(200..<300).contains($0.status) }) { throw ExitCode(1) }
     }
 }

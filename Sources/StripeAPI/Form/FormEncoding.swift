@@ -1,0 +1,121 @@
+/// Stripe's `application/x-www-form-urlencoded` scheme, both ways.
+public enum FormEncoding {
+    /// `a[b][0][c]=v&...`, in order; everything outside `A-Z a-z 0-9 - . _ ~` percent-encoded in values,
+    /// brackets kept literal in keys.
+    public static func encode(_ node: FormNode) -> String {
+        node.flattened().map { key, value in escape(key, keepBrackets: true) + "=" + escape(value, keepBrackets: false) }
+            .joined(separator: "&")
+    }
+
+    /// Encodes an `Encodable` value (see `FormEncoder` for the rules).
+    public static func encode(_ value: some Encodable) throws -> String {
+        encode(try FormEncoder().encode(value))
+    }
+
+    /// Parses a body or query string into a tree. `a[0]`, `a[1]` become an array (as do `a[]` repeats);
+    /// other keys become objects, in the order first seen.
+    public static func decode(_ body: String) -> FormNode {
+        var root = MutableNode.object([])
+        for pair in body.split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let key = unescape(String(parts[0]))
+            let value = parts.count > 1 ? unescape(String(parts[1])) : ""
+            let path = splitKey(key)
+            guard !path.isEmpty else { continue }
+            root.insert(path: path[...], value: value)
+        }
+        return root.frozen
+    }
+
+    static func splitKey(_ key: String) -> [String] {
+        guard let open = key.firstIndex(of: "[") else { return [key] }
+        var path = [String(key[..<open])]
+        var rest = key[open...]
+        while rest.first == "[", let close = rest.firstIndex(of: "]") {
+            path.append(String(rest[rest.index(after: rest.startIndex)..<close]))
+            rest = rest[rest.index(after: close)...]
+        }
+        if !rest.isEmpty { path[path.count - 1] += rest }  // malformed tail: keep it as text
+        return path
+    }
+
+    static func escape(_ text: String, keepBrackets: Bool) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
+                UInt8(ascii: "~"):
+                out.append(Character(Unicode.Scalar(byte)))
+            case UInt8(ascii: "["), UInt8(ascii: "]") where keepBrackets:
+                out.append(Character(Unicode.Scalar(byte)))
+            default:
+                out += "%" + String(byte >> 4, radix: 16, uppercase: true) + String(byte & 0xF, radix: 16, uppercase: true)
+            }
+        }
+        return out
+    }
+
+    static func unescape(_ text: String) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count)
+        var iterator = Array(text.utf8)[...]
+        while let byte = iterator.popFirst() {
+            if byte == UInt8(ascii: "+") {
+                bytes.append(UInt8(ascii: " "))
+            } else if byte == UInt8(ascii: "%"), iterator.count >= 2,
+                let value = UInt8(String(decoding: iterator.prefix(2), as: UTF8.self), radix: 16)
+            {
+                bytes.append(value)
+                iterator = iterator.dropFirst(2)
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// Builds a tree while parsing; turned into a `FormNode` at the end.
+private indirect enum MutableNode {
+    case value(String)
+    case object([(String, MutableNode)])
+
+    mutating func insert(path: ArraySlice<String>, value: String) {
+        guard let head = path.first else {
+            self = .value(value)
+            return
+        }
+        guard case .object(var pairs) = self else {
+            self = .object([])
+            insert(path: path, value: value)
+            return
+        }
+        // `a[]=x&a[]=y` appends: give each an index of its own.
+        let key = head.isEmpty ? String(pairs.count) : head
+        if let index = pairs.firstIndex(where: { $0.0 == key }) {
+            pairs[index].1.insert(path: path.dropFirst(), value: value)
+        } else {
+            var child = MutableNode.object([])
+            child.insert(path: path.dropFirst(), value: value)
+            pairs.append((key, child))
+        }
+        self = .object(pairs)
+    }
+
+    var frozen: FormNode {
+        switch self {
+        case .value(let v): return .value(v)
+        case .object(let pairs):
+            // Keys 0, 1, 2... in order make an array.
+            if !pairs.isEmpty, pairs.enumerated().allSatisfy({ $0.offset == Int($0.element.0) }) {
+                return .array(pairs.map(\.1.frozen))
+            }
+            if !pairs.isEmpty, pairs.allSatisfy({ Int($0.0) != nil }) {
+                return .array(pairs.sorted { Int($0.0)! < Int($1.0)! }.map(\.1.frozen))
+            }
+            return .object(pairs.map { ($0.0, $0.1.frozen) })
+        }
+    }
+}

@@ -1,2 +1,0 @@
-/// The Stripe client lives here (issue: StripeAPI). Not built yet.
-public enum StripeAPIModule {}
