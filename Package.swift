@@ -38,7 +38,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .target(name: "StripeEmulator", dependencies: ["StripeAPI"], swiftSettings: swiftSettings),
+        .target(
+            name: "StripeEmulator",
+            dependencies: [
+                "StripeAPI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "TillServer",
             dependencies: [
@@ -62,8 +72,9 @@ let package = Package(
         .executableTarget(
             name: "till",
             dependencies: [
-                "TillServer", "StripeAPI",
+                "TillServer", "StripeAPI", "StripeEmulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import Logging
 import StripeAPI
+import StripeEmulator
+import Hummingbird
 import TillServer
 
 @main
@@ -9,7 +11,7 @@ struct TillCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "till",
         abstract: "Till: a self-hostable payments service built on Stripe.",
-        subcommands: [Serve.self, Migrate.self, Admin.self, Trigger.self],
+        subcommands: [Serve.self, Migrate.self, Admin.self, Trigger.self, Emulator.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -114,5 +116,33 @@ struct Trigger: AsyncParsableCommand {
             print("\(delivery.eventId) \(eventType) -> \(delivery.status) \(delivery.body)")
         }
         if deliveries.contains(where: { !(200..<300).contains($0.status) }) { throw ExitCode(1) }
+    }
+}
+
+struct Emulator: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the Stripe emulator on its own, for other apps and Stripe's SDKs (any sk_test_ key works).")
+
+    @Option(help: "The port to listen on.") var port: Int = 12111
+    @Option(help: "The address to listen on.") var host: String = "127.0.0.1"
+    @Option(name: .customLong("base-url"), help: "The base URL clients use (default http://HOST:PORT).") var baseURL: String?
+    @Flag(name: .customLong("fast-retries"), help: "Retry failed webhook deliveries within a second (for tests).")
+    var fastRetries = false
+
+    func run() async throws {
+        let logger = makeLogger()
+        let emulator = StripeEmulator(
+            configuration: .init(
+                baseURL: baseURL ?? "http://\(host):\(port)",
+                retrySchedule: fastRetries ? StripeEmulator.Configuration.fastRetrySchedule : StripeEmulator.Configuration.defaultRetrySchedule),
+            logger: logger)
+        let router = Router()
+        emulator.addRoutes(to: router)
+        var app = Application(
+            router: router, configuration: .init(address: .hostname(host, port: port), serverName: "stripe-emulator"),
+            logger: logger)
+        app.addServices(emulator)
+        logger.info("Stripe emulator listening", metadata: ["base_url": "\(emulator.configuration.baseURL)"])
+        try await app.runService()
     }
 }

@@ -1,0 +1,203 @@
+import StripeAPI
+
+extension EmulatorState {
+    /// Checkout Sessions in `payment` mode: line items from prices or inline price data; the PaymentIntent is made
+    /// when the customer pays (so `payment_intent` stays null until then).
+    func createSession(_ p: FormNode, _ request: RequestInfo) throws(EmulatorError) -> CheckoutSession {
+        guard let mode = p["mode"]?.string, !mode.isEmpty else { throw .missing("mode") }
+        guard mode == "payment" else {
+            throw .invalid("mode", "The emulator supports mode=payment only (got \(mode)).", code: "parameter_invalid_string")
+        }
+        guard let successURL = p["success_url"]?.string, !successURL.isEmpty else { throw .missing("success_url") }
+        guard let lineNodes = p["line_items"]?.array, !lineNodes.isEmpty else { throw .missing("line_items") }
+        let created = now()
+        var expiresAt = created + 24 * 3600
+        if let raw = p["expires_at"]?.string {
+            guard let value = Int(raw), value >= created + 30 * 60 - 5, value <= created + 24 * 3600 else {
+                throw .invalid(
+                    "expires_at", "The `expires_at` timestamp must be between 30 minutes and 24 hours from Checkout Session creation.",
+                    code: "parameter_invalid_integer")
+            }
+            expiresAt = value
+        }
+
+        var lines: [LineItem] = []
+        var currency: String?
+        for (index, node) in lineNodes.enumerated() {
+            let param = "line_items[\(index)]"
+            let quantity = try Params.amount(node["quantity"], param: "\(param)[quantity]")
+            let price: Price
+            if let priceId = node["price"]?.string {
+                guard let found = prices[priceId] else { throw .notFound("price", priceId, param: "\(param)[price]") }
+                price = found
+            } else if let data = node["price_data"] {
+                guard let cur = data["currency"]?.string?.lowercased() else { throw .missing("\(param)[price_data][currency]") }
+                guard let amountText = data["unit_amount"]?.string, let amount = Int(amountText), amount >= 0 else {
+                    throw .missing("\(param)[price_data][unit_amount]")
+                }
+                let productId: String
+                if let id = data["product"]?.string {
+                    guard products[id] != nil else { throw .notFound("product", id, param: "\(param)[price_data][product]") }
+                    productId = id
+                } else if let name = data["product_data"]?["name"]?.string, !name.isEmpty {
+                    productId = try createProduct(.object([("name", .value(name))] + (data["product_data"]?["description"].map { [("description", $0)] } ?? []))).id
+                } else {
+                    throw .missing("\(param)[price_data][product_data][name]")
+                }
+                price = Price(id: TestEvents.randomId("price"), currency: cur, unitAmount: amount, product: .id(productId), active: false, created: created)
+                prices[price.id] = price
+            } else {
+                throw .missing("\(param)[price]")
+            }
+            if let currency, currency != price.currency {
+                throw .invalid("line_items", "All line items must use the same currency.", code: "parameter_invalid_string")
+            }
+            currency = price.currency
+            let unit = price.unitAmount ?? 0
+            let name = products[price.product.id]?.name ?? "Item"
+            var expandedPrice = price
+            expandedPrice.product = .id(price.product.id)
+            lines.append(LineItem(
+                id: TestEvents.randomId("li"), amountSubtotal: unit * quantity, amountTotal: unit * quantity,
+                currency: price.currency, description: name, quantity: quantity, price: expandedPrice))
+        }
+        let total = lines.reduce(0) { $0 + $1.amountTotal }
+
+        var session = CheckoutSession(
+            id: TestEvents.randomId("cs_test"), created: created, expiresAt: expiresAt, mode: mode,
+            metadata: Metadata.apply(p["metadata"], to: [:]))
+        session.amountSubtotal = total
+        session.amountTotal = total
+        session.currency = currency
+        session.clientReferenceId = p["client_reference_id"]?.string
+        session.customerEmail = p["customer_email"]?.string
+        session.successUrl = successURL
+        session.cancelUrl = p["cancel_url"]?.string
+        session.url = "\(checkoutBaseURL)/checkout/\(session.id)"
+        sessions[session.id] = session
+        sessionLines[session.id] = lines
+        sessionIntentMetadata[session.id] = Metadata.apply(p["payment_intent_data"]?["metadata"], to: [:])
+        return session
+    }
+
+    func session(_ id: String) throws(EmulatorError) -> CheckoutSession {
+        expireIfDue(id)
+        guard let session = sessions[id] else { throw .notFound("checkout.session", id) }
+        return session
+    }
+
+    func lineItems(_ id: String) throws(EmulatorError) -> [LineItem] {
+        _ = try session(id)
+        return sessionLines[id] ?? []
+    }
+
+    func expireSession(_ id: String, _ request: RequestInfo?) throws(EmulatorError) -> CheckoutSession {
+        var session = try session(id)
+        guard session.status == .open else {
+            throw .unexpectedState(
+                "Only Checkout Sessions with a status in [\"open\"] can be expired. This Checkout Session has a status of \(session.status?.rawValue ?? "unknown").",
+                code: "checkout_session_unexpected_state")
+        }
+        session.status = .expired
+        session.url = nil
+        if let intentId = session.paymentIntent?.id, var intent = intents[intentId],
+            [.requiresPaymentMethod, .requiresConfirmation, .requiresAction].contains(intent.status)
+        {
+            intent.status = .canceled
+            intent.canceledAt = now()
+            intent.cancellationReason = "abandoned"
+            intents[intentId] = intent
+            record("payment_intent.canceled", .paymentIntent(intent), request)
+        }
+        sessions[id] = session
+        record("checkout.session.expired", .checkoutSession(session), request)
+        return session
+    }
+
+    /// Expires a session whose `expires_at` has passed, as Stripe does on its own.
+    func expireIfDue(_ id: String) {
+        guard let session = sessions[id], session.status == .open, session.expiresAt <= now() else { return }
+        _ = try? expireSession(id, nil)
+    }
+
+    /// Expires every open session past its `expires_at`.
+    func sweepExpiredSessions() {
+        let due = sessions.byId.values.filter { $0.status == .open && $0.expiresAt <= now() }.map(\.id)
+        for id in due { expireIfDue(id) }
+    }
+
+    /// Pays an open session as the hosted page does: a PaymentIntent for its total (with `payment_intent_data`'s
+    /// metadata), confirmed with `paymentMethod`. A decline leaves the session open and throws the card error.
+    func completeSession(_ id: String, paymentMethod: String, email: String?, _ request: RequestInfo) throws(EmulatorError) -> CheckoutSession {
+        var session = try session(id)
+        guard session.status == .open else {
+            throw .unexpectedState(
+                "This Checkout Session is \(session.status?.rawValue ?? "unknown") and can no longer be paid.",
+                code: "checkout_session_unexpected_state")
+        }
+        guard let method = TestCard.method(paymentMethod) else {
+            throw EmulatorError(
+                status: 402, type: "card_error", code: "incorrect_number", message: "Your card number is incorrect.",
+                param: "payment_method")
+        }
+        let intentId: String
+        if let existing = session.paymentIntent?.id {
+            intentId = existing
+        } else {
+            var params: [(String, FormNode)] = [
+                ("amount", .value(String(session.amountTotal ?? 0))), ("currency", .value(session.currency ?? "usd")),
+            ]
+            let metadata = sessionIntentMetadata[id] ?? [:]
+            if !metadata.isEmpty {
+                params.append(("metadata", .object(metadata.sorted { $0.key < $1.key }.map { ($0.key, .value($0.value)) })))
+            }
+            intentId = try createPaymentIntent(.object(params), request).id
+            session.paymentIntent = .id(intentId)
+            sessions[id] = session
+        }
+        let customerEmail = email ?? session.customerEmail
+        do {
+            var intent = try confirmPaymentIntent(intentId, .object([("payment_method", .value(method.id))]), request)
+            if intent.status == .requiresAction {
+                intent = try confirmPaymentIntent(intentId, .object([]), request)  // the hosted page completes 3D Secure
+            }
+        } catch {
+            throw error
+        }
+        session.status = .complete
+        session.paymentStatus = .paid
+        session.url = nil
+        session.customerDetails = .init(email: customerEmail, name: nil)
+        sessions[id] = session
+        record("checkout.session.completed", .checkoutSession(session), request)
+        return session
+    }
+
+    func sessions(limit: Int, startingAfter: String?, paymentIntent: String?) throws(EmulatorError) -> (items: [CheckoutSession], hasMore: Bool) {
+        sweepExpiredSessions()
+        return try sessions.page(limit: limit, startingAfter: startingAfter) { session in
+            paymentIntent == nil || session.paymentIntent?.id == paymentIntent
+        }
+    }
+
+    /// `expand[]` for the fields Till reads.
+    func expanded(_ session: CheckoutSession, _ fields: [String]) -> CheckoutSession {
+        var session = session
+        if fields.contains("payment_intent"), let id = session.paymentIntent?.id, let intent = intents[id] {
+            session.paymentIntent = .object(intent)
+        }
+        if fields.contains("line_items") {
+            let lines = sessionLines[session.id] ?? []
+            session.lineItems = StripeList(data: lines, hasMore: false, url: "/v1/checkout/sessions/\(session.id)/line_items")
+        }
+        return session
+    }
+
+    func expanded(_ intent: PaymentIntent, _ fields: [String]) -> PaymentIntent {
+        var intent = intent
+        if fields.contains("latest_charge"), let id = intent.latestCharge?.id, let charge = charges[id] {
+            intent.latestCharge = .object(charge)
+        }
+        return intent
+    }
+}

@@ -1,0 +1,60 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import StripeAPI
+
+/// `/_emulator/faults`: switch misbehaviour on for tests. Off unless asked for.
+///
+/// `POST /_emulator/faults` with JSON, one of:
+/// - `{"target": "api", "path": "/v1/checkout/sessions", "mode": "500" | "429" | "hang", "count": 2, "hangSeconds": 30}`
+/// - `{"target": "webhooks", "mode": "drop" | "duplicate" | "delay" | "reorder", "count": 3, "delayMillis": 2000}`
+/// `DELETE /_emulator/faults` clears them; `GET /_emulator/faults` lists what is armed;
+/// `GET /_emulator/deliveries` lists webhook delivery attempts.
+extension StripeEmulator {
+    struct FaultRequest: Decodable {
+        let target: String
+        let mode: String
+        let count: Int?
+        let path: String?
+        let hangSeconds: Double?
+        let delayMillis: Int?
+    }
+
+    func addFaultRoutes<Router: RouterMethods>(to router: Router) {
+        let group = router.group("_emulator")
+        group.post("faults") { request, _ in
+            var request = request
+            let body = try await request.collectBody(upTo: 64 * 1024)
+            guard let fault = try? JSONDecoder().decode(FaultRequest.self, from: Data(body.readableBytesView)) else {
+                return Self.json(400, ["error": "expected {target, mode, count?, path?, hangSeconds?, delayMillis?}"])
+            }
+            let count = max(fault.count ?? 1, 1)
+            switch fault.target {
+            case "api":
+                guard let mode = Faults.APIMode(rawValue: fault.mode) else { return Self.json(400, ["error": "api mode is 500, 429 or hang"]) }
+                let prefix = (fault.path ?? "/v1/").replacingOccurrences(of: "/_stripe", with: "")
+                await self.faults.add(.init(pathPrefix: prefix, mode: mode, remaining: count, hangSeconds: fault.hangSeconds ?? 30))
+            case "webhooks":
+                guard let mode = Faults.WebhookMode(rawValue: fault.mode) else {
+                    return Self.json(400, ["error": "webhook mode is drop, duplicate, delay or reorder"])
+                }
+                await self.faults.add(.init(mode: mode, remaining: count, delayMillis: fault.delayMillis ?? 1000))
+            default:
+                return Self.json(400, ["error": "target is api or webhooks"])
+            }
+            return Self.json(200, await self.faults.summary)
+        }
+        group.get("faults") { _, _ in Self.json(200, await self.faults.summary) }
+        group.delete("faults") { _, _ in
+            await self.faults.clear()
+            return Self.json(200, [String: Int]())
+        }
+        group.get("deliveries") { _, _ in Self.json(200, await self.deliverer.log.attempts) }
+    }
+
+    static func json(_ status: Int, _ value: some Encodable) -> Response {
+        Response(
+            status: .init(code: status), headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: (try? JSONEncoder().encode(value)) ?? Data())))
+    }
+}

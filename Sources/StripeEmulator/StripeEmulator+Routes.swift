@@ -1,0 +1,232 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import StripeAPI
+
+extension StripeEmulator {
+    /// Adds the API (`/v1/...`), the hosted checkout page (`/checkout/:id`) and the fault switches
+    /// (`/_emulator/...`) to `router`, which may be a group under a prefix.
+    public func addRoutes<Router: RouterMethods>(to router: Router) {
+        let v1 = router.group("v1")
+        // PaymentIntents
+        v1.post("payment_intents") { r, c in await self.api(r, c) { call in try await self.state.createPaymentIntent(call.params, call.info) } }
+        v1.get("payment_intents") { r, c in
+            await self.api(r, c) { call in
+                try await self.list(call, "/v1/payment_intents") { limit, after in try await self.state.intents.page(limit: limit, startingAfter: after) }
+            }
+        }
+        v1.get("payment_intents/:id") { r, c in
+            await self.api(r, c) { call in await self.state.expanded(try await self.state.paymentIntent(call.id), call.expand) }
+        }
+        v1.post("payment_intents/:id") { r, c in await self.api(r, c) { call in try await self.state.updatePaymentIntent(call.id, call.params) } }
+        v1.post("payment_intents/:id/confirm") { r, c in
+            await self.api(r, c) { call in try await self.state.confirmPaymentIntent(call.id, call.params, call.info) }
+        }
+        v1.post("payment_intents/:id/cancel") { r, c in
+            await self.api(r, c) { call in try await self.state.cancelPaymentIntent(call.id, call.params, call.info) }
+        }
+        v1.post("payment_intents/:id/capture") { r, c in
+            await self.api(r, c) { call in try await self.state.capturePaymentIntent(call.id, call.params, call.info) }
+        }
+        // Checkout Sessions
+        v1.post("checkout/sessions") { r, c in
+            await self.api(r, c) { call in await self.state.expanded(try await self.state.createSession(call.params, call.info), call.expand) }
+        }
+        v1.get("checkout/sessions") { r, c in
+            await self.api(r, c) { call in
+                try await self.list(call, "/v1/checkout/sessions") { limit, after in
+                    try await self.state.sessions(limit: limit, startingAfter: after, paymentIntent: call.params["payment_intent"]?.string)
+                }
+            }
+        }
+        v1.get("checkout/sessions/:id") { r, c in
+            await self.api(r, c) { call in await self.state.expanded(try await self.state.session(call.id), call.expand) }
+        }
+        v1.get("checkout/sessions/:id/line_items") { r, c in
+            await self.api(r, c) { call in
+                let lines = try await self.state.lineItems(call.id)
+                return StripeList(data: lines, hasMore: false, url: "/v1/checkout/sessions/\(call.id)/line_items")
+            }
+        }
+        v1.post("checkout/sessions/:id/expire") { r, c in await self.api(r, c) { call in try await self.state.expireSession(call.id, call.info) } }
+        v1.post("test_helpers/checkout/sessions/:id/complete") { r, c in
+            await self.api(r, c) { call in
+                try await self.state.completeSession(
+                    call.id, paymentMethod: call.params["payment_method"]?.string ?? "pm_card_visa",
+                    email: call.params["email"]?.string, call.info)
+            }
+        }
+        // Catalog
+        v1.post("products") { r, c in await self.api(r, c) { call in try await self.state.createProduct(call.params) } }
+        v1.get("products") { r, c in
+            await self.api(r, c) { call in
+                try await self.list(call, "/v1/products") { limit, after in try await self.state.products.page(limit: limit, startingAfter: after) }
+            }
+        }
+        v1.get("products/:id") { r, c in await self.api(r, c) { call in try await self.state.product(call.id) } }
+        v1.post("prices") { r, c in await self.api(r, c) { call in try await self.state.createPrice(call.params) } }
+        v1.get("prices") { r, c in
+            await self.api(r, c) { call in
+                try await self.list(call, "/v1/prices") { limit, after in try await self.state.prices.page(limit: limit, startingAfter: after) }
+            }
+        }
+        v1.get("prices/:id") { r, c in await self.api(r, c) { call in try await self.state.price(call.id) } }
+        // Refunds and charges
+        v1.post("refunds") { r, c in await self.api(r, c) { call in try await self.state.createRefund(call.params, call.info) } }
+        v1.get("refunds") { r, c in
+            await self.api(r, c) { call in
+                try await self.list(call, "/v1/refunds") { limit, after in
+                    try await self.state.refunds.page(limit: limit, startingAfter: after) { refund in
+                        (call.params["payment_intent"]?.string).map { refund.paymentIntent == $0 } ?? true
+                    }
+                }
+            }
+        }
+        v1.get("refunds/:id") { r, c in await self.api(r, c) { call in try await self.state.refund(call.id) } }
+        v1.get("charges/:id") { r, c in await self.api(r, c) { call in try await self.state.charge(call.id) } }
+        // Events and webhook endpoints
+        v1.get("events") { r, c in
+            await self.api(r, c) { call in
+                try await self.list(call, "/v1/events") { limit, after in
+                    try await self.state.events.page(limit: limit, startingAfter: after) { event in
+                        (call.params["type"]?.string).map { event.type.rawValue == $0 } ?? true
+                    }
+                }
+            }
+        }
+        v1.get("events/:id") { r, c in await self.api(r, c) { call in try await self.state.event(call.id) } }
+        v1.post("webhook_endpoints") { r, c in await self.api(r, c) { call in try await self.state.createWebhookEndpoint(call.params) } }
+        v1.get("webhook_endpoints") { r, c in
+            await self.api(r, c) { call in
+                try await self.list(call, "/v1/webhook_endpoints") { limit, after in
+                    let page = try await self.state.endpoints.page(limit: limit, startingAfter: after)
+                    return (page.items.map { var e = $0; e.secret = nil; return e }, page.hasMore)
+                }
+            }
+        }
+        v1.get("webhook_endpoints/:id") { r, c in await self.api(r, c) { call in try await self.state.webhookEndpoint(call.id) } }
+        v1.delete("webhook_endpoints/:id") { r, c in await self.api(r, c) { call in try await self.state.deleteWebhookEndpoint(call.id) } }
+
+        addCheckoutPage(to: router)
+        addFaultRoutes(to: router)
+    }
+
+    struct Call: Sendable {
+        let id: String
+        let params: FormNode
+        let expand: [String]
+        let info: EmulatorState.RequestInfo
+    }
+
+    /// Stripe's envelope around every API call: the key, `Request-Id`, `Idempotency-Key`, armed faults, and errors
+    /// in Stripe's body and status.
+    func api<Context: RequestContext, Output: Encodable & Sendable>(
+        _ request: Request, _ context: Context, _ body: @Sendable (Call) async throws -> Output
+    ) async -> Response {
+        let requestId = TestEvents.randomId("req")
+        guard Self.hasSecretKey(request) else {
+            return respond(
+                401, requestId,
+                EmulatorError(
+                    status: 401, type: "invalid_request_error",
+                    message: "You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').").body)
+        }
+        if let fault = await faults.takeAPIFault(path: request.uri.path) {
+            switch fault.mode {
+            case .error500:
+                return respond(500, requestId, StripeError.Body(error: .init(type: "api_error", message: "An unexpected error occurred (emulator fault).")))
+            case .error429:
+                return respond(
+                    429, requestId,
+                    StripeError.Body(error: .init(type: "invalid_request_error", code: "rate_limit", message: "Too many requests hit the API too quickly (emulator fault).")))
+            case .hang:
+                try? await Task.sleep(for: .seconds(fault.hangSeconds))
+                return respond(500, requestId, StripeError.Body(error: .init(type: "api_error", message: "The request hung (emulator fault).")))
+            }
+        }
+        var buffer: ByteBuffer
+        do {
+            var request = request
+            buffer = try await request.collectBody(upTo: 1 << 20)
+        } catch {
+            return respond(413, requestId, EmulatorError.invalid("body", "The request body is too large.", code: "parameter_invalid_string").body)
+        }
+        let text = request.method == .get || request.method == .delete
+            ? (request.uri.query ?? "") : (buffer.readString(length: buffer.readableBytes) ?? "")
+        let params = FormEncoding.decode(text)
+        let key = request.method == .post ? request.headers[HTTPField.Name("Idempotency-Key")!] : nil
+        let call = Call(
+            id: context.parameters.get("id") ?? "", params: params,
+            expand: params["expand"]?.array?.compactMap(\.string) ?? [],
+            info: .init(requestId: requestId, idempotencyKey: key))
+
+        let fingerprint = request.uri.path + "?" + FormEncoding.encode(params)
+        if let key {
+            switch await idempotency.claim(key: key, fingerprint: fingerprint) {
+            case .proceed: break
+            case .replay(let stored):
+                return raw(stored.status, requestId, stored.body, replayed: true)
+            case .mismatch:
+                return respond(
+                    400, requestId,
+                    StripeError.Body(error: .init(type: "idempotency_error", message: "Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '\(key)' if you meant to execute a different request.")))
+            case .inFlight:
+                return respond(
+                    409, requestId,
+                    StripeError.Body(error: .init(type: "idempotency_error", code: "idempotency_key_in_use", message: "There is currently another in-progress request using this Idempotent Key (that probably means you submitted twice, and the other request is still going through): \(key). Please try again later.")))
+            }
+        }
+        let status: Int
+        let json: Data
+        do {
+            json = try StripeJSON.encoder().encode(try await body(call))
+            status = 200
+        } catch let error as EmulatorError {
+            status = error.status
+            json = (try? StripeJSON.encoder().encode(error.body)) ?? Data()
+        } catch {
+            logger.error("emulator error", metadata: ["error": "\(error)"])
+            status = 500
+            json = (try? StripeJSON.encoder().encode(StripeError.Body(error: .init(type: "api_error", message: "\(error)")))) ?? Data()
+        }
+        if let key {
+            // Stripe keeps the answer once the request began executing, errors included (but not its own 500s).
+            await idempotency.finish(key: key, fingerprint: fingerprint, status: status, body: json, keep: status < 500)
+        }
+        return raw(status, requestId, json, replayed: false)
+    }
+
+    func list<T: Encodable & Sendable>(
+        _ call: Call, _ url: String, _ page: (Int, String?) async throws -> (items: [T], hasMore: Bool)
+    ) async throws -> StripeList<T> {
+        let limit = try Params.limit(call.params["limit"])
+        let result = try await page(limit, call.params["starting_after"]?.string)
+        return StripeList(data: result.items, hasMore: result.hasMore, url: url)
+    }
+
+    static func hasSecretKey(_ request: Request) -> Bool {
+        guard let header = request.headers[.authorization] else { return false }
+        if header.hasPrefix("Bearer ") {
+            let key = header.dropFirst(7)
+            return key.hasPrefix("sk_") || key.hasPrefix("rk_")
+        }
+        if header.hasPrefix("Basic "), let data = Data(base64Encoded: String(header.dropFirst(6))),
+            let user = String(data: data, encoding: .utf8)
+        {
+            return user.hasPrefix("sk_") || user.hasPrefix("rk_")
+        }
+        return false
+    }
+
+    func respond(_ status: Int, _ requestId: String, _ body: some Encodable) -> Response {
+        raw(status, requestId, (try? StripeJSON.encoder().encode(body)) ?? Data(), replayed: false)
+    }
+
+    func raw(_ status: Int, _ requestId: String, _ body: Data, replayed: Bool) -> Response {
+        var headers: HTTPFields = [.contentType: "application/json", HTTPField.Name("Request-Id")!: requestId]
+        headers[.cacheControl] = "no-cache, no-store"
+        if replayed { headers[HTTPField.Name("Idempotent-Replayed")!] = "true" }
+        return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}
