@@ -1,7 +1,11 @@
+import AsyncHTTPClient
 import Hummingbird
 import Logging
 import Prometheus
 import ServiceLifecycle
+import SQLKit
+import StripeAPI
+import StripeEmulator
 
 /// Everything `till serve` runs, built from a configuration: the one composition root for `main` and the tests.
 public struct Till: Sendable {
@@ -9,8 +13,22 @@ public struct Till: Sendable {
     public let database: any Database
     let auth: AuthService
     let registry: PrometheusCollectorRegistry
+    let clock: TillClock
+    let logger: Logger
+    let stripe: StripeClient
+    /// Set when Till serves the Stripe emulator itself (no `STRIPE_SECRET_KEY`).
+    public let emulator: StripeEmulator?
+    let webhookSecrets: [String]
+    let settlement: SettlementService
+    let payments: PaymentService
+    let processor: WebhookProcessor
+    let reconciler: Reconciler
 
-    /// Opens the database, applies migrations and makes sure the configured admin exists.
+    public static let emulatorSecretKey = "sk_test_till_emulator"
+    public static let emulatorPublishableKey = "pk_test_till_emulator"
+
+    /// Opens the database, applies migrations, makes sure the configured admin exists, and sets up Stripe (or the
+    /// embedded emulator, with Till's webhook endpoint registered on it).
     public static func start(config: AppConfig, logger: Logger, clock: TillClock = .system) async throws -> Till {
         let database = try await DatabaseOpener.open(config.database, logger: logger)
         do {
@@ -22,37 +40,106 @@ public struct Till: Sendable {
                 try await auth.ensureAdmin(email: email, password: password)
                 logger.info("admin account ensured", metadata: ["admin.email": "\(email)"])
             }
-            return Till(config: config, database: database, auth: auth, registry: PrometheusCollectorRegistry())
+
+            var secrets = config.stripeWebhookSecrets
+            let emulator: StripeEmulator?
+            let stripeConfig: StripeConfiguration
+            if let key = config.stripeSecretKey {
+                emulator = nil
+                stripeConfig = StripeConfiguration(secretKey: key, baseURL: config.stripeAPIBase ?? "https://api.stripe.com")
+                if secrets.isEmpty {
+                    logger.warning("STRIPE_WEBHOOK_SECRET is not set: every webhook will be rejected; payments settle only through sync and the reconciler")
+                }
+            } else {
+                let base = config.publicBaseURL + "/_stripe"
+                let embedded = StripeEmulator(
+                    configuration: .init(baseURL: base, retrySchedule: config.emulatorRetrySchedule), logger: logger)
+                if secrets.isEmpty { secrets = [try await emulatorWebhookSecret(database)] }
+                try await embedded.registerWebhookEndpoint(url: config.publicBaseURL + "/api/webhooks/stripe", secret: secrets[0])
+                emulator = embedded
+                stripeConfig = StripeConfiguration(secretKey: emulatorSecretKey, baseURL: config.stripeAPIBase ?? base)
+                logger.notice("Stripe: using the embedded emulator (no STRIPE_SECRET_KEY); no real money moves", metadata: ["stripe.api_base": "\(base)"])
+            }
+            let stripe = StripeClient(configuration: stripeConfig, logger: logger)
+            let settlement = SettlementService(database: database, stripe: stripe, clock: clock, logger: logger)
+            let payments = PaymentService(
+                database: database, stripe: stripe, settlement: settlement, config: config,
+                publishableKey: config.stripePublishableKey ?? emulatorPublishableKey, clock: clock, logger: logger)
+            let processor = WebhookProcessor(database: database, settlement: settlement, clock: clock, logger: logger)
+            let reconciler = Reconciler(
+                database: database, paymentService: payments, settlement: settlement, clock: clock, logger: logger,
+                orderTTLSeconds: config.orderTTLSeconds, staleAfterSeconds: config.reconcileStaleAfterSeconds,
+                interval: config.reconcileInterval)
+            return Till(
+                config: config, database: database, auth: auth, registry: PrometheusCollectorRegistry(), clock: clock,
+                logger: logger, stripe: stripe, emulator: emulator, webhookSecrets: secrets, settlement: settlement,
+                payments: payments, processor: processor, reconciler: reconciler)
         } catch {
             await database.close()
             throw error
         }
     }
 
-    func router(clock: TillClock, logger: Logger) -> Router<TillRequestContext> {
+    /// The webhook secret of the embedded emulator when none is configured: made once and kept in the database, so
+    /// restarts, other instances and `till trigger` use the same one.
+    static func emulatorWebhookSecret(_ database: any Database) async throws -> String {
+        let candidate = "whsec_" + AppConfig.randomSecret()
+        return try await database.withConnection { db in
+            try await db.raw("INSERT INTO settings (name, value) VALUES ('emulator_webhook_secret', \(bind: candidate)) ON CONFLICT (name) DO NOTHING").run()
+            return try await db.raw("SELECT value FROM settings WHERE name = 'emulator_webhook_secret'")
+                .first(decodingColumn: "value", as: String.self) ?? candidate
+        }
+    }
+
+    var stripeMode: String {
+        guard let key = config.stripeSecretKey else { return "emulator" }
+        return key.contains("_live_") ? "live" : "test"
+    }
+
+    func router() -> Router<TillRequestContext> {
         let router = Router(context: TillRequestContext.self)
         router.add(middleware: AccessMiddleware(registry: registry))
         router.add(middleware: ErrorMiddleware())
         HealthController(database: database, registry: registry).addRoutes(to: router)
+        ConfigController(
+            publishableKey: config.stripePublishableKey ?? Self.emulatorPublishableKey, stripeMode: stripeMode,
+            stripeAPIBase: emulator == nil ? nil : stripe.configuration.baseURL
+        ).addRoutes(to: router)
+        WebhookController(database: database, secrets: webhookSecrets, processor: processor, clock: clock).addRoutes(to: router)
+        if let emulator { emulator.addRoutes(to: router.group("_stripe")) }
 
         let api = router.group("api").add(middleware: AuthMiddleware(auth: auth, required: false))
         let authenticated = router.group("api").add(middleware: AuthMiddleware(auth: auth, required: true))
         AuthController(auth: auth).addRoutes(public: api, authenticated: authenticated)
         CatalogController(catalog: CatalogService(database: database, clock: clock))
             .addRoutes(public: api, authenticated: authenticated)
-        OrderController(orders: OrderService(database: database, clock: clock, logger: logger))
-            .addRoutes(authenticated: authenticated)
+        let payments = self.payments
+        OrderController(
+            orders: OrderService(
+                database: database, clock: clock, logger: logger,
+                closeOpenPayments: { orderId in try await payments.closeOpenPayments(orderId: orderId) })
+        ).addRoutes(authenticated: authenticated)
+        PaymentController(payments: payments).addRoutes(authenticated: authenticated)
+        AdminController(database: database, processor: processor).addRoutes(authenticated: authenticated)
         return router
     }
 
-    /// The HTTP application with its background services; the database closes when it shuts down.
-    public func application(logger: Logger, clock: TillClock = .system) -> some ApplicationProtocol {
+    /// The HTTP application with its background services; the database closes after everything else has stopped.
+    public func application() -> some ApplicationProtocol {
         var app = Application(
-            router: router(clock: clock, logger: logger),
+            router: router(),
             configuration: .init(address: .hostname(config.host, port: config.port), serverName: "till"),
             logger: logger)
-        app.addServices(DatabaseCloser(database: database))
+        app.addServices(DatabaseCloser(database: database), processor, reconciler)
+        if let emulator { app.addServices(emulator) }
         return app
+    }
+
+    /// One reconciliation pass (`till reconcile`).
+    public func reconcile() async throws -> String {
+        let report = try await reconciler.pass()
+        try await processor.drain()
+        return try JSONCoding.string(report)
     }
 }
 
@@ -70,8 +157,14 @@ extension Till {
     /// `till migrate`: applies pending migrations and returns their versions.
     public static func migrate(config: AppConfig, logger: Logger) async throws -> [Int] {
         let database = try await DatabaseOpener.open(config.database, logger: logger)
-        defer { Task { await database.close() } }
-        return try await Migrations.run(on: database, logger: logger)
+        do {
+            let applied = try await Migrations.run(on: database, logger: logger)
+            await database.close()
+            return applied
+        } catch {
+            await database.close()
+            throw error
+        }
     }
 
     /// `till admin create`.
@@ -84,5 +177,16 @@ extension Till {
             throw error
         }
         await till.database.close()
+    }
+
+    /// The webhook secret `till trigger` should sign with when none is given: the configured one, or the embedded
+    /// emulator's from the database.
+    public static func webhookSecret(config: AppConfig, logger: Logger) async throws -> String? {
+        if let first = config.stripeWebhookSecrets.first { return first }
+        let database = try await DatabaseOpener.open(config.database, logger: logger)
+        defer { Task { await database.close() } }
+        return try? await database.withConnection { db in
+            try await db.raw("SELECT value FROM settings WHERE name = 'emulator_webhook_secret'").first(decodingColumn: "value", as: String.self)
+        }
     }
 }

@@ -11,7 +11,7 @@ struct TillCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "till",
         abstract: "Till: a self-hostable payments service built on Stripe.",
-        subcommands: [Serve.self, Migrate.self, Admin.self, Trigger.self, Emulator.self],
+        subcommands: [Serve.self, Migrate.self, Admin.self, Trigger.self, Emulator.self, Reconcile.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -46,7 +46,7 @@ struct Serve: AsyncParsableCommand {
         }
         let till = try await Till.start(config: config, logger: logger)
         logger.info("till listening", metadata: ["port": "\(config.port)"])
-        try await till.application(logger: logger).runService()
+        try await till.application().runService()
     }
 }
 
@@ -101,11 +101,13 @@ struct Trigger: AsyncParsableCommand {
 
     func run() async throws {
         var secrets = secret.map { [$0] } ?? []
-        if secrets.isEmpty, let configured = try? AppConfig.load().stripeWebhookSecrets.first {
+        if secrets.isEmpty, let config = try? AppConfig.load(),
+            let configured = try? await Till.webhookSecret(config: config, logger: Logger(label: "till-trigger"))
+        {
             secrets = [configured]
         }
         guard !secrets.isEmpty else {
-            throw ValidationError("No signing secret: pass --secret whsec_... or set STRIPE_WEBHOOK_SECRET")
+            throw ValidationError("No signing secret: pass --secret whsec_..., set STRIPE_WEBHOOK_SECRET, or run till serve once")
         }
         let options = TestEvents.Options(
             orderId: order, paymentId: payment, sessionId: session, paymentIntentId: paymentIntent, amount: amount,
@@ -144,5 +146,22 @@ struct Emulator: AsyncParsableCommand {
         app.addServices(emulator)
         logger.info("Stripe emulator listening", metadata: ["base_url": "\(emulator.configuration.baseURL)"])
         try await app.runService()
+    }
+}
+
+struct Reconcile: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run one reconciliation pass: re-read stuck payments from Stripe, retry failed webhook events and refunds, expire unpaid orders.")
+
+    func run() async throws {
+        let logger = makeLogger()
+        let config = loadConfig(logger: logger)
+        if config.usesStripeEmulator {
+            logger.warning("no STRIPE_SECRET_KEY: the embedded emulator of this process starts empty, so there is nothing to reconcile against")
+        }
+        let till = try await Till.start(config: config, logger: logger)
+        let report = try await till.reconcile()
+        await till.database.close()
+        print(report)
     }
 }

@@ -1,7 +1,11 @@
+import AsyncHTTPClient
 import Foundation
 import HTTPTypes
 import Hummingbird
-import HummingbirdTesting
+import ServiceLifecycle
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import NIOCore
 import Testing
@@ -41,18 +45,37 @@ struct Reply: Sendable {
 
 /// A client bound to one running app, with helpers for the calls tests make again and again.
 struct API: Sendable {
-    let client: any TestClientProtocol
+    let baseURL: String
 
     func call(
         _ method: HTTPRequest.Method, _ path: String, token: String? = nil, body: String? = nil,
         headers extra: [String: String] = [:]
     ) async throws -> Reply {
-        var headers: HTTPFields = [.contentType: "application/json"]
-        if let token { headers[.authorization] = "Bearer \(token)" }
-        for (name, value) in extra { headers[HTTPField.Name(name)!] = value }
-        let response = try await client.execute(
-            uri: path, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) })
-        return Reply(status: Int(response.status.code), headers: response.headers, text: String(buffer: response.body))
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = .init(rawValue: method.rawValue)
+        request.headers.add(name: "Content-Type", value: "application/json")
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        for (name, value) in extra { request.headers.add(name: name, value: value) }
+        if let body { request.body = .bytes(ByteBuffer(string: body)) }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let bytes = try await response.body.collect(upTo: 16 << 20)
+        var fields = HTTPFields()
+        for header in response.headers { fields.append(HTTPField(name: HTTPField.Name(header.name)!, value: header.value)) }
+        return Reply(status: Int(response.status.code), headers: fields, text: String(buffer: bytes))
+    }
+
+    /// Form-encoded, for the embedded Stripe emulator under /_stripe.
+    func stripe(_ method: HTTPRequest.Method, _ path: String, form: String = "") async throws -> Reply {
+        var request = HTTPClientRequest(url: baseURL + "/_stripe" + path + (method == .get && !form.isEmpty ? "?" + form : ""))
+        request.method = .init(rawValue: method.rawValue)
+        request.headers.add(name: "Authorization", value: "Bearer sk_test_tests")
+        if method != .get {
+            request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+            request.body = .bytes(ByteBuffer(string: form))
+        }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let bytes = try await response.body.collect(upTo: 16 << 20)
+        return Reply(status: Int(response.status.code), headers: [:], text: String(buffer: bytes))
     }
 
     func register(_ email: String = "user-\(UUID().uuidString.prefix(8))@example.com", password: String = "password-123") async throws -> (token: String, id: String) {
@@ -86,8 +109,9 @@ struct API: Sendable {
     }
 }
 
-/// Starts Till on a fresh database of `backend` through the same composition root as `till serve`, runs `body`
-/// against it in process, then shuts it down.
+/// Starts Till on a fresh database of `backend`, on a free loopback port, through the same composition root as
+/// `till serve` (so the embedded Stripe emulator, the webhook processor and the reconciler all run), runs `body`
+/// against it over HTTP, then shuts it down.
 func withTill<T: Sendable>(
     _ backend: Backend, configure: (inout AppConfig) -> Void = { _ in },
     _ body: @Sendable (API, Till) async throws -> T
@@ -95,16 +119,34 @@ func withTill<T: Sendable>(
     var config = try AppConfig(values: [
         "JWT_SECRET": testJWTSecret, "ADMIN_EMAIL": adminEmail, "ADMIN_PASSWORD": adminPassword,
     ])
+    let port = try freePort()
+    config.port = port
+    config.host = "127.0.0.1"
+    config.publicBaseURL = "http://127.0.0.1:\(port)"
     config.bcryptCost = 4
+    config.emulatorRetrySchedule = [0.05, 0.1, 0.2, 0.4, 0.8]
     let schema = try await PostgresSchema.create(for: backend)
     config.database = schema?.config ?? .sqliteMemory
     configure(&config)
     var logger = Logger(label: "till-test")
-    logger.logLevel = .warning
+    logger.logLevel = ProcessInfo.processInfo.environment["TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
     let till = try await Till.start(config: config, logger: logger)
+    let api = API(baseURL: config.publicBaseURL)
     do {
-        let result = try await till.application(logger: logger).test(.router) { client in
-            try await body(API(client: client), till)
+        let result: T = try await withThrowingTaskGroup(of: Void.self) { group in
+            let services = ServiceGroup(configuration: .init(services: [till.application()], gracefulShutdownSignals: [], logger: logger))
+            group.addTask { try await services.run() }
+            do {
+                try await waitUntilServing(api)
+                let value = try await body(api, till)
+                await services.triggerGracefulShutdown()
+                try await group.waitForAll()
+                return value
+            } catch {
+                await services.triggerGracefulShutdown()
+                try? await group.waitForAll()
+                throw error
+            }
         }
         try await schema?.drop()
         return result
@@ -112,6 +154,40 @@ func withTill<T: Sendable>(
         try? await schema?.drop()
         throw error
     }
+}
+
+func waitUntilServing(_ api: API) async throws {
+    for _ in 0..<200 {
+        if (try? await api.call(.get, "/healthz"))?.status == 200 { return }
+        try await Task.sleep(for: .milliseconds(25))
+    }
+    throw CancellationError()
+}
+
+/// A loopback port nothing listens on (the kernel's pick for a socket bound to port 0).
+func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+    }
+    guard bound else { throw CancellationError() }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// Polls until `condition` holds (background work such as webhook settlement), failing after `seconds`.
+func eventually(_ seconds: Double = 10, _ what: String = "condition", _ condition: @Sendable () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + .seconds(seconds)
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    Issue.record("timed out waiting for \(what)")
 }
 
 /// A schema of its own for each PostgreSQL test, so tests run in parallel without seeing each other's rows.

@@ -22,6 +22,12 @@ public struct AppConfig: Sendable, CustomStringConvertible {
     /// How long an issued token lives.
     public var tokenLifetimeSeconds: Int = 24 * 3600
     public var loginLimits = LoginRateLimiter.Limits()
+    /// How often the reconciler runs its pass.
+    public var reconcileInterval: Duration = .seconds(30)
+    /// A live payment without a session expiry is re-read from Stripe once it is this old.
+    public var reconcileStaleAfterSeconds = 3600
+    /// The embedded emulator's webhook retry delays (tests use a fast schedule).
+    public var emulatorRetrySchedule: [Double] = [1, 2, 5, 10, 30, 60, 120, 300]
 
     /// Reads the process environment over the values of `.env` in `directory` (the environment wins).
     public static func load(

@@ -93,7 +93,71 @@ enum Migrations {
                     PRIMARY KEY (user_id, idem_key)
                 )
                 """,
-            ])
+            ]),
+        Migration(
+            version: 2, name: "payments, webhook inbox, settings",
+            statements: [
+                "CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+                """
+                CREATE TABLE payments (
+                    id TEXT PRIMARY KEY,
+                    kind TEXT NOT NULL CHECK (kind IN ('order', 'plan')),
+                    method TEXT NOT NULL CHECK (method IN ('checkout', 'intent')),
+                    order_id TEXT REFERENCES orders (id),
+                    plan_id TEXT REFERENCES plans (id),
+                    user_id TEXT NOT NULL REFERENCES users (id),
+                    checkout_session_id TEXT UNIQUE,
+                    payment_intent_id TEXT UNIQUE,
+                    checkout_url TEXT,
+                    client_secret TEXT,
+                    amount BIGINT NOT NULL CHECK (amount > 0),
+                    currency TEXT NOT NULL,
+                    status TEXT NOT NULL CHECK (status IN ('INITIATED', 'PROCESSING', 'SUCCEEDED', 'PARTIALLY_REFUNDED',
+                        'REFUNDED', 'FAILED', 'CANCELED', 'REQUIRES_REVIEW')),
+                    amount_refunded BIGINT NOT NULL DEFAULT 0 CHECK (amount_refunded >= 0 AND amount_refunded <= amount),
+                    refund_requested BIGINT NOT NULL DEFAULT 0 CHECK (refund_requested >= 0 AND refund_requested <= amount),
+                    needs_refund BIGINT NOT NULL DEFAULT 0,
+                    disputed BIGINT NOT NULL DEFAULT 0,
+                    fulfilled BIGINT NOT NULL DEFAULT 0,
+                    failure_code TEXT,
+                    failure_message TEXT,
+                    customer_email TEXT,
+                    expires_at BIGINT,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    succeeded_at BIGINT,
+                    CHECK ((kind = 'order' AND order_id IS NOT NULL) OR (kind = 'plan' AND plan_id IS NOT NULL))
+                )
+                """,
+                "CREATE INDEX payments_order ON payments (order_id, created_at)",
+                "CREATE INDEX payments_user ON payments (user_id, created_at, id)",
+                "CREATE INDEX payments_created ON payments (created_at, id)",
+                "CREATE INDEX payments_status ON payments (status, updated_at)",
+                // One payable session or intent per order (or per user and plan) at a time: a double click or a
+                // retried request finds the open one instead of making a second.
+                """
+                CREATE UNIQUE INDEX payments_one_open_order ON payments (order_id, method)
+                WHERE kind = 'order' AND status IN ('INITIATED', 'FAILED')
+                """,
+                """
+                CREATE UNIQUE INDEX payments_one_open_plan ON payments (user_id, plan_id, method)
+                WHERE kind = 'plan' AND status IN ('INITIATED', 'FAILED')
+                """,
+                """
+                CREATE TABLE webhook_events (
+                    id TEXT PRIMARY KEY,
+                    type TEXT NOT NULL,
+                    payload TEXT NOT NULL,
+                    status TEXT NOT NULL CHECK (status IN ('pending', 'processing', 'processed', 'ignored', 'failed')),
+                    attempts BIGINT NOT NULL DEFAULT 0,
+                    lease_until BIGINT,
+                    last_error TEXT,
+                    received_at BIGINT NOT NULL,
+                    processed_at BIGINT
+                )
+                """,
+                "CREATE INDEX webhook_events_status ON webhook_events (status, received_at)",
+            ]),
     ]
 
     /// Applies every migration not yet recorded, each in its own transaction. On PostgreSQL an advisory lock makes

@@ -54,6 +54,31 @@ struct OrderRepository: Sendable {
         return result
     }
 
+    /// `from` → `PAID` if, and only if, it is still in `from`.
+    func markPaid(id: String, from: OrderStatus, now: Int, on db: any SQLDatabase) async throws -> Bool {
+        try await db.raw("""
+            UPDATE orders SET status = 'PAID', paid_at = \(bind: now), cancelled_at = NULL, updated_at = \(bind: now)
+            WHERE id = \(bind: id) AND status = \(bind: from.rawValue) RETURNING id
+            """).first() != nil
+    }
+
+    /// The order's refunded amount follows its payment's (never down).
+    func recordRefund(id: String, amountRefunded: Int, now: Int, on db: any SQLDatabase) async throws {
+        try await db.raw("""
+            UPDATE orders SET amount_refunded = \(bind: amountRefunded), updated_at = \(bind: now),
+                status = CASE WHEN \(bind: amountRefunded) >= amount THEN 'REFUNDED' ELSE 'PARTIALLY_REFUNDED' END
+            WHERE id = \(bind: id) AND status IN ('PAID', 'PARTIALLY_REFUNDED', 'REFUNDED')
+              AND amount_refunded <= \(bind: amountRefunded) AND \(bind: amountRefunded) <= amount
+            """).run()
+    }
+
+    /// Pending orders created before `cutoff`, oldest first.
+    func pendingOlderThan(_ cutoff: Int, limit: Int, on db: any SQLDatabase) async throws -> [String] {
+        try await db.raw("""
+            SELECT id FROM orders WHERE status = 'PENDING' AND created_at < \(bind: cutoff) ORDER BY created_at LIMIT \(literal: limit)
+            """).all(decodingColumn: "id", as: String.self)
+    }
+
     /// `PENDING` → `CANCELLED` if, and only if, it is still pending; the row count is the decision.
     func markCancelled(id: String, now: Int, on db: any SQLDatabase) async throws -> Bool {
         try await db.raw("""

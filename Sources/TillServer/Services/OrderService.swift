@@ -12,6 +12,8 @@ struct OrderService: Sendable {
     let idempotency = IdempotencyRepository()
     let clock: TillClock
     let logger: Logger
+    /// Ends the order's open sessions and intents at Stripe; `false` when one turned out to be paid.
+    let closeOpenPayments: @Sendable (String) async throws -> Bool
 
     struct CreateOrderRequest: Decodable, Sendable {
         struct Item: Decodable, Sendable {
@@ -120,9 +122,15 @@ struct OrderService: Sendable {
         return page.page(try await database.withConnection { db in try await orders.list(userId: owner, page: page, on: db) })
     }
 
-    /// Cancels a pending order and puts its stock back, in one transaction.
+    /// Cancels a pending order and puts its stock back, in one transaction, after ending its open Checkout Sessions
+    /// and PaymentIntents at Stripe (so nothing can be paid for it any more).
     func cancel(id: String, identity: Identity) async throws -> Order {
         let owner = identity.isAdmin ? nil : identity.userId
+        let current = try await database.withConnection { db in try await orders.find(id: id, userId: owner, on: db) }
+        guard let current else { throw TillError.notFound("Order") }
+        if current.status == .pending, try await !closeOpenPayments(id) {
+            throw TillError(.orderNotPayable, "Order is PAID; only a PENDING order can be cancelled")
+        }
         let now = clock.nowMillis()
         let order = try await database.transaction { db in
             guard var order = try await orders.find(id: id, userId: owner, on: db) else { throw TillError.notFound("Order") }

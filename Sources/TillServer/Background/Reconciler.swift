@@ -1,0 +1,107 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// The safety net under webhooks: re-reads from Stripe the payments that should have settled by now, retries the
+/// refunds that must happen, and cancels orders left unpaid past `ORDER_TTL_SECONDS` (ending their sessions at
+/// Stripe first, and releasing their stock).
+final class Reconciler: Service, Sendable {
+    struct Report: Sendable, Encodable {
+        var paymentsSynced = 0
+        var refundsRetried = 0
+        var ordersExpired = 0
+        var eventsRetried = 0
+    }
+
+    let database: any Database
+    let paymentService: PaymentService
+    let settlement: SettlementService
+    let clock: TillClock
+    let logger: Logger
+    let orderTTLMillis: Int
+    /// A live payment without an expiry is re-read once it is this old.
+    let staleAfterMillis: Int
+    let interval: Duration
+
+    init(database: any Database, paymentService: PaymentService, settlement: SettlementService, clock: TillClock, logger: Logger,
+         orderTTLSeconds: Int, staleAfterSeconds: Int = 3600, interval: Duration = .seconds(30)) {
+        self.database = database
+        self.paymentService = paymentService
+        self.settlement = settlement
+        self.clock = clock
+        self.logger = logger
+        self.orderTTLMillis = orderTTLSeconds * 1000
+        self.staleAfterMillis = staleAfterSeconds * 1000
+        self.interval = interval
+    }
+
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try await Task.sleep(for: self.interval)
+                do {
+                    let report = try await self.pass()
+                    if report.paymentsSynced + report.refundsRetried + report.ordersExpired > 0 {
+                        self.logger.info("reconciliation pass", metadata: [
+                            "payments_synced": "\(report.paymentsSynced)", "refunds_retried": "\(report.refundsRetried)",
+                            "orders_expired": "\(report.ordersExpired)",
+                        ])
+                    }
+                } catch {
+                    self.logger.error("reconciliation pass failed", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+    }
+
+    /// One full pass; `till reconcile` runs exactly this.
+    func pass() async throws -> Report {
+        var report = Report()
+        let now = clock.nowMillis()
+        let payments = PaymentRepository()
+        report.eventsRetried = try await database.withConnection { db in
+            try await WebhookEventRepository().retryFailed(maxAttempts: WebhookProcessor.maxAttempts, now: now, on: db)
+        }
+        let stale = try await database.withConnection { db in
+            try await payments.stale(before: now - staleAfterMillis, now: now / 1000, limit: 200, on: db)
+        }
+        for payment in stale {
+            do {
+                _ = try await paymentService.sync(payment)
+                report.paymentsSynced += 1
+            } catch {
+                logger.warning("could not re-read a payment from Stripe", metadata: ["payment.id": "\(payment.id)", "error": "\(error)"])
+            }
+        }
+        for payment in try await database.withConnection({ db in try await payments.needingRefund(limit: 100, on: db) }) {
+            await settlement.refundInFull(payment)
+            report.refundsRetried += 1
+        }
+        let expired = try await database.withConnection { db in
+            try await OrderRepository().pendingOlderThan(now - orderTTLMillis, limit: 200, on: db)
+        }
+        for orderId in expired {
+            do {
+                if try await expire(orderId: orderId) { report.ordersExpired += 1 }
+            } catch {
+                logger.warning("could not expire an order", metadata: ["order.id": "\(orderId)", "error": "\(error)"])
+            }
+        }
+        return report
+    }
+
+    /// Cancels one unpaid order past its time: its open sessions are ended at Stripe first.
+    func expire(orderId: String) async throws -> Bool {
+        guard try await paymentService.closeOpenPayments(orderId: orderId) else { return false }
+        let now = clock.nowMillis()
+        return try await database.transaction { db in
+            let orders = OrderRepository()
+            guard try await orders.markCancelled(id: orderId, now: now, on: db) else { return false }
+            for item in try await orders.items(orderIds: [orderId], on: db)[orderId] ?? [] {
+                try await CatalogRepository().release(productId: item.productId, quantity: item.quantity, now: now, on: db)
+            }
+            self.logger.info("unpaid order expired", metadata: ["order.id": "\(orderId)"])
+            return true
+        }
+    }
+}

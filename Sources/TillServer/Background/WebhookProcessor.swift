@@ -1,0 +1,99 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import StripeAPI
+
+/// Applies stored webhook events: woken at once by each new event, and sweeping every second for events left by a
+/// crash (their lease runs out) and for failed ones due another try. Several instances on one PostgreSQL share the
+/// queue: each claims rows the others are not holding.
+final class WebhookProcessor: Service, Sendable {
+    let database: any Database
+    let settlement: SettlementService
+    let clock: TillClock
+    let logger: Logger
+    let inbox = WebhookEventRepository()
+    let wake = WakeSignal()
+    static let leaseMillis = 60_000
+    static let maxAttempts = 10
+
+    init(database: any Database, settlement: SettlementService, clock: TillClock, logger: Logger) {
+        self.database = database
+        self.settlement = settlement
+        self.clock = clock
+        self.logger = logger
+    }
+
+    func notify() {
+        Task { await wake.signal() }
+    }
+
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    try await self.drain()
+                    try await self.retryFailed()
+                } catch {
+                    self.logger.error("webhook processing pass failed", metadata: ["error": "\(error)"])
+                }
+                await self.wake.wait(timeout: .seconds(1))
+            }
+        }
+    }
+
+    /// Processes everything claimable now; returns how many events were handled.
+    @discardableResult
+    func drain() async throws -> Int {
+        var handled = 0
+        while true {
+            let now = clock.nowMillis()
+            let batch = try await database.withConnection { db in
+                try await inbox.claim(limit: 50, leaseMillis: Self.leaseMillis, now: now, kind: database.kind, on: db)
+            }
+            if batch.isEmpty { return handled }
+            for event in batch { await process(event) }
+            handled += batch.count
+        }
+    }
+
+    func retryFailed() async throws {
+        _ = try await database.withConnection { db in try await inbox.retryFailed(maxAttempts: Self.maxAttempts, now: clock.nowMillis(), on: db) }
+    }
+
+    private func process(_ claimed: WebhookEventRepository.Claimed) async {
+        let status: String
+        let problem: String?
+        do {
+            status = try await handle(claimed)
+            problem = nil
+        } catch let deferred as SettlementService.NotYetPaid {
+            status = "failed"
+            problem = deferred.description
+        } catch {
+            status = "failed"
+            problem = String(describing: error)
+            logger.error("webhook event failed", metadata: ["stripe.event_id": "\(claimed.id)", "error": "\(error)"])
+        }
+        do {
+            let now = clock.nowMillis()
+            try await database.withConnection { db in
+                try await inbox.finish(id: claimed.id, status: status, error: problem, now: now, on: db)
+            }
+        } catch {
+            logger.error("could not record a webhook event's outcome; its lease will run out and it will be retried",
+                         metadata: ["stripe.event_id": "\(claimed.id)", "error": "\(error)"])
+        }
+    }
+
+    /// `processed`, or `ignored` for events that are not about a payment Till knows.
+    private func handle(_ claimed: WebhookEventRepository.Claimed) async throws -> String {
+        let event = try Event.decode(Data(claimed.payload.utf8))
+        guard let report = StripeFacts.from(event) else { return "ignored" }
+        guard let payment = try await settlement.payment(for: report.lookup) else {
+            logger.info("webhook event for a payment Till does not know", metadata: ["stripe.event_id": "\(claimed.id)", "type": "\(claimed.type)"])
+            return "ignored"
+        }
+        try await settlement.apply(paymentId: payment.id, facts: report.facts, details: report.details)
+        return "processed"
+    }
+}

@@ -1,0 +1,76 @@
+import Hummingbird
+import TillCore
+
+struct PaymentController {
+    let payments: PaymentService
+
+    struct RefundRequest: Decodable {
+        let amount: Int?
+    }
+
+    func addRoutes(authenticated group: RouterGroup<TillRequestContext>) {
+        group.post("/orders/:id/checkout") { _, context in
+            let (created, session) = try await payments.checkout(orderId: try context.parameters.require("id"), identity: try context.requireIdentity())
+            return try JSONCoding.response(created ? .created : .ok, session)
+        }
+        group.post("/orders/:id/payment-intent") { _, context in
+            let (created, intent) = try await payments.paymentIntent(orderId: try context.parameters.require("id"), identity: try context.requireIdentity())
+            return try JSONCoding.response(created ? .created : .ok, intent)
+        }
+        group.post("/plans/:id/checkout") { _, context in
+            let (created, session) = try await payments.checkout(planId: try context.parameters.require("id"), identity: try context.requireIdentity())
+            return try JSONCoding.response(created ? .created : .ok, session)
+        }
+        group.get("/orders/:id/payment") { _, context in
+            try JSONCoding.response(.ok, try await payments.orderPayments(orderId: try context.parameters.require("id"), identity: try context.requireIdentity()))
+        }
+        group.get("/payments") { request, context in
+            let query = request.queryDictionary
+            return try JSONCoding.response(.ok, try await payments.list(identity: try context.requireIdentity(), query: query, page: try PageRequest(query: query)))
+        }
+        group.get("/payments/:id") { _, context in
+            try JSONCoding.response(.ok, try await payments.payment(id: try context.parameters.require("id"), identity: try context.requireIdentity()))
+        }
+        group.post("/payments/:id/sync") { _, context in
+            try JSONCoding.response(.ok, try await payments.sync(id: try context.parameters.require("id"), identity: try context.requireIdentity()))
+        }
+        group.post("/payments/:id/refund") { request, context in
+            _ = try context.requireAdmin()
+            var amount: Int?
+            if let length = request.headers[.contentLength].flatMap(Int.init), length > 0 {
+                let body = try await JSONCoding.decode(RefundRequest.self, from: request)
+                if let requested = body.amount, requested <= 0 { throw TillError.invalid("amount must be a positive integer") }
+                amount = body.amount
+            }
+            return try JSONCoding.response(.accepted, try await payments.refund(id: try context.parameters.require("id"), amount: amount))
+        }
+    }
+}
+
+struct AdminController {
+    let database: any Database
+    let processor: WebhookProcessor
+
+    func addRoutes(authenticated group: RouterGroup<TillRequestContext>) {
+        group.get("/admin/webhook-events") { request, context in
+            _ = try context.requireAdmin()
+            let query = request.queryDictionary
+            let status = query["status"]
+            if let status, !["pending", "processing", "processed", "ignored", "failed"].contains(status) {
+                throw TillError.invalid("status must be pending, processing, processed, ignored or failed")
+            }
+            let page = try PageRequest(query: query)
+            let rows = try await database.withConnection { db in try await WebhookEventRepository().list(status: status, page: page, on: db) }
+            return try JSONCoding.response(.ok, page.page(rows))
+        }
+        group.post("/admin/webhook-events/:id/replay") { _, context in
+            _ = try context.requireAdmin()
+            let id = try context.parameters.require("id")
+            guard let row = try await database.withConnection({ db in try await WebhookEventRepository().replay(id: id, on: db) }) else {
+                throw TillError.notFound("Webhook event")
+            }
+            processor.notify()
+            return try JSONCoding.response(.accepted, row)
+        }
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import StripeAPI
+import TillCore
+
+/// `POST /api/webhooks/stripe`: verify the raw bytes, store the event durably, answer 200. Applying it is the
+/// processor's work, so Stripe never waits on Till's settlement and a crash after the 200 loses nothing.
+struct WebhookController {
+    let database: any Database
+    let secrets: [String]
+    let processor: WebhookProcessor
+    let clock: TillClock
+    static let maxBody = 1 << 20
+
+    struct Head: Decodable {
+        let id: String
+        let type: String
+        let object: String?
+    }
+
+    struct Received: Encodable {
+        let received: Bool
+    }
+
+    func addRoutes(to router: Router<TillRequestContext>) {
+        router.post("/api/webhooks/stripe") { request, context in
+            var request = request
+            let body: ByteBuffer
+            do {
+                body = try await request.collectBody(upTo: Self.maxBody)
+            } catch {
+                throw TillError(.payloadTooLarge, "A webhook body may be at most 1 MiB")
+            }
+            let payload = Data(body.readableBytesView)
+            do {
+                try WebhookSignature.verify(
+                    payload: payload, header: request.headers[HTTPField.Name("Stripe-Signature")!], secrets: secrets,
+                    now: clock.nowMillis() / 1000)
+            } catch {
+                context.logger.warning("webhook signature rejected", metadata: ["reason": "\(error)"])
+                throw TillError(.invalidSignature, "\(error)")
+            }
+            guard let head = try? JSONDecoder().decode(Head.self, from: payload), head.object == nil || head.object == "event",
+                head.id.hasPrefix("evt_"), !head.type.isEmpty, let text = String(data: payload, encoding: .utf8)
+            else {
+                throw TillError.invalid("The body is not a Stripe event")
+            }
+            let now = clock.nowMillis()
+            let inserted = try await database.withConnection { db in
+                try await WebhookEventRepository().insert(id: head.id, type: head.type, payload: text, now: now, on: db)
+            }
+            if inserted { processor.notify() }
+            context.logger.info(
+                inserted ? "webhook event stored" : "duplicate webhook event",
+                metadata: ["stripe.event_id": "\(head.id)", "type": "\(head.type)"])
+            return try JSONCoding.response(.ok, Received(received: true))
+        }
+    }
+}

@@ -1,0 +1,114 @@
+import SQLKit
+
+/// The webhook inbox: every verified event, unique on Stripe's event id, stored before Stripe gets its 200.
+struct WebhookEventRepository: Sendable {
+    struct Row: Sendable, Encodable {
+        let id: String
+        let type: String
+        let status: String
+        let attempts: Int
+        let lastError: String?
+        let receivedAt: String
+        let processedAt: String?
+
+        enum CodingKeys: String, CodingKey { case id, type, status, attempts, lastError, receivedAt, processedAt }
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(id, forKey: .id)
+            try c.encode(type, forKey: .type)
+            try c.encode(status, forKey: .status)
+            try c.encode(attempts, forKey: .attempts)
+            try c.encode(lastError, forKey: .lastError)
+            try c.encode(receivedAt, forKey: .receivedAt)
+            try c.encode(processedAt, forKey: .processedAt)
+        }
+
+        init(row: any SQLRow) throws {
+            id = try row.string("id")
+            type = try row.string("type")
+            status = try row.string("status")
+            attempts = try row.int("attempts")
+            lastError = try row.optionalString("last_error")
+            receivedAt = Timestamps.rfc3339(try row.int("received_at"))
+            processedAt = try row.optionalInt("processed_at").map(Timestamps.rfc3339)
+        }
+    }
+
+    struct Claimed: Sendable {
+        let id: String
+        let type: String
+        let payload: String
+        let attempts: Int
+    }
+
+    /// Stores the event; `false` when it was already there (a duplicate delivery).
+    func insert(id: String, type: String, payload: String, now: Int, on db: any SQLDatabase) async throws -> Bool {
+        try await db.raw("""
+            INSERT INTO webhook_events (id, type, payload, status, attempts, received_at)
+            VALUES (\(bind: id), \(bind: type), \(bind: payload), 'pending', 0, \(bind: now))
+            ON CONFLICT (id) DO NOTHING RETURNING id
+            """).first() != nil
+    }
+
+    /// Leases up to `limit` events that are pending, or whose lease ran out (their processor died). On PostgreSQL,
+    /// rows another instance is claiming at this moment are skipped, so instances share the work.
+    func claim(limit: Int, leaseMillis: Int, now: Int, kind: DatabaseKind, on db: any SQLDatabase) async throws -> [Claimed] {
+        let lock: SQLQueryString = kind == .postgres ? " FOR UPDATE SKIP LOCKED" : ""
+        let rows = try await db.raw("""
+            UPDATE webhook_events SET status = 'processing', lease_until = \(bind: now + leaseMillis), attempts = attempts + 1
+            WHERE id IN (
+                SELECT id FROM webhook_events
+                WHERE status = 'pending' OR (status = 'processing' AND lease_until < \(bind: now))
+                ORDER BY received_at LIMIT \(literal: limit)\(lock)
+            )
+            RETURNING id, type, payload, attempts
+            """).all()
+        return try rows.map {
+            Claimed(id: try $0.string("id"), type: try $0.string("type"), payload: try $0.string("payload"), attempts: try $0.int("attempts"))
+        }
+    }
+
+    func finish(id: String, status: String, error: String?, now: Int, on db: any SQLDatabase) async throws {
+        try await db.raw("""
+            UPDATE webhook_events SET status = \(bind: status), last_error = \(bind: error), lease_until = NULL,
+                processed_at = \(bind: now)
+            WHERE id = \(bind: id)
+            """).run()
+    }
+
+    /// Puts failed events (below the attempt limit) back in the queue, each after a pause that grows with its
+    /// attempts (one second per attempt).
+    func retryFailed(maxAttempts: Int, now: Int, on db: any SQLDatabase) async throws -> Int {
+        try await db.raw("""
+            UPDATE webhook_events SET status = 'pending'
+            WHERE status = 'failed' AND attempts < \(bind: maxAttempts) AND processed_at < \(bind: now) - attempts * 1000
+            RETURNING id
+            """).all().count
+    }
+
+    func replay(id: String, on db: any SQLDatabase) async throws -> Row? {
+        try await db.raw("""
+            UPDATE webhook_events SET status = 'pending', lease_until = NULL WHERE id = \(bind: id)
+            RETURNING id, type, status, attempts, last_error, received_at, processed_at
+            """).first().map(Row.init(row:))
+    }
+
+    func list(status: String?, page: PageRequest, on db: any SQLDatabase) async throws -> [Row] {
+        var query: SQLQueryString = "SELECT id, type, status, attempts, last_error, received_at, processed_at FROM webhook_events WHERE 1 = 1"
+        if let status { query += " AND status = \(bind: status)" }
+        if let after = page.startingAfter {
+            query += " AND (received_at, id) < (SELECT received_at, id FROM webhook_events WHERE id = \(bind: after))"
+        }
+        query += " ORDER BY received_at DESC, id DESC LIMIT \(literal: page.limit + 1)"
+        return try await db.raw(query).all().map(Row.init(row:))
+    }
+
+    func counts(on db: any SQLDatabase) async throws -> [String: Int] {
+        var result: [String: Int] = [:]
+        for row in try await db.raw("SELECT status, COUNT(*) AS n FROM webhook_events GROUP BY status").all() {
+            result[try row.string("status")] = try row.int("n")
+        }
+        return result
+    }
+}

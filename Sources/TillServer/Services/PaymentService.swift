@@ -1,0 +1,356 @@
+import Foundation
+import Logging
+import SQLKit
+import StripeAPI
+import TillCore
+
+/// Taking money: Checkout Sessions and PaymentIntents for orders and plans, the payment records, refunds and sync.
+struct PaymentService: Sendable {
+    let database: any Database
+    let stripe: StripeClient
+    let settlement: SettlementService
+    let config: AppConfig
+    let publishableKey: String
+    let clock: TillClock
+    let logger: Logger
+    let payments = PaymentRepository()
+    let orders = OrderRepository()
+    let catalog = CatalogRepository()
+    let users = UserRepository()
+
+    struct CheckoutResponse: Encodable, Sendable {
+        let url: String
+        let sessionId: String
+        let paymentId: String
+        let expiresAt: String
+    }
+
+    struct IntentResponse: Encodable, Sendable {
+        let clientSecret: String
+        let paymentIntentId: String
+        let paymentId: String
+        let publishableKey: String
+    }
+
+    /// Stripe refuses a session that expires in less than 30 minutes; a margin keeps clock skew out of the way.
+    static let minimumSessionSeconds = 30 * 60 + 60
+
+    // MARK: Checkout for an order
+
+    func checkout(orderId: String, identity: Identity) async throws -> (created: Bool, CheckoutResponse) {
+        let order = try await payableOrder(orderId, identity: identity)
+        let now = clock.nowMillis()
+        let payment = try await openOrNew(now: now) { db in
+            try await payments.open(orderId: order.id, method: .checkout, on: db)
+        } insert: {
+            Payment(id: IDs.make(), kind: .order, method: .checkout, orderId: order.id, planId: nil, userId: order.userId,
+                    amount: order.amount, currency: order.currency, now: now)
+        }
+        if let existing = try await reusableSession(payment) { return (false, existing) }
+
+        let ttlEnd = order.createdAt / 1000 + config.orderTTLSeconds
+        let expiresAt = min(max(ttlEnd, now / 1000 + Self.minimumSessionSeconds), now / 1000 + 24 * 3600 - 60)
+        let user = try await database.withConnection { db in try await users.find(id: order.userId, on: db) }
+        let metadata = ["orderId": order.id, "paymentId": payment.id]
+        let params = CheckoutSessionCreateParams(
+            lineItems: order.items.map {
+                .init(priceData: .init(currency: order.currency, unitAmount: $0.unitAmount, productData: .init(name: $0.name)), quantity: $0.quantity)
+            },
+            successUrl: "\(config.publicBaseURL)/checkout/success?session_id={CHECKOUT_SESSION_ID}",
+            cancelUrl: "\(config.publicBaseURL)/checkout/cancel?orderId=\(order.id)",
+            clientReferenceId: order.id, customerEmail: user?.email, expiresAt: expiresAt, metadata: metadata,
+            paymentIntentData: .init(metadata: metadata))
+        return (true, try await createSession(payment, params))
+    }
+
+    // MARK: Checkout for a plan
+
+    func checkout(planId: String, identity: Identity) async throws -> (created: Bool, CheckoutResponse) {
+        let plan = try await database.withConnection { db in try await catalog.plan(id: planId, on: db) }
+        guard let plan, plan.active else { throw TillError.notFound("Plan") }
+        let now = clock.nowMillis()
+        let payment = try await openOrNew(now: now) { db in
+            try await payments.open(userId: identity.userId, planId: plan.id, on: db)
+        } insert: {
+            Payment(id: IDs.make(), kind: .plan, method: .checkout, orderId: nil, planId: plan.id, userId: identity.userId,
+                    amount: plan.unitAmount, currency: plan.currency, now: now)
+        }
+        if let existing = try await reusableSession(payment) { return (false, existing) }
+        let user = try await database.withConnection { db in try await users.find(id: identity.userId, on: db) }
+        let metadata = ["planId": plan.id, "paymentId": payment.id, "userId": identity.userId]
+        let line: CheckoutSessionCreateParams.LineItem = plan.stripePriceId.map { .init(price: $0, quantity: 1) }
+            ?? .init(priceData: .init(currency: plan.currency, unitAmount: plan.unitAmount, productData: .init(name: plan.name)), quantity: 1)
+        let params = CheckoutSessionCreateParams(
+            lineItems: [line],
+            successUrl: "\(config.publicBaseURL)/checkout/success?session_id={CHECKOUT_SESSION_ID}",
+            cancelUrl: "\(config.publicBaseURL)/account",
+            clientReferenceId: identity.userId, customerEmail: user?.email,
+            expiresAt: now / 1000 + Self.minimumSessionSeconds + 30 * 60, metadata: metadata,
+            paymentIntentData: .init(metadata: metadata))
+        return (true, try await createSession(payment, params))
+    }
+
+    // MARK: PaymentIntent for an order
+
+    func paymentIntent(orderId: String, identity: Identity) async throws -> (created: Bool, IntentResponse) {
+        let order = try await payableOrder(orderId, identity: identity)
+        let now = clock.nowMillis()
+        let payment = try await openOrNew(now: now) { db in
+            try await payments.open(orderId: order.id, method: .intent, on: db)
+        } insert: {
+            Payment(id: IDs.make(), kind: .order, method: .intent, orderId: order.id, planId: nil, userId: order.userId,
+                    amount: order.amount, currency: order.currency, now: now)
+        }
+        if let intentId = payment.paymentIntentId, let secret = payment.clientSecret {
+            return (false, IntentResponse(clientSecret: secret, paymentIntentId: intentId, paymentId: payment.id, publishableKey: publishableKey))
+        }
+        let intent: PaymentIntent
+        do {
+            intent = try await stripe.createPaymentIntent(
+                PaymentIntentCreateParams(
+                    amount: order.amount, currency: order.currency, metadata: ["orderId": order.id, "paymentId": payment.id],
+                    description: "Order \(order.id)"),
+                options: RequestOptions(idempotencyKey: "till-intent-\(payment.id)"))
+        } catch {
+            throw try await stripeFailed(error, payment: payment)
+        }
+        try await database.withConnection { db in
+            try await payments.attachStripe(
+                id: payment.id, sessionId: nil, intentId: intent.id, url: nil, clientSecret: intent.clientSecret, expiresAt: nil,
+                now: clock.nowMillis(), on: db)
+        }
+        return (true, IntentResponse(
+            clientSecret: intent.clientSecret ?? "", paymentIntentId: intent.id, paymentId: payment.id, publishableKey: publishableKey))
+    }
+
+    // MARK: Reading
+
+    struct OrderPayments: Encodable, Sendable {
+        let orderId: String
+        let status: String?
+        let amount: Int
+        let currency: String
+        let createdAt: String
+        let payments: [Payment]
+
+        enum CodingKeys: String, CodingKey { case orderId, status, amount, currency, createdAt, payments }
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(orderId, forKey: .orderId)
+            try c.encode(status, forKey: .status)
+            try c.encode(amount, forKey: .amount)
+            try c.encode(currency, forKey: .currency)
+            try c.encode(createdAt, forKey: .createdAt)
+            try c.encode(payments, forKey: .payments)
+        }
+    }
+
+    func orderPayments(orderId: String, identity: Identity) async throws -> OrderPayments {
+        let owner = identity.isAdmin ? nil : identity.userId
+        return try await database.withConnection { db in
+            guard let order = try await orders.find(id: orderId, userId: owner, on: db) else { throw TillError.notFound("Order") }
+            let list = try await payments.forOrder(orderId, on: db)
+            return OrderPayments(
+                orderId: order.id, status: list.first?.status.rawValue, amount: order.amount, currency: order.currency,
+                createdAt: Timestamps.rfc3339(order.createdAt), payments: list)
+        }
+    }
+
+    func payment(id: String, identity: Identity) async throws -> Payment {
+        let payment = try await database.withConnection { db in try await payments.find(id: id, on: db) }
+        guard let payment, identity.isAdmin || payment.userId == identity.userId else { throw TillError.notFound("Payment") }
+        return payment
+    }
+
+    func list(identity: Identity, query: [String: String], page: PageRequest) async throws -> Page<Payment> {
+        if let status = query["status"], PaymentStatus(rawValue: status) == nil {
+            throw TillError.invalid("status must be one of \(PaymentStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let filter = PaymentRepository.Filter(
+            userId: identity.isAdmin ? query["userId"] : identity.userId, status: query["status"], orderId: query["orderId"],
+            sessionId: query["sessionId"], paymentIntentId: query["paymentIntentId"])
+        return try await database.withConnection { db in
+            if let after = page.startingAfter {
+                let cursor = try await payments.find(id: after, on: db)
+                if cursor == nil || !(identity.isAdmin || cursor?.userId == identity.userId) {
+                    throw TillError.invalid("startingAfter does not name an item of this list")
+                }
+            }
+            return page.page(try await payments.list(filter, page: page, on: db))
+        }
+    }
+
+    // MARK: Refunds and sync
+
+    /// Asks Stripe to refund `amount` (default: all that is left). The payment changes when Stripe reports the
+    /// refund (`charge.refunded`), so this answers 202 with the payment as it stands.
+    func refund(id: String, amount requested: Int?) async throws -> Payment {
+        let payment = try await database.withConnection { db in try await payments.find(id: id, on: db) }
+        guard let payment else { throw TillError.notFound("Payment") }
+        guard payment.status == .succeeded || payment.status == .partiallyRefunded else {
+            throw TillError(.orderNotPayable, "Only a SUCCEEDED or PARTIALLY_REFUNDED payment can be refunded (this one is \(payment.status.rawValue))")
+        }
+        let left = payment.amount - max(payment.amountRefunded, payment.refundRequested)
+        let amount = requested ?? left
+        guard amount > 0 else { throw TillError.invalid("Nothing is left to refund on this payment") }
+        guard amount <= left else { throw TillError.invalid("amount must be at most \(left), what is left to refund") }
+        let now = clock.nowMillis()
+        guard try await database.withConnection({ db in try await payments.requestRefund(id: id, amount: amount, now: now, on: db) }) else {
+            throw TillError.invalid("amount must be at most what is left to refund")
+        }
+        guard let intentId = payment.paymentIntentId else {
+            try await database.withConnection { db in try await payments.cancelRefundRequest(id: id, amount: amount, on: db) }
+            throw TillError(.stripeError, "The payment has no PaymentIntent to refund yet")
+        }
+        do {
+            _ = try await stripe.createRefund(
+                RefundCreateParams(paymentIntent: intentId, amount: amount, metadata: ["paymentId": id]),
+                options: RequestOptions(idempotencyKey: "till-refund-\(id)-\(payment.refundRequested)-\(amount)"))
+        } catch {
+            try await database.withConnection { db in try await payments.cancelRefundRequest(id: id, amount: amount, on: db) }
+            throw Self.stripeError(error)
+        }
+        logger.info("refund requested", metadata: ["payment.id": "\(id)", "amount": "\(amount)"])
+        return try await database.withConnection { db in try await payments.find(id: id, on: db) } ?? payment
+    }
+
+    /// Re-reads the session or intent from Stripe and applies what it says through the webhook's path.
+    func sync(id: String, identity: Identity?) async throws -> Payment {
+        let payment = try await database.withConnection { db in try await payments.find(id: id, on: db) }
+        guard let payment, identity == nil || identity!.isAdmin || payment.userId == identity!.userId else {
+            throw TillError.notFound("Payment")
+        }
+        return try await sync(payment)
+    }
+
+    func sync(_ payment: Payment) async throws -> Payment {
+        let facts: [PaymentFact]
+        var details = StripeFacts.Details()
+        do {
+            if let sessionId = payment.checkoutSessionId {
+                let session = try await stripe.retrieveCheckoutSession(sessionId, expand: ["payment_intent"])
+                let intent = session.paymentIntent?.object
+                let charge = try await latestCharge(intent)
+                facts = StripeFacts.read(session: session, intent: intent, charge: charge)
+                details = .init(paymentIntentId: session.paymentIntent?.id, customerEmail: session.customerDetails?.email ?? session.customerEmail)
+            } else if let intentId = payment.paymentIntentId {
+                let intent = try await stripe.retrievePaymentIntent(intentId, expand: ["latest_charge"])
+                facts = StripeFacts.read(intent: intent, charge: intent.latestCharge?.object)
+                details = .init(paymentIntentId: intent.id)
+            } else {
+                return payment
+            }
+        } catch {
+            throw Self.stripeError(error)
+        }
+        return try await settlement.apply(paymentId: payment.id, facts: facts, details: details) ?? payment
+    }
+
+    private func latestCharge(_ intent: PaymentIntent?) async throws -> Charge? {
+        guard let intent, intent.status == .succeeded else { return nil }
+        return try await stripe.retrievePaymentIntent(intent.id, expand: ["latest_charge"]).latestCharge?.object
+    }
+
+    /// Ends the order's open sessions and intents at Stripe before the order is cancelled, so nothing can be paid
+    /// for an order that no longer holds stock. `false` when one of them turned out to be paid (and was applied).
+    func closeOpenPayments(orderId: String) async throws -> Bool {
+        let open = try await database.withConnection { db in try await payments.forOrder(orderId, on: db) }.filter { $0.status.isLive }
+        for payment in open {
+            do {
+                if let sessionId = payment.checkoutSessionId {
+                    _ = try await stripe.expireCheckoutSession(sessionId, options: RequestOptions(idempotencyKey: "till-expire-\(payment.id)"))
+                } else if let intentId = payment.paymentIntentId {
+                    _ = try await stripe.cancelPaymentIntent(intentId, options: RequestOptions(idempotencyKey: "till-cancel-\(payment.id)"))
+                }
+            } catch let error as StripeError where error.kind == .api && (400..<500).contains(error.httpStatus) {
+                // Already complete or expired at Stripe: find out which.
+                logger.info("closing a payment at Stripe was refused; syncing it", metadata: ["payment.id": "\(payment.id)", "stripe.code": "\(error.code ?? "")"])
+            } catch {
+                throw Self.stripeError(error)
+            }
+            let after = try await sync(payment)
+            if after.status.isPaid { return false }
+            if after.status.isLive {
+                _ = try await settlement.apply(paymentId: payment.id, fact: .canceled, details: .init())
+            }
+        }
+        return true
+    }
+
+    // MARK: Helpers
+
+    private func payableOrder(_ orderId: String, identity: Identity) async throws -> Order {
+        let owner = identity.isAdmin ? nil : identity.userId
+        guard let order = try await database.withConnection({ db in try await orders.find(id: orderId, userId: owner, on: db) }) else {
+            throw TillError.notFound("Order")
+        }
+        guard order.status == .pending else {
+            throw TillError(.orderNotPayable, "Order is \(order.status.rawValue); only a PENDING order can be paid")
+        }
+        let processing = try await database.withConnection { db in try await payments.forOrder(orderId, on: db) }
+            .contains { $0.status == .processing }
+        if processing { throw TillError(.orderNotPayable, "A payment of this order is PROCESSING; wait for it to finish") }
+        return order
+    }
+
+    /// The open payment, or a new one stored before Stripe is called (its id is the Idempotency-Key, so a retry or a
+    /// crash never makes a second session). Two requests racing both end up with the same row.
+    private func openOrNew(
+        now: Int, find: @escaping @Sendable (any SQLDatabase) async throws -> Payment?, insert make: @Sendable () -> Payment
+    ) async throws -> Payment {
+        let candidate = make()
+        return try await database.withConnection { db in
+            for _ in 0..<3 {
+                if let open = try await find(db) { return open }
+                if try await payments.insert(candidate, on: db) { return candidate }
+            }
+            throw TillError(.internalError, "could not create or find the open payment")
+        }
+    }
+
+    private func reusableSession(_ payment: Payment) async throws -> CheckoutResponse? {
+        guard let sessionId = payment.checkoutSessionId, let url = payment.checkoutURL, let expiresAt = payment.expiresAt else { return nil }
+        if expiresAt > clock.nowMillis() / 1000 + 60 {
+            return CheckoutResponse(url: url, sessionId: sessionId, paymentId: payment.id, expiresAt: Timestamps.rfc3339(expiresAt * 1000))
+        }
+        // The session is (nearly) expired: settle it, which ends this payment; the caller may try again.
+        _ = try await sync(payment)
+        throw TillError(.orderNotPayable, "The checkout session expired; the order's payment window has closed")
+    }
+
+    private func createSession(_ payment: Payment, _ params: CheckoutSessionCreateParams) async throws -> CheckoutResponse {
+        let session: CheckoutSession
+        do {
+            session = try await stripe.createCheckoutSession(params, options: RequestOptions(idempotencyKey: "till-checkout-\(payment.id)"))
+        } catch {
+            throw try await stripeFailed(error, payment: payment)
+        }
+        guard let url = session.url else { throw TillError(.stripeError, "Stripe returned a session without a URL") }
+        try await database.withConnection { db in
+            try await payments.attachStripe(
+                id: payment.id, sessionId: session.id, intentId: nil, url: url, clientSecret: nil, expiresAt: session.expiresAt,
+                now: clock.nowMillis(), on: db)
+        }
+        logger.info("checkout session created", metadata: ["payment.id": "\(payment.id)", "stripe.session_id": "\(session.id)"])
+        return CheckoutResponse(url: url, sessionId: session.id, paymentId: payment.id, expiresAt: Timestamps.rfc3339(session.expiresAt * 1000))
+    }
+
+    /// A Stripe refusal (4xx) ends the payment so the next try starts afresh; an outage (5xx, no answer) keeps it,
+    /// so the retry reuses its Idempotency-Key and cannot make a second session.
+    private func stripeFailed(_ error: any Error, payment: Payment) async throws -> any Error {
+        if let error = error as? StripeError, error.kind == .api, (400..<500).contains(error.httpStatus) {
+            try await database.withConnection { db in
+                try await payments.recordFailure(id: payment.id, code: error.code ?? error.type, message: error.message, on: db)
+                _ = try await payments.transition(id: payment.id, from: payment.state, to: .canceled, amountRefunded: nil, now: clock.nowMillis(), on: db)
+            }
+        }
+        logger.error("Stripe call failed", metadata: ["payment.id": "\(payment.id)", "error": "\(error)"])
+        return Self.stripeError(error)
+    }
+
+    static func stripeError(_ error: any Error) -> any Error {
+        guard let error = error as? StripeError else { return error }
+        let what = error.kind == .connection ? "Stripe could not be reached" : "Stripe answered \(error.httpStatus)"
+        return TillError(.stripeError, "\(what): \(error.message)")
+    }
+}
