@@ -135,6 +135,8 @@ struct OrderService: Sendable {
         let order = try await database.transaction { db in
             guard var order = try await orders.find(id: id, userId: owner, on: db) else { throw TillError.notFound("Order") }
             guard try await orders.markCancelled(id: id, now: now, on: db) else {
+                // Ending its session at Stripe may already have cancelled it (and released its stock).
+                if current.status == .pending, order.status == .cancelled { return order }
                 throw TillError(.orderNotPayable, "Order is \(order.status.rawValue); only a PENDING order can be cancelled")
             }
             for item in order.items {
