@@ -107,6 +107,7 @@ public struct Till: Sendable {
         ).addRoutes(to: router)
         WebhookController(database: database, secrets: webhookSecrets, processor: processor, clock: clock).addRoutes(to: router)
         if let emulator { emulator.addRoutes(to: router.group("_stripe")) }
+        WebController().addRoutes(to: router)
 
         let api = router.group("api").add(middleware: AuthMiddleware(auth: auth, required: false))
         let authenticated = router.group("api").add(middleware: AuthMiddleware(auth: auth, required: true))

@@ -39,7 +39,7 @@ def wait_for(url, process, seconds=60):
 
 
 class Server:
-    def __init__(self, till_bin, mode):
+    def __init__(self, till_bin, mode, extra_env=None):
         self.mode = mode
         self.port = free_port()
         self.dir = tempfile.TemporaryDirectory()
@@ -58,7 +58,9 @@ class Server:
                 JWT_SECRET="interop-jwt-secret-0123456789abcdef0123456789",
             )
             self.base = f"http://127.0.0.1:{self.port}/_stripe"
+            self.root = f"http://127.0.0.1:{self.port}"
             health = f"http://127.0.0.1:{self.port}/healthz"
+        env.update(extra_env or {})
         self.process = subprocess.Popen(args, env=env, cwd=self.dir.name, stdout=self.log, stderr=subprocess.STDOUT)
         wait_for(health, self.process)
 
@@ -77,3 +79,11 @@ def emulator(request, till_bin):
     server = Server(till_bin, request.param)
     yield server
     server.stop()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keeps each phase's report on the test item, so fixtures can tell a failed test (and save a screenshot)."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, "rep_" + report.when, report)
