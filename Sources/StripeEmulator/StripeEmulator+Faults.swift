@@ -32,7 +32,8 @@ extension StripeEmulator {
             switch fault.target {
             case "api":
                 guard let mode = Faults.APIMode(rawValue: fault.mode) else { return Self.json(400, ["error": "api mode is 500, 429 or hang"]) }
-                let prefix = (fault.path ?? "/v1/").replacingOccurrences(of: "/_stripe", with: "")
+                let path = fault.path ?? "/v1/"
+                let prefix = path.range(of: "/v1/").map { String(path[$0.lowerBound...]) } ?? path
                 await self.faults.add(.init(pathPrefix: prefix, mode: mode, remaining: count, hangSeconds: fault.hangSeconds ?? 30))
             case "webhooks":
                 guard let mode = Faults.WebhookMode(rawValue: fault.mode) else {

@@ -132,7 +132,9 @@ extension StripeEmulator {
                     status: 401, type: "invalid_request_error",
                     message: "You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').").body)
         }
-        if let fault = await faults.takeAPIFault(path: request.uri.path) {
+        // Faults name API paths (`/v1/...`) whatever prefix the emulator is mounted under.
+        let apiPath = request.uri.path.range(of: "/v1/").map { String(request.uri.path[$0.lowerBound...]) } ?? request.uri.path
+        if let fault = await faults.takeAPIFault(path: apiPath) {
             switch fault.mode {
             case .error500:
                 return respond(500, requestId, StripeError.Body(error: .init(type: "api_error", message: "An unexpected error occurred (emulator fault).")))

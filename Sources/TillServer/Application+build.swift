@@ -46,7 +46,9 @@ public struct Till: Sendable {
             let stripeConfig: StripeConfiguration
             if let key = config.stripeSecretKey {
                 emulator = nil
-                stripeConfig = StripeConfiguration(secretKey: key, baseURL: config.stripeAPIBase ?? "https://api.stripe.com")
+                stripeConfig = StripeConfiguration(
+                    secretKey: key, baseURL: config.stripeAPIBase ?? "https://api.stripe.com",
+                    timeout: config.stripeTimeoutSeconds, maxNetworkRetries: config.stripeMaxNetworkRetries)
                 if secrets.isEmpty {
                     logger.warning("STRIPE_WEBHOOK_SECRET is not set: every webhook will be rejected; payments settle only through sync and the reconciler")
                 }
@@ -57,7 +59,9 @@ public struct Till: Sendable {
                 if secrets.isEmpty { secrets = [try await emulatorWebhookSecret(database)] }
                 try await embedded.registerWebhookEndpoint(url: config.publicBaseURL + "/api/webhooks/stripe", secret: secrets[0])
                 emulator = embedded
-                stripeConfig = StripeConfiguration(secretKey: emulatorSecretKey, baseURL: config.stripeAPIBase ?? base)
+                stripeConfig = StripeConfiguration(
+                    secretKey: emulatorSecretKey, baseURL: config.stripeAPIBase ?? base, timeout: config.stripeTimeoutSeconds,
+                    maxNetworkRetries: config.stripeMaxNetworkRetries)
                 logger.notice("Stripe: using the embedded emulator (no STRIPE_SECRET_KEY); no real money moves", metadata: ["stripe.api_base": "\(base)"])
             }
             let stripe = StripeClient(configuration: stripeConfig, logger: logger)

@@ -42,4 +42,9 @@ extension API {
         let reply = try await call(.post, "/_stripe/_emulator/faults", body: json)
         #expect(reply.status == 200, "\(reply.text)")
     }
+
+    /// Faults still armed (none once they have all fired).
+    func armedFaults() async throws -> Int {
+        try await call(.get, "/_stripe/_emulator/faults").json.count
+    }
 }

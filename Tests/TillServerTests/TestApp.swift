@@ -113,7 +113,7 @@ struct API: Sendable {
 /// `till serve` (so the embedded Stripe emulator, the webhook processor and the reconciler all run), runs `body`
 /// against it over HTTP, then shuts it down.
 func withTill<T: Sendable>(
-    _ backend: Backend, configure: (inout AppConfig) -> Void = { _ in },
+    _ backend: Backend, logHandler: (any LogHandler)? = nil, configure: (inout AppConfig) -> Void = { _ in },
     _ body: @Sendable (API, Till) async throws -> T
 ) async throws -> T {
     var config = try AppConfig(values: [
@@ -128,8 +128,9 @@ func withTill<T: Sendable>(
     let schema = try await PostgresSchema.create(for: backend)
     config.database = schema?.config ?? .sqliteMemory
     configure(&config)
-    var logger = Logger(label: "till-test")
-    logger.logLevel = ProcessInfo.processInfo.environment["TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
+    // Everything Till logs goes through this logger, so a test can capture every line.
+    var logger = logHandler.map { handler in Logger(label: "till-test") { _ in handler } } ?? Logger(label: "till-test")
+    if logHandler == nil { logger.logLevel = ProcessInfo.processInfo.environment["TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .critical }
     let till = try await Till.start(config: config, logger: logger)
     let api = API(baseURL: config.publicBaseURL)
     do {

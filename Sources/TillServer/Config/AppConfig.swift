@@ -17,11 +17,14 @@ public struct AppConfig: Sendable, CustomStringConvertible {
     public var adminEmail: String?
     public var adminPassword: String?
     public var orderTTLSeconds: Int
-    /// bcrypt work factor. 12 in production; tests lower it.
+    /// bcrypt work factor (`BCRYPT_COST`, 4–15). 12 unless set; tests lower it.
     public var bcryptCost: UInt8 = 12
     /// How long an issued token lives.
     public var tokenLifetimeSeconds: Int = 24 * 3600
     public var loginLimits = LoginRateLimiter.Limits()
+    /// Time allowed for one attempt of a Stripe call, and how many retries follow a failed one.
+    public var stripeTimeoutSeconds: Double = 30
+    public var stripeMaxNetworkRetries = 2
     /// How often the reconciler runs its pass.
     public var reconcileInterval: Duration = .seconds(30)
     /// A live payment without a session expiry is re-read from Stripe once it is this old.
@@ -117,6 +120,12 @@ public struct AppConfig: Sendable, CustomStringConvertible {
             }
         }
 
+        if let raw = value("BCRYPT_COST") {
+            if let cost = UInt8(raw), (4...15).contains(cost) { bcryptCost = cost } else {
+                problems.append("BCRYPT_COST must be a whole number from 4 to 15 (got \"\(raw)\")")
+            }
+        }
+
         if !problems.isEmpty { throw ConfigError(problems: problems) }
     }
 
@@ -138,6 +147,7 @@ public struct AppConfig: Sendable, CustomStringConvertible {
             "ADMIN_EMAIL=\(adminEmail ?? "(unset)")",
             "ADMIN_PASSWORD=\(adminPassword == nil ? "(unset)" : redacted)",
             "ORDER_TTL_SECONDS=\(orderTTLSeconds)",
+            "BCRYPT_COST=\(bcryptCost)",
         ].joined(separator: "\n")
     }
 

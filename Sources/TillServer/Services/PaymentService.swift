@@ -335,10 +335,13 @@ struct PaymentService: Sendable {
         return CheckoutResponse(url: url, sessionId: session.id, paymentId: payment.id, expiresAt: Timestamps.rfc3339(session.expiresAt * 1000))
     }
 
-    /// A Stripe refusal (4xx) ends the payment so the next try starts afresh; an outage (5xx, no answer) keeps it,
+    /// A Stripe refusal (4xx but 409 and 429) ends the payment so the next try starts afresh; an outage (5xx, 409,
+    /// 429, no answer) keeps it,
     /// so the retry reuses its Idempotency-Key and cannot make a second session.
     private func stripeFailed(_ error: any Error, payment: Payment) async throws -> any Error {
-        if let error = error as? StripeError, error.kind == .api, (400..<500).contains(error.httpStatus) {
+        if let error = error as? StripeError, error.kind == .api, (400..<500).contains(error.httpStatus),
+            error.httpStatus != 409, error.httpStatus != 429
+        {
             try await database.withConnection { db in
                 try await payments.recordFailure(id: payment.id, code: error.code ?? error.type, message: error.message, on: db)
                 _ = try await payments.transition(id: payment.id, from: payment.state, to: .canceled, amountRefunded: nil, now: clock.nowMillis(), on: db)

@@ -29,6 +29,11 @@ struct WebController {
             ("/assets/cancel.js", WebScripts.cancel, "text/javascript; charset=utf-8"),
             ("/assets/account.js", WebScripts.account, "text/javascript; charset=utf-8"),
         ]
+        router.get("/openapi.json") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
+        }
         for (path, text, type) in assets {
             router.get(RouterPath(path)) { _, _ in Self.respond(text, type: type) }
         }

@@ -1,0 +1,110 @@
+import Foundation
+import Testing
+@testable import TillServer
+
+/// Stripe misbehaving, through the emulator's fault switches: Till retries with the same Idempotency-Key, never makes
+/// a second session or refund, answers 502 `stripe_error` when Stripe stays down, and ends every order right when
+/// webhooks are dropped, duplicated, delayed or reordered.
+@Suite("Stripe faults")
+struct FaultTests {
+    func sessions(_ api: API) async throws -> Int {
+        try await api.stripe(.get, "/v1/checkout/sessions", form: "limit=100").data.count
+    }
+
+    @Test("a 500 while creating a session is retried: one session, 201", arguments: Backend.available)
+    func retried500(backend: Backend) async throws {
+        try await withTill(backend) { api, _ in
+            let (user, _, _, order) = try await api.orderSetup()
+            try await api.fault(#"{"target":"api","path":"/v1/checkout/sessions","mode":"500","count":1}"#)
+            let checkout = try await api.call(.post, "/api/orders/\(order.string("id"))/checkout", token: user)
+            #expect(checkout.status == 201)
+            #expect(try await api.armedFaults() == 0)  // the 500 was served, and retried past
+            #expect(try await sessions(api) == 1)
+        }
+    }
+
+    @Test("Stripe down: 502 stripe_error; the retry later reuses the payment and makes one session", arguments: Backend.available)
+    func stripeDown(backend: Backend) async throws {
+        try await withTill(backend, configure: { $0.stripeMaxNetworkRetries = 1 }) { api, _ in
+            let (user, _, _, order) = try await api.orderSetup()
+            let orderId = order.string("id")
+            try await api.fault(#"{"target":"api","path":"/v1/checkout/sessions","mode":"500","count":2}"#)
+            let down = try await api.call(.post, "/api/orders/\(orderId)/checkout", token: user)
+            #expect(down.status == 502)
+            #expect(down.errorCode == "stripe_error")
+            try await api.fault(#"{"target":"api","path":"/v1/checkout/sessions","mode":"429","count":1}"#)
+            let limited = try await api.call(.post, "/api/orders/\(orderId)/checkout", token: user)
+            #expect(limited.status == 502)  // 429 without Stripe-Should-Retry is not retried
+            let up = try await api.call(.post, "/api/orders/\(orderId)/checkout", token: user)
+            #expect(up.status == 201)
+            #expect(try await sessions(api) == 1)
+            let payments = try await api.call(.get, "/api/orders/\(orderId)/payment", token: user)
+            #expect((payments["payments"] as? [Any])?.count == 1)
+        }
+    }
+
+    @Test("a hung request times out and is retried", arguments: Backend.available)
+    func hang(backend: Backend) async throws {
+        try await withTill(backend, configure: { $0.stripeTimeoutSeconds = 0.5 }) { api, _ in
+            let (user, _, _, order) = try await api.orderSetup()
+            try await api.fault(#"{"target":"api","path":"/v1/payment_intents","mode":"hang","count":1,"hangSeconds":2}"#)
+            let intent = try await api.call(.post, "/api/orders/\(order.string("id"))/payment-intent", token: user)
+            #expect(intent.status == 201)
+            #expect(try await api.armedFaults() == 0)
+            #expect(try await api.stripe(.get, "/v1/payment_intents", form: "limit=100").data.count == 1)
+        }
+    }
+
+    @Test("a refund retried after a 500 is made once", arguments: Backend.available)
+    func refundRetried(backend: Backend) async throws {
+        try await withTill(backend) { api, _ in
+            let (user, admin, _, order) = try await api.orderSetup()
+            let orderId = order.string("id")
+            let checkout = try await api.call(.post, "/api/orders/\(orderId)/checkout", token: user)
+            _ = try await api.pay(session: checkout.string("sessionId"))
+            try await api.waitForOrder(user, orderId, toBe: "PAID")
+            try await api.fault(#"{"target":"api","path":"/v1/refunds","mode":"500","count":1}"#)
+            #expect(try await api.call(.post, "/api/payments/\(checkout.string("paymentId"))/refund", token: admin).status == 202)
+            try await api.waitForOrder(user, orderId, toBe: "REFUNDED")
+            #expect(try await api.armedFaults() == 0)
+            #expect(try await api.stripe(.get, "/v1/refunds", form: "limit=100").data.count == 1)
+        }
+    }
+
+    @Test("webhooks duplicated, delayed and reordered: every order ends PAID, stock exact", arguments: Backend.available)
+    func unrulyWebhooks(backend: Backend) async throws {
+        try await withTill(backend) { api, _ in
+            let admin = try await api.adminToken()
+            let product = try await api.createProduct(admin: admin, inventory: 20)
+            let (user, _) = try await api.register()
+            try await api.fault(#"{"target":"webhooks","mode":"duplicate","count":5}"#)
+            try await api.fault(#"{"target":"webhooks","mode":"delay","count":5,"delayMillis":300}"#)
+            try await api.fault(#"{"target":"webhooks","mode":"reorder","count":6}"#)
+            var orders: [String] = []
+            for _ in 0..<4 {
+                let orderId = try await api.order(user, [(product, 2)]).string("id")
+                let checkout = try await api.call(.post, "/api/orders/\(orderId)/checkout", token: user)
+                _ = try await api.pay(session: checkout.string("sessionId"))
+                orders.append(orderId)
+            }
+            for orderId in orders { try await api.waitForOrder(user, orderId, toBe: "PAID") }
+            #expect(try await api.armedFaults() == 0)
+            #expect(try await api.inventory(product) == 12)
+        }
+    }
+
+    @Test("webhooks dropped: the reconciler reads the payments back and the orders end PAID", arguments: Backend.available)
+    func droppedWebhooks(backend: Backend) async throws {
+        try await withTill(backend, configure: { $0.reconcileStaleAfterSeconds = 0 }) { api, till in
+            let (user, _, _, order) = try await api.orderSetup()
+            let orderId = order.string("id")
+            let checkout = try await api.call(.post, "/api/orders/\(orderId)/checkout", token: user)
+            try await api.fault(#"{"target":"webhooks","mode":"drop","count":100}"#)
+            _ = try await api.pay(session: checkout.string("sessionId"))
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(try await api.orderStatus(user, orderId) == "PENDING")
+            _ = try await till.reconcile()
+            #expect(try await api.orderStatus(user, orderId) == "PAID")
+        }
+    }
+}
