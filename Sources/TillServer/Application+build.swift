@@ -69,7 +69,8 @@ public struct Till: Sendable {
             let payments = PaymentService(
                 database: database, stripe: stripe, settlement: settlement, config: config,
                 publishableKey: config.stripePublishableKey ?? emulatorPublishableKey, clock: clock, logger: logger)
-            let processor = WebhookProcessor(database: database, settlement: settlement, clock: clock, logger: logger)
+            let processor = WebhookProcessor(
+                database: database, settlement: settlement, clock: clock, logger: logger, leaseSeconds: config.webhookLeaseSeconds)
             let reconciler = Reconciler(
                 database: database, paymentService: payments, settlement: settlement, clock: clock, logger: logger,
                 orderTTLSeconds: config.orderTTLSeconds, staleAfterSeconds: config.reconcileStaleAfterSeconds,

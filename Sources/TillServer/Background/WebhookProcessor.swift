@@ -13,10 +13,11 @@ final class WebhookProcessor: Service, Sendable {
     let logger: Logger
     let inbox = WebhookEventRepository()
     let wake = WakeSignal()
-    static let leaseMillis = 60_000
+    let leaseMillis: Int
     static let maxAttempts = 10
 
-    init(database: any Database, settlement: SettlementService, clock: TillClock, logger: Logger) {
+    init(database: any Database, settlement: SettlementService, clock: TillClock, logger: Logger, leaseSeconds: Int = 60) {
+        self.leaseMillis = leaseSeconds * 1000
         self.database = database
         self.settlement = settlement
         self.clock = clock
@@ -48,7 +49,7 @@ final class WebhookProcessor: Service, Sendable {
         while true {
             let now = clock.nowMillis()
             let batch = try await database.withConnection { db in
-                try await inbox.claim(limit: 50, leaseMillis: Self.leaseMillis, now: now, kind: database.kind, on: db)
+                try await inbox.claim(limit: 50, leaseMillis: leaseMillis, now: now, kind: database.kind, on: db)
             }
             if batch.isEmpty { return handled }
             for event in batch { await process(event) }

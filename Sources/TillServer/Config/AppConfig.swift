@@ -22,6 +22,9 @@ public struct AppConfig: Sendable, CustomStringConvertible {
     /// How long an issued token lives.
     public var tokenLifetimeSeconds: Int = 24 * 3600
     public var loginLimits = LoginRateLimiter.Limits()
+    /// How long a processor holds a webhook event it is applying (`WEBHOOK_LEASE_SECONDS`); after a crash, other
+    /// instances (or the restarted one) take the event over once this has passed.
+    public var webhookLeaseSeconds = 60
     /// Time allowed for one attempt of a Stripe call, and how many retries follow a failed one.
     public var stripeTimeoutSeconds: Double = 30
     public var stripeMaxNetworkRetries = 2
@@ -120,6 +123,11 @@ public struct AppConfig: Sendable, CustomStringConvertible {
             }
         }
 
+        if let raw = value("WEBHOOK_LEASE_SECONDS") {
+            if let seconds = Int(raw), (1...3600).contains(seconds) { webhookLeaseSeconds = seconds } else {
+                problems.append("WEBHOOK_LEASE_SECONDS must be a whole number from 1 to 3600 (got \"\(raw)\")")
+            }
+        }
         if let raw = value("BCRYPT_COST") {
             if let cost = UInt8(raw), (4...15).contains(cost) { bcryptCost = cost } else {
                 problems.append("BCRYPT_COST must be a whole number from 4 to 15 (got \"\(raw)\")")
@@ -148,6 +156,7 @@ public struct AppConfig: Sendable, CustomStringConvertible {
             "ADMIN_PASSWORD=\(adminPassword == nil ? "(unset)" : redacted)",
             "ORDER_TTL_SECONDS=\(orderTTLSeconds)",
             "BCRYPT_COST=\(bcryptCost)",
+            "WEBHOOK_LEASE_SECONDS=\(webhookLeaseSeconds)",
         ].joined(separator: "\n")
     }
 
