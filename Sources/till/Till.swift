@@ -11,7 +11,7 @@ struct TillCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "till",
         abstract: "Till: a self-hostable payments service built on Stripe.",
-        subcommands: [Serve.self, Migrate.self, Admin.self, Trigger.self, Emulator.self, Reconcile.self],
+        subcommands: [Serve.self, Migrate.self, Admin.self, Trigger.self, Emulator.self, Reconcile.self, Bench.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -163,5 +163,43 @@ struct Reconcile: AsyncParsableCommand {
         let report = try await till.reconcile()
         await till.database.close()
         print(report)
+    }
+}
+
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Load a running Till and report rates, latency, memory and the exactly-once check (see Benchmarks/run).")
+
+    @Argument(help: "webhooks or oversell") var scenario: String
+    @Option(help: "The Till to load.") var url: String = "http://127.0.0.1:8080"
+    @Option(help: "Events (orders) to settle.") var events: Int = 20000
+    @Option(help: "Concurrent connections.") var connections: Int = 64
+    @Option(help: "Share of deliveries sent twice.") var duplicates: Double = 0.1
+    @Option(help: "Offered events per second (0: as fast as possible).") var rate: Int = 0
+    @Option(help: "The server's process id, to read its memory.") var pid: Int?
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .error
+            return handler
+        }
+        let config = loadConfig(logger: Logger(label: "bench"))
+        guard let email = config.adminEmail, let password = config.adminPassword else {
+            throw ValidationError("set ADMIN_EMAIL and ADMIN_PASSWORD (the same as the server's)")
+        }
+        guard let secret = try await Till.webhookSecret(config: config, logger: Logger(label: "bench")) else {
+            throw ValidationError("no webhook secret: set STRIPE_WEBHOOK_SECRET (the same as the server's)")
+        }
+        let bench = Benchmark(options: .init(
+            baseURL: url, database: config.database, secret: secret, adminEmail: email, adminPassword: password,
+            events: events, connections: connections, duplicateShare: duplicates, serverPID: pid, rate: rate))
+        do {
+            print(scenario == "oversell" ? try await bench.oversell() : try await bench.webhooks())
+        } catch {
+            await bench.shutdown()
+            throw error
+        }
+        await bench.shutdown()
     }
 }
