@@ -110,7 +110,7 @@ public struct Till: Sendable {
             publishableKey: config.stripePublishableKey ?? Self.emulatorPublishableKey, stripeMode: stripeMode,
             stripeAPIBase: emulator == nil ? nil : stripe.configuration.baseURL
         ).addRoutes(to: router)
-        WebhookController(database: database, secrets: webhookSecrets, processor: processor, clock: clock).addRoutes(to: router)
+        WebhookController(inbox: WebhookInbox(database: database, clock: clock), secrets: webhookSecrets, processor: processor, clock: clock).addRoutes(to: router)
         if let emulator { emulator.addRoutes(to: router.group("_stripe")) }
         WebController().addRoutes(to: router)
 

@@ -12,7 +12,8 @@ final class WebhookProcessor: Service, Sendable {
     let clock: TillClock
     let logger: Logger
     let inbox = WebhookEventRepository()
-    let wake = WakeSignal()
+    /// One per worker, all woken by each new event.
+    let wakes = (0..<4).map { _ in WakeSignal() }
     let leaseMillis: Int
     static let maxAttempts = 10
 
@@ -25,37 +26,59 @@ final class WebhookProcessor: Service, Sendable {
     }
 
     func notify() {
-        Task { await wake.signal() }
+        Task { for wake in wakes { await wake.signal() } }
     }
 
     func run() async throws {
+        // PostgreSQL takes several workers (each claims rows the others skip); SQLite has one writer anyway.
+        let workers = database.kind == .postgres ? 4 : 1
         try? await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    try await self.drain()
-                    try await self.retryFailed()
-                } catch {
-                    self.logger.error("webhook processing pass failed", metadata: ["error": "\(error)"])
+            await withTaskGroup(of: Void.self) { group in
+                for worker in 0..<workers {
+                    group.addTask {
+                        while !Task.isCancelled {
+                            do {
+                                try await self.drain()
+                                if worker == 0 { try await self.retryFailed() }
+                            } catch {
+                                self.logger.error("webhook processing pass failed", metadata: ["error": "\(error)"])
+                            }
+                            await self.wakes[worker].wait(timeout: .seconds(1))
+                        }
+                    }
                 }
-                await self.wake.wait(timeout: .seconds(1))
             }
         }
     }
 
-    /// Processes everything claimable now; returns how many events were handled.
+    /// Processes everything claimable now; returns how many events were handled. Each claimed batch is settled in
+    /// one transaction where it can be; the rest goes one event at a time.
     @discardableResult
     func drain() async throws -> Int {
         var handled = 0
         while true {
             let now = clock.nowMillis()
             let batch = try await database.withConnection { db in
-                try await inbox.claim(limit: 50, leaseMillis: leaseMillis, now: now, kind: database.kind, on: db)
+                try await inbox.claim(limit: Self.batchSize, leaseMillis: leaseMillis, now: now, kind: database.kind, on: db)
             }
             if batch.isEmpty { return handled }
-            for event in batch { await process(event) }
+            var items: [SettlementService.BatchItem] = []
+            var undecodable = Set<String>()
+            for claimed in batch {
+                if let event = try? Event.decode(Data(claimed.payload.utf8)) {
+                    items.append(.init(eventId: claimed.id, report: StripeFacts.from(event)))
+                } else {
+                    undecodable.insert(claimed.id)
+                }
+            }
+            let outcome = try await settlement.applyBatch(items)
+            let rest = Set(outcome.rest.map(\.eventId)).union(undecodable)
+            for event in batch where rest.contains(event.id) { await process(event) }
             handled += batch.count
         }
     }
+
+    static let batchSize = 200
 
     func retryFailed() async throws {
         _ = try await database.withConnection { db in try await inbox.retryFailed(maxAttempts: Self.maxAttempts, now: clock.nowMillis(), on: db) }

@@ -8,7 +8,7 @@ import TillCore
 /// `POST /api/webhooks/stripe`: verify the raw bytes, store the event durably, answer 200. Applying it is the
 /// processor's work, so Stripe never waits on Till's settlement and a crash after the 200 loses nothing.
 struct WebhookController {
-    let database: any Database
+    let inbox: WebhookInbox
     let secrets: [String]
     let processor: WebhookProcessor
     let clock: TillClock
@@ -47,10 +47,7 @@ struct WebhookController {
             else {
                 throw TillError.invalid("The body is not a Stripe event")
             }
-            let now = clock.nowMillis()
-            let inserted = try await database.withConnection { db in
-                try await WebhookEventRepository().insert(id: head.id, type: head.type, payload: text, now: now, on: db)
-            }
+            let inserted = try await inbox.store(id: head.id, type: head.type, payload: text)
             if inserted { processor.notify() }
             context.logger.info(
                 inserted ? "webhook event stored" : "duplicate webhook event",

@@ -42,13 +42,14 @@ struct WebhookEventRepository: Sendable {
         let attempts: Int
     }
 
-    /// Stores the event; `false` when it was already there (a duplicate delivery).
-    func insert(id: String, type: String, payload: String, now: Int, on db: any SQLDatabase) async throws -> Bool {
-        try await db.raw("""
-            INSERT INTO webhook_events (id, type, payload, status, attempts, received_at)
-            VALUES (\(bind: id), \(bind: type), \(bind: payload), 'pending', 0, \(bind: now))
-            ON CONFLICT (id) DO NOTHING RETURNING id
-            """).first() != nil
+    /// Stores many events in one statement; returns the ids that were new.
+    func insert(_ events: [(id: String, type: String, payload: String)], now: Int, on db: any SQLDatabase) async throws -> Set<String> {
+        guard !events.isEmpty else { return [] }
+        let rows: [SQLQueryString] = events.map { "(\(bind: $0.id), \(bind: $0.type), \(bind: $0.payload), 'pending', 0, \(bind: now))" }
+        return Set(try await db.raw(
+            "INSERT INTO webhook_events (id, type, payload, status, attempts, received_at) VALUES "
+                + rows.joined(separator: ", ") + " ON CONFLICT (id) DO NOTHING RETURNING id"
+        ).all(decodingColumn: "id", as: String.self))
     }
 
     /// Leases up to `limit` events that are pending, or whose lease ran out (their processor died). On PostgreSQL,
@@ -74,6 +75,14 @@ struct WebhookEventRepository: Sendable {
             UPDATE webhook_events SET status = \(bind: status), last_error = \(bind: error), lease_until = NULL,
                 processed_at = \(bind: now)
             WHERE id = \(bind: id)
+            """).run()
+    }
+
+    func finish(ids: [String], status: String, now: Int, on db: any SQLDatabase) async throws {
+        guard !ids.isEmpty else { return }
+        try await db.raw("""
+            UPDATE webhook_events SET status = \(bind: status), last_error = NULL, lease_until = NULL, processed_at = \(bind: now)
+            WHERE id IN (\(binds: ids))
             """).run()
     }
 
