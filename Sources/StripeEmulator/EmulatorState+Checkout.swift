@@ -75,6 +75,7 @@ extension EmulatorState {
         session.cancelUrl = p["cancel_url"]?.string
         session.url = "\(checkoutBaseURL)/checkout/\(session.id)"
         sessions[session.id] = session
+        openSessionExpiries[session.id] = expiresAt
         sessionLines[session.id] = lines
         sessionIntentMetadata[session.id] = Metadata.apply(p["payment_intent_data"]?["metadata"], to: [:])
         return session
@@ -100,6 +101,7 @@ extension EmulatorState {
         }
         session.status = .expired
         session.url = nil
+        openSessionExpiries[id] = nil
         if let intentId = session.paymentIntent?.id, var intent = intents[intentId],
             [.requiresPaymentMethod, .requiresConfirmation, .requiresAction].contains(intent.status)
         {
@@ -120,10 +122,12 @@ extension EmulatorState {
         _ = try? expireSession(id, nil)
     }
 
-    /// Expires every open session past its `expires_at`.
+    /// Expires every open session past its `expires_at`. Open sessions are indexed by expiry, so a sweep with
+    /// nothing due costs one comparison however many sessions there are.
     func sweepExpiredSessions() {
-        let due = sessions.byId.values.filter { $0.status == .open && $0.expiresAt <= now() }.map(\.id)
-        for id in due { expireIfDue(id) }
+        let current = now()
+        guard let next = openSessionExpiries.values.min(), next <= current else { return }
+        for (id, expiresAt) in openSessionExpiries where expiresAt <= current { expireIfDue(id) }
     }
 
     /// Pays an open session as the hosted page does: a PaymentIntent for its total (with `payment_intent_data`'s
@@ -156,15 +160,12 @@ extension EmulatorState {
             sessions[id] = session
         }
         let customerEmail = email ?? session.customerEmail
-        do {
-            var intent = try confirmPaymentIntent(intentId, .object([("payment_method", .value(method.id))]), request)
-            if intent.status == .requiresAction {
-                intent = try confirmPaymentIntent(intentId, .object([]), request)  // the hosted page completes 3D Secure
-            }
-        } catch {
-            throw error
+        let intent = try confirmPaymentIntent(intentId, .object([("payment_method", .value(method.id))]), request)
+        if intent.status == .requiresAction {
+            _ = try confirmPaymentIntent(intentId, .object([]), request)  // the hosted page completes 3D Secure
         }
         session.status = .complete
+        openSessionExpiries[id] = nil
         session.paymentStatus = .paid
         session.url = nil
         session.customerDetails = .init(email: customerEmail, name: nil)

@@ -18,6 +18,8 @@ actor EmulatorState {
     var charges = Table<Charge>()
     var refunds = Table<Refund>()
     var sessions = Table<CheckoutSession>()
+    /// Open sessions and when they expire.
+    var openSessionExpiries: [String: Int] = [:]
     var sessionLines: [String: [LineItem]] = [:]
     var sessionIntentMetadata: [String: [String: String]] = [:]
     var events = Table<Event>()

@@ -90,29 +90,41 @@ extension SettlementService {
                 WHERE id IN (\(binds: orderIds)) AND status = 'PENDING' RETURNING id
                 """).all(decodingColumn: "id", as: String.self))
         }
+        var settled: [(payment: Payment, details: StripeFacts.Details)] = []
         for entry in toSettle {
-            let payment = entry.payment
-            if payment.kind == .order, !paidOrders.contains(payment.orderId ?? "") {
+            if entry.payment.kind == .order, !paidOrders.contains(entry.payment.orderId ?? "") {
                 outcome.rest += entry.events.map { id in items.first { $0.eventId == id }! }
-                continue
+            } else {
+                settled.append((entry.payment, entry.details))
+                processed += entry.events
             }
-            let moved = try await db.raw("""
-                UPDATE payments SET status = 'SUCCEEDED', fulfilled = 1, updated_at = \(bind: now),
-                    succeeded_at = COALESCE(succeeded_at, \(bind: now)),
-                    payment_intent_id = COALESCE(payment_intent_id, \(bind: entry.details.paymentIntentId)),
-                    customer_email = COALESCE(\(bind: entry.details.customerEmail), customer_email)
-                WHERE id = \(bind: payment.id) AND status = \(bind: payment.status.rawValue) AND amount_refunded = \(bind: payment.amountRefunded)
-                RETURNING id
-                """).first() != nil
-            guard moved else { throw BatchConflict() }  // another processor got there: redo this batch one by one
-            if payment.kind == .plan, let planId = payment.planId {
+        }
+        if !settled.isEmpty {
+            // One statement for the whole batch, each row guarded by the state it was decided from.
+            let rows: [SQLQueryString] = settled.map { p, d in
+                "(\(bind: p.id), \(bind: p.status.rawValue), \(bind: p.amountRefunded), \(bind: d.paymentIntentId ?? ""), \(bind: d.customerEmail ?? ""))"
+            }
+            let moved = try await db.raw(
+                "WITH v (id, old_status, old_refunded, intent, email) AS (VALUES " + rows.joined(separator: ", ") + """
+                ) UPDATE payments SET status = 'SUCCEEDED', fulfilled = 1, updated_at = \(bind: now),
+                    succeeded_at = COALESCE(payments.succeeded_at, \(bind: now)),
+                    payment_intent_id = COALESCE(payments.payment_intent_id, NULLIF(v.intent, '')),
+                    customer_email = COALESCE(NULLIF(v.email, ''), payments.customer_email)
+                FROM v
+                WHERE payments.id = v.id AND payments.status = v.old_status AND payments.amount_refunded = CAST(v.old_refunded AS BIGINT)
+                RETURNING payments.id
+                """
+            ).all()
+            // Another processor got to one of them first: redo this batch one event at a time.
+            guard moved.count == settled.count else { throw BatchConflict() }
+            for (payment, _) in settled where payment.kind == .plan {
+                guard let planId = payment.planId else { continue }
                 try await db.raw("""
                     UPDATE users SET plan_id = \(bind: planId),
                         credit_balance = credit_balance + (SELECT credits FROM plans WHERE id = \(bind: planId))
                     WHERE id = \(bind: payment.userId)
                     """).run()
             }
-            processed += entry.events
         }
         let inbox = WebhookEventRepository()
         try await inbox.finish(ids: processed, status: "processed", now: now, on: db)
