@@ -168,14 +168,14 @@ struct Reconcile: AsyncParsableCommand {
 
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Load a running Till and report rates, latency, memory and the exactly-once check (see Benchmarks/run).")
+        abstract: "Benchmark helpers for Benchmarks/run: prepare (seed and sign deliveries), settle (wait and verify), oversell.")
 
-    @Argument(help: "webhooks or oversell") var scenario: String
+    @Argument(help: "prepare, settle or oversell") var step: String
     @Option(help: "The Till to load.") var url: String = "http://127.0.0.1:8080"
     @Option(help: "Events (orders) to settle.") var events: Int = 20000
-    @Option(help: "Concurrent connections.") var connections: Int = 64
     @Option(help: "Share of deliveries sent twice.") var duplicates: Double = 0.1
-    @Option(help: "Offered events per second (0: as fast as possible).") var rate: Int = 0
+    @Option(help: "prepare: where to write the deliveries.") var file: String = "deliveries.txt"
+    @Option(name: .customLong("started-at"), help: "settle: when sending began, in seconds since 1970.") var startedAt: Double = 0
     @Option(help: "The server's process id, to read its memory.") var pid: Int?
 
     func run() async throws {
@@ -193,13 +193,13 @@ struct Bench: AsyncParsableCommand {
         }
         let bench = Benchmark(options: .init(
             baseURL: url, database: config.database, secret: secret, adminEmail: email, adminPassword: password,
-            events: events, connections: connections, duplicateShare: duplicates, serverPID: pid, rate: rate))
-        do {
-            print(scenario == "oversell" ? try await bench.oversell() : try await bench.webhooks())
-        } catch {
-            await bench.shutdown()
-            throw error
+            events: events, duplicateShare: duplicates, serverPID: pid))
+        defer { Task { await bench.shutdown() } }
+        switch step {
+        case "prepare": print(try await bench.prepare(file: file))
+        case "settle": print(try await bench.settle(startedAt: startedAt))
+        case "oversell": print(try await bench.oversell())
+        default: throw ValidationError("step is prepare, settle or oversell")
         }
-        await bench.shutdown()
     }
 }

@@ -5,10 +5,9 @@ import NIOHTTP1
 import SQLKit
 import StripeAPI
 
-/// `till bench`: load against a running Till, measured from outside. Seeds orders with open Checkout Sessions through
-/// the API, sends signed `checkout.session.completed` events on many connections (a share of them duplicated),
-/// and reports acknowledgement and settlement rates, latency, the server's memory, and the exactly-once check
-/// (read from the database directly).
+/// `till bench`: the parts of Benchmarks/run that need Till's code. `prepare` seeds orders with open Checkout Sessions
+/// through the API and writes signed `checkout.session.completed` deliveries for wrk to send; `settle` waits for the
+/// last order to be paid and checks exactly-once in the database; `oversell` races orders for scarce stock.
 public struct Benchmark: Sendable {
     public struct Options: Sendable {
         public var baseURL: String
@@ -17,24 +16,19 @@ public struct Benchmark: Sendable {
         public var adminEmail: String
         public var adminPassword: String
         public var events: Int
-        public var connections: Int
         public var duplicateShare: Double
         public var serverPID: Int?
-        /// Events per second to offer; 0 sends as fast as the connections allow.
-        public var rate: Int
 
         public init(baseURL: String, database: DatabaseConfig, secret: String, adminEmail: String, adminPassword: String,
-                    events: Int, connections: Int, duplicateShare: Double, serverPID: Int?, rate: Int) {
+                    events: Int, duplicateShare: Double, serverPID: Int?) {
             self.baseURL = baseURL
             self.database = database
             self.secret = secret
             self.adminEmail = adminEmail
             self.adminPassword = adminPassword
             self.events = events
-            self.connections = connections
             self.duplicateShare = duplicateShare
             self.serverPID = serverPID
-            self.rate = rate
         }
     }
 
@@ -85,17 +79,14 @@ public struct Benchmark: Sendable {
         }
     }
 
-    actor Samples {
-        var latencies: [Double] = []
-        var statuses: [Int: Int] = [:]
-        func add(_ latency: Double, _ status: Int) {
-            latencies.append(latency)
-            statuses[status, default: 0] += 1
-        }
+    actor Statuses {
+        var counts: [Int: Int] = [:]
+        func add(_ status: Int) { counts[status, default: 0] += 1 }
     }
 
-    public func webhooks() async throws -> String {
-        var lines: [String] = []
+    /// Seeds `events` orders with open Checkout Sessions through the API, then writes one signed delivery a line
+    /// (`Stripe-Signature`, a tab, the JSON body), a share of them twice, shuffled, for wrk to send.
+    public func prepare(file: String) async throws -> String {
         let admin = try await call(.POST, "/api/auth/login", body: #"{"email":"\#(options.adminEmail)","password":"\#(options.adminPassword)"}"#)
         guard let adminToken = admin.json["token"] as? String else { throw BenchError("admin login failed: \(admin.status)") }
         let product = try await call(.POST, "/api/products", token: adminToken,
@@ -122,80 +113,53 @@ public struct Benchmark: Sendable {
             await seeded.add(.init(orderId: orderId, paymentId: paymentId, sessionId: sessionId))
         }
         let seedSeconds = (ContinuousClock.now - seedStart).seconds
-        lines.append(String(format: "seeded %d orders with open Checkout Sessions in %.1f s", options.events, seedSeconds))
-
-        // Build and sign every delivery up front (a share of them twice), then shuffle.
-        let now = Int(Date().timeIntervalSince1970)
-        var deliveries: [(body: ByteBuffer, signature: String)] = []
+        let now = Int(Date().timeIntervalSince1970) + 60  // signed for when wrk will send them
+        var lines: [String] = []
         for seed in await seeded.items {
             let event = try TestEvents.make(
                 type: "checkout.session.completed",
                 options: .init(orderId: seed.orderId, paymentId: seed.paymentId, sessionId: seed.sessionId, amount: 500), now: now)
             let payload = try StripeJSON.encoder().encode(event)
-            let delivery = (ByteBuffer(bytes: payload), WebhookSignature.header(payload: payload, secret: options.secret, timestamp: now))
-            deliveries.append(delivery)
-            if Double.random(in: 0..<1) < options.duplicateShare { deliveries.append(delivery) }
+            let line = WebhookSignature.header(payload: payload, secret: options.secret, timestamp: now) + "\t" + String(decoding: payload, as: UTF8.self)
+            lines.append(line)
+            if Double.random(in: 0..<1) < options.duplicateShare { lines.append(line) }
         }
-        deliveries.shuffle()
-        let total = deliveries.count
-        let samples = Samples()
-        let url = options.baseURL + "/api/webhooks/stripe"
-        let cpuBefore = Self.processCPUSeconds()
-        let start = ContinuousClock.now
-        let rate = options.rate
-        let all = deliveries
-        let settledAt = SettleWatch()
-        let watcher = Task { try await watchSettlement(expected: options.events, start: start, into: settledAt) }
-        try await parallel(total, concurrency: options.connections) { index in
-            if rate > 0 {
-                let due = start + .nanoseconds(Int64(Double(index) / Double(rate) * 1e9))
-                if ContinuousClock.now < due { try await Task.sleep(until: due, clock: .continuous) }
-            }
-            var request = HTTPClientRequest(url: url)
-            request.method = .POST
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.headers.add(name: "Stripe-Signature", value: all[index].signature)
-            request.body = .bytes(all[index].body)
-            let sent = ContinuousClock.now
-            let response = try await http.execute(request, timeout: .seconds(60))
-            _ = try await response.body.collect(upTo: 1 << 16)
-            await samples.add((ContinuousClock.now - sent).seconds, Int(response.status.code))
-        }
-        let ackSeconds = (ContinuousClock.now - start).seconds
-        let generatorCPU = Self.processCPUSeconds() - cpuBefore
-        let rssUnderLoad = options.serverPID.flatMap { Self.memory(pid: $0, field: "VmHWM") }
-        try await watcher.value
-        let settleSeconds = await settledAt.seconds ?? .nan
-
-        let latencies = await samples.latencies.sorted()
-        let statuses = await samples.statuses
-        func percentile(_ p: Double) -> Double { latencies.isEmpty ? .nan : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] * 1000 }
-        lines.append(String(format: "sent %d deliveries (%d events, %.0f%% duplicates) on %d connections%@",
-                            total, options.events, options.duplicateShare * 100, options.connections, rate > 0 ? " at \(rate)/s offered" : ""))
-        lines.append(String(format: "acknowledged: %.0f events/s (%.2f s); statuses %@", Double(total) / ackSeconds, ackSeconds, "\(statuses)"))
-        lines.append(String(format: "ack latency: p50 %.2f ms, p99 %.2f ms, max %.2f ms", percentile(0.5), percentile(0.99), (latencies.last ?? .nan) * 1000))
-        lines.append(String(format: "settled: %.0f events/s (last order PAID after %.2f s)", Double(options.events) / settleSeconds, settleSeconds))
-        lines.append(String(format: "load generator CPU: %.1f s over %.1f s (%.0f%% of one core)", generatorCPU, ackSeconds, generatorCPU / ackSeconds * 100))
-        if let rssUnderLoad { lines.append("server peak RSS: \(rssUnderLoad / 1024) MB") }
-        lines.append(try await verify())
-        return lines.joined(separator: "\n")
+        lines.shuffle()
+        try (lines.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        return String(format: "seeded %d orders with open Checkout Sessions in %.1f s; wrote %d signed deliveries (%.0f%% duplicates)",
+                      options.events, seedSeconds, lines.count, options.duplicateShare * 100)
     }
 
-    func watchSettlement(expected: Int, start: ContinuousClock.Instant, into watch: SettleWatch) async throws {
+    /// Waits until every seeded order is PAID, counting from `startedAt` (seconds since 1970, when sending began),
+    /// then checks exactly-once in the database.
+    public func settle(startedAt: Double) async throws -> String {
         let database = try await DatabaseOpener.open(options.database, logger: .init(label: "bench"))
         defer { Task { await database.close() } }
         let deadline = ContinuousClock.now + .seconds(600)
+        var seconds = Double.nan
         while ContinuousClock.now < deadline {
             let paid = try await database.withConnection { db in
-                try await db.raw("SELECT COUNT(*) AS n FROM orders WHERE status = 'PAID'").first(decodingColumn: "n", as: Int.self) ?? 0
+                try await db.raw("SELECT COUNT(*) AS n FROM orders WHERE status = 'PAID' AND paid_at >= \(bind: Int(startedAt * 1000))")
+                    .first(decodingColumn: "n", as: Int.self) ?? 0
             }
-            if paid >= expected {
-                await watch.set((ContinuousClock.now - start).seconds)
-                return
+            if paid >= options.events {
+                seconds = Date().timeIntervalSince1970 - startedAt
+                break
             }
-            try await Task.sleep(for: .milliseconds(20))
+            try await Task.sleep(for: .milliseconds(10))
         }
-        throw BenchError("not every order was paid within 10 minutes")
+        let rss = options.serverPID.flatMap { Self.memory(pid: $0, field: "VmHWM") }.map { "; server peak RSS \($0 / 1024) MB" } ?? ""
+        // Acknowledgements, as the server stored them: the span from the first stored event to the last.
+        let span = try await database.withConnection { db in
+            try await db.raw("SELECT MIN(received_at) AS first, MAX(received_at) AS last, COUNT(*) AS n FROM webhook_events WHERE received_at >= \(bind: Int(startedAt * 1000))").first()
+        }
+        let stored = try span?.decode(column: "n", as: Int.self) ?? 0
+        let first = try span?.decode(column: "first", as: Int?.self) ?? nil
+        let last = try span?.decode(column: "last", as: Int?.self) ?? nil
+        let ackSeconds = Double((last ?? 0) - (first ?? 0)) / 1000
+        return String(format: "acknowledged: %.0f new events/s (%d stored in %.2f s)\n", Double(stored) / ackSeconds, stored, ackSeconds)
+            + String(format: "settled: %.0f events/s (last order PAID %.2f s after sending began)%@\n", Double(options.events) / seconds, seconds, rss)
+            + (try await verify())
     }
 
     func verify() async throws -> String {
@@ -227,15 +191,15 @@ public struct Benchmark: Sendable {
             let reply = try await call(.POST, "/api/auth/register", body: #"{"email":"oversell-\#(UUID().uuidString.prefix(8))-\#(index)@bench.test","password":"bench-password"}"#)
             tokens.append(reply.json["token"] as? String ?? "")
         }
-        let samples = Samples()
+        let samples = Statuses()
         let all = tokens
         let start = ContinuousClock.now
         try await parallel(orders, concurrency: orders) { index in
             let reply = try await call(.POST, "/api/orders", token: all[index % users], body: #"{"items":[{"productId":"\#(productId)","quantity":1}]}"#)
-            await samples.add(0, reply.status)
+            await samples.add(reply.status)
         }
         let seconds = (ContinuousClock.now - start).seconds
-        let statuses = await samples.statuses
+        let statuses = await samples.counts
         let left = try await call(.GET, "/api/products/\(productId)").json["inventory"] as? Int ?? -1
         let sold = statuses[201] ?? 0
         return String(format: "oversell: %d concurrent orders for stock %d from %d users in %.2f s = %.0f orders/s; sold %d, refused %d, stock left %d: %@",
@@ -245,13 +209,6 @@ public struct Benchmark: Sendable {
 
     public func shutdown() async {
         try? await http.shutdown()
-    }
-
-    /// This process's user and system CPU time.
-    static func processCPUSeconds() -> Double {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
     }
 
     /// A `/proc/PID/status` memory field, in kB.
@@ -279,15 +236,7 @@ actor SeedStore {
     func add(_ seed: Seed) { items.append(seed) }
 }
 
-actor SettleWatch {
-    var seconds: Double?
-    func set(_ value: Double) { seconds = value }
-}
 
 extension Duration {
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
-
-#if canImport(Glibc)
-import Glibc
-#endif
