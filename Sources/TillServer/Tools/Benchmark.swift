@@ -159,19 +159,20 @@ public struct Benchmark: Sendable {
         let ackSeconds = Double((last ?? 0) - (first ?? 0)) / 1000
         return String(format: "acknowledged: %.0f new events/s (%d stored in %.2f s)\n", Double(stored) / ackSeconds, stored, ackSeconds)
             + String(format: "settled: %.0f events/s (last order PAID %.2f s after sending began)%@\n", Double(options.events) / seconds, seconds, rss)
-            + (try await verify())
+            + (try await verify(since: Int(startedAt * 1000)))
     }
 
-    func verify() async throws -> String {
+    /// Exactly-once, for what happened since `since` (milliseconds since 1970).
+    func verify(since: Int) async throws -> String {
         let database = try await DatabaseOpener.open(options.database, logger: .init(label: "bench"))
         defer { Task { await database.close() } }
         return try await database.withConnection { db in
             func count(_ sql: String) async throws -> Int {
                 try await db.raw(SQLQueryString(sql)).first(decodingColumn: "n", as: Int.self) ?? -1
             }
-            let paid = try await count("SELECT COUNT(*) AS n FROM orders WHERE status = 'PAID'")
-            let events = try await count("SELECT COUNT(*) AS n FROM webhook_events")
-            let succeeded = try await count("SELECT COUNT(*) AS n FROM payments WHERE status = 'SUCCEEDED' AND fulfilled = 1")
+            let paid = try await count("SELECT COUNT(*) AS n FROM orders WHERE status = 'PAID' AND paid_at >= \(since)")
+            let events = try await count("SELECT COUNT(*) AS n FROM webhook_events WHERE received_at >= \(since)")
+            let succeeded = try await count("SELECT COUNT(*) AS n FROM payments WHERE status = 'SUCCEEDED' AND fulfilled = 1 AND succeeded_at >= \(since)")
             let odd = try await count("SELECT COUNT(*) AS n FROM payments WHERE status <> 'SUCCEEDED'")
             let unprocessed = try await count("SELECT COUNT(*) AS n FROM webhook_events WHERE status <> 'processed'")
             let ok = paid == options.events && events == options.events && succeeded == options.events && odd == 0 && unprocessed == 0
