@@ -29,7 +29,7 @@ struct AccessMiddleware: RouterMiddleware {
             metadata: [
                 "http.method": "\(request.method.rawValue)", "http.route": "\(route)",
                 "http.status": "\(response.status.code)",
-                "duration_ms": "\(Double(elapsed.components.attoseconds / 1_000_000_000_000) / 1000 + Double(elapsed.components.seconds) * 1000)",
+                "duration_ms": "\((elapsed.seconds * 1000 * 100).rounded() / 100)",
             ])
         return response
     }

@@ -101,6 +101,12 @@ struct PageRequest: Sendable {
         self.startingAfter = query["startingAfter"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
+    /// Newest first: rows strictly after the cursor row in (created_at, id) order.
+    func cursorClause(table: String) -> SQLQueryString {
+        guard let after = startingAfter else { return "" }
+        return " AND (created_at, id) < (SELECT created_at, id FROM \(ident: table) WHERE id = \(bind: after))"
+    }
+
     /// Cuts the one extra row fetched to learn `hasMore`.
     func page<T>(_ rows: [T]) -> Page<T> {
         Page(data: Array(rows.prefix(limit)), hasMore: rows.count > limit)

@@ -48,7 +48,7 @@ struct CatalogRepository: Sendable {
         try await db.raw(
             "SELECT \(unsafeRaw: Product.columns) FROM products WHERE 1 = 1"
                 + (activeOnly ? " AND active = 1" : "")
-                + Self.cursor(table: "products", page)
+                + page.cursorClause(table: "products")
                 + " ORDER BY created_at DESC, id DESC LIMIT \(literal: page.limit + 1)"
         ).all().map(Product.init(row:))
     }
@@ -86,14 +86,8 @@ struct CatalogRepository: Sendable {
         try await db.raw(
             "SELECT \(unsafeRaw: Plan.columns) FROM plans WHERE 1 = 1"
                 + (activeOnly ? " AND active = 1" : "")
-                + Self.cursor(table: "plans", page)
+                + page.cursorClause(table: "plans")
                 + " ORDER BY created_at DESC, id DESC LIMIT \(literal: page.limit + 1)"
         ).all().map(Plan.init(row:))
-    }
-
-    /// Newest first: rows strictly after the cursor row in (created_at, id) order.
-    static func cursor(table: String, _ page: PageRequest) -> SQLQueryString {
-        guard let after = page.startingAfter else { return "" }
-        return " AND (created_at, id) < (SELECT created_at, id FROM \(ident: table) WHERE id = \(bind: after))"
     }
 }

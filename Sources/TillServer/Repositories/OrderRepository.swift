@@ -30,7 +30,7 @@ struct OrderRepository: Sendable {
     func list(userId: String?, page: PageRequest, on db: any SQLDatabase) async throws -> [Order] {
         var query: SQLQueryString = "SELECT \(unsafeRaw: Order.columns) FROM orders WHERE 1 = 1"
         if let userId { query += " AND user_id = \(bind: userId)" }
-        query += CatalogRepository.cursor(table: "orders", page)
+        query += page.cursorClause(table: "orders")
         query += " ORDER BY created_at DESC, id DESC LIMIT \(literal: page.limit + 1)"
         var orders = try await db.raw(query).all().map(Order.init(row:))
         let items = try await items(orderIds: orders.map(\.id), on: db)

@@ -63,7 +63,7 @@ struct PaymentRepository: Sendable {
         if let v = filter.orderId { query += " AND order_id = \(bind: v)" }
         if let v = filter.sessionId { query += " AND checkout_session_id = \(bind: v)" }
         if let v = filter.paymentIntentId { query += " AND payment_intent_id = \(bind: v)" }
-        query += CatalogRepository.cursor(table: "payments", page)
+        query += page.cursorClause(table: "payments")
         query += " ORDER BY created_at DESC, id DESC LIMIT \(literal: page.limit + 1)"
         return try await db.raw(query).all().map(Payment.init(row:))
     }

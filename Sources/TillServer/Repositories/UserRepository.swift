@@ -22,6 +22,15 @@ struct UserRepository: Sendable {
             """).run()
     }
 
+    /// Gives the user the plan and adds its credits (called once per successful plan payment).
+    func grantPlan(userId: String, planId: String, on db: any SQLDatabase) async throws -> Bool {
+        try await db.raw("""
+            UPDATE users SET plan_id = \(bind: planId),
+                credit_balance = credit_balance + (SELECT credits FROM plans WHERE id = \(bind: planId))
+            WHERE id = \(bind: userId) RETURNING id
+            """).first() != nil
+    }
+
     func find(email: String, on db: any SQLDatabase) async throws -> User? {
         try await db.raw("SELECT \(unsafeRaw: User.columns) FROM users WHERE email = \(bind: email)")
             .first().map(User.init(row:))

@@ -119,11 +119,7 @@ extension SettlementService {
             guard moved.count == settled.count else { throw BatchConflict() }
             for (payment, _) in settled where payment.kind == .plan {
                 guard let planId = payment.planId else { continue }
-                try await db.raw("""
-                    UPDATE users SET plan_id = \(bind: planId),
-                        credit_balance = credit_balance + (SELECT credits FROM plans WHERE id = \(bind: planId))
-                    WHERE id = \(bind: payment.userId)
-                    """).run()
+                _ = try await UserRepository().grantPlan(userId: payment.userId, planId: planId, on: db)
             }
         }
         let inbox = WebhookEventRepository()

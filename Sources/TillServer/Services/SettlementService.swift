@@ -116,11 +116,7 @@ struct SettlementService: Sendable {
     private func fulfil(_ payment: Payment, now: Int, on db: any SQLDatabase) async throws -> Bool {
         if payment.kind == .plan {
             guard let planId = payment.planId else { return false }
-            let granted = try await db.raw("""
-                UPDATE users SET plan_id = \(bind: planId),
-                    credit_balance = credit_balance + (SELECT credits FROM plans WHERE id = \(bind: planId))
-                WHERE id = \(bind: payment.userId) RETURNING id
-                """).first() != nil
+            let granted = try await UserRepository().grantPlan(userId: payment.userId, planId: planId, on: db)
             if granted { logger.info("plan granted", metadata: ["payment.id": "\(payment.id)", "plan.id": "\(planId)"]) }
             return granted
         }

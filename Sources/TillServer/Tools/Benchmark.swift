@@ -238,6 +238,3 @@ actor SeedStore {
 }
 
 
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}
