@@ -55,7 +55,12 @@ final class SQLiteStore: Database {
         }
     }
 
+    /// Closes once no statement is running (closing under a running statement would fail and leak the handle).
     func close() async {
-        try? await connection.close()
+        do {
+            try await lock.withLock { try await connection.close() }
+        } catch {
+            logger.error("sqlite close failed", metadata: ["error": "\(error)"])
+        }
     }
 }
