@@ -55,12 +55,22 @@ final class SQLiteStore: Database {
         }
     }
 
-    /// Closes once no statement is running (closing under a running statement would fail and leak the handle).
+    /// Closes once no statement is running. SQLite refuses to close while a statement cancelled mid-step is still
+    /// being finalised, so a refusal is retried for a moment; a handle that will not close is kept rather than
+    /// dropped open.
     func close() async {
-        do {
-            try await lock.withLock { try await connection.close() }
-        } catch {
-            logger.error("sqlite close failed", metadata: ["error": "\(error)"])
+        for attempt in 1...20 {
+            do {
+                try await lock.withLock { try await connection.close() }
+                return
+            } catch {
+                if attempt == 20 {
+                    logger.error("sqlite close failed; keeping the handle", metadata: ["error": "\(error)"])
+                    _ = Unmanaged.passRetained(connection)
+                    return
+                }
+                try? await Task.sleep(for: .milliseconds(50))
+            }
         }
     }
 }
