@@ -4,6 +4,8 @@ actor Faults {
         case error500 = "500"
         case error429 = "429"
         case hang
+        /// The connection drops in the middle of the answer.
+        case reset
     }
 
     enum WebhookMode: String, Sendable {

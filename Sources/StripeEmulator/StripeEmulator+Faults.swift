@@ -6,7 +6,7 @@ import StripeAPI
 /// `/_emulator/faults`: switch misbehaviour on for tests. Off unless asked for.
 ///
 /// `POST /_emulator/faults` with JSON, one of:
-/// - `{"target": "api", "path": "/v1/checkout/sessions", "mode": "500" | "429" | "hang", "count": 2, "hangSeconds": 30}`
+/// - `{"target": "api", "path": "/v1/checkout/sessions", "mode": "500" | "429" | "hang" | "reset", "count": 2, "hangSeconds": 30}`
 /// - `{"target": "webhooks", "mode": "drop" | "duplicate" | "delay" | "reorder", "count": 3, "delayMillis": 2000}`
 /// `DELETE /_emulator/faults` clears them; `GET /_emulator/faults` lists what is armed;
 /// `GET /_emulator/deliveries` lists webhook delivery attempts.
@@ -31,7 +31,7 @@ extension StripeEmulator {
             let count = max(fault.count ?? 1, 1)
             switch fault.target {
             case "api":
-                guard let mode = Faults.APIMode(rawValue: fault.mode) else { return Self.json(400, ["error": "api mode is 500, 429 or hang"]) }
+                guard let mode = Faults.APIMode(rawValue: fault.mode) else { return Self.json(400, ["error": "api mode is 500, 429, hang or reset"]) }
                 let path = fault.path ?? "/v1/"
                 let prefix = path.range(of: "/v1/").map { String(path[$0.lowerBound...]) } ?? path
                 await self.faults.add(.init(pathPrefix: prefix, mode: mode, remaining: count, hangSeconds: fault.hangSeconds ?? 30))

@@ -145,6 +145,14 @@ extension StripeEmulator {
             case .hang:
                 try? await Task.sleep(for: .seconds(fault.hangSeconds))
                 return respond(500, requestId, StripeError.Body(error: .init(type: "api_error", message: "The request hung (emulator fault).")))
+            case .reset:
+                // Headers promise a body that never fully comes: the server drops the connection mid-answer.
+                return Response(
+                    status: .ok, headers: [.contentType: "application/json"],
+                    body: ResponseBody(contentLength: 1024) { writer in
+                        try await writer.write(ByteBuffer(string: #"{"id":"#))
+                        throw ConnectionReset()
+                    })
             }
         }
         var buffer: ByteBuffer
@@ -232,3 +240,6 @@ extension StripeEmulator {
         return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 }
+
+/// Thrown mid-response by the `reset` fault, so the connection closes without a complete answer.
+struct ConnectionReset: Error {}

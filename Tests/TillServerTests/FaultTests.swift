@@ -55,6 +55,18 @@ struct FaultTests {
         }
     }
 
+    @Test("a connection reset mid-answer is retried with the same key: one session", arguments: Backend.available)
+    func reset(backend: Backend) async throws {
+        try await withTill(backend) { api, _ in
+            let (user, _, _, order) = try await api.orderSetup()
+            try await api.fault(#"{"target":"api","path":"/v1/checkout/sessions","mode":"reset","count":1}"#)
+            let checkout = try await api.call(.post, "/api/orders/\(order.string("id"))/checkout", token: user)
+            #expect(checkout.status == 201)
+            #expect(try await api.armedFaults() == 0)
+            #expect(try await sessions(api) == 1)
+        }
+    }
+
     @Test("a refund retried after a 500 is made once", arguments: Backend.available)
     func refundRetried(backend: Backend) async throws {
         try await withTill(backend) { api, _ in
