@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import ServiceLifecycle
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -165,11 +166,15 @@ func waitUntilServing(_ api: API) async throws {
     throw CancellationError()
 }
 
-/// A loopback port nothing listens on, chosen below the kernel's ephemeral range (32768 and up) so that the
-/// client connections of tests running in parallel cannot take it between this check and the server's bind.
+/// Ports handed to the tests of this process, one after another from a random start, so two tests running in
+/// parallel never get the same one.
+let nextPort = Atomic<Int>(20000 + Int.random(in: 0..<6000))
+
+/// A loopback port nothing listens on, below the kernel's ephemeral range (32768 and up) so that client
+/// connections cannot take it between this check and the server's bind.
 func freePort() throws -> Int {
-    for _ in 0..<200 {
-        let port = Int.random(in: 20000..<32000)
+    for _ in 0..<500 {
+        let port = 20000 + (nextPort.add(1, ordering: .relaxed).newValue - 20000) % 12000
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()
