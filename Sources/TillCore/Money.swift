@@ -1,15 +1,7 @@
 import Foundation
 
-/// An amount in a currency's minor unit. Never a floating-point number.
-public struct Money: Hashable, Sendable {
-    public let amount: Int
-    public let currency: Currency
-
-    public init(amount: Int, currency: Currency) {
-        self.amount = amount
-        self.currency = currency
-    }
-
+/// Rules for amounts, which are always `Int`s in a currency's minor unit, never floating-point numbers.
+public enum Money {
     /// Why an amount is not acceptable to Stripe for a price of one unit (a product or plan price).
     public static func validatePrice(_ amount: Int, _ currency: Currency) -> String? {
         if amount <= 0 { return "must be a positive integer in the currency's minor unit" }

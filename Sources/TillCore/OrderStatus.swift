@@ -6,9 +6,6 @@ public enum OrderStatus: String, Sendable, Codable, CaseIterable {
     case partiallyRefunded = "PARTIALLY_REFUNDED"
     case refunded = "REFUNDED"
     case cancelled = "CANCELLED"
-
-    /// Only a pending order can be paid or cancelled by its owner.
-    public var isPayable: Bool { self == .pending }
 }
 
 public enum Role: String, Sendable, Codable, CaseIterable {

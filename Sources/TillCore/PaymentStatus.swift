@@ -15,9 +15,6 @@ public enum PaymentStatus: String, Sendable, Codable, CaseIterable {
 
     /// May still be paid (a failed attempt is not final while its session or intent is open).
     public var isLive: Bool { [.initiated, .processing, .failed].contains(self) }
-
-    /// Finished one way or another; nothing but refunds and disputes changes it now.
-    public var isSettled: Bool { isPaid || self == .canceled || self == .requiresReview }
 }
 
 public enum PaymentKind: String, Sendable, Codable {

@@ -15,7 +15,6 @@ public struct TillError: Error, Sendable, Equatable, CustomStringConvertible {
         case payloadTooLarge = "payload_too_large"
         case rateLimited = "rate_limited"
         case stripeError = "stripe_error"
-        case unavailable
         case internalError = "internal"
 
         /// The HTTP status for each code: the one mapping.
@@ -31,7 +30,6 @@ public struct TillError: Error, Sendable, Equatable, CustomStringConvertible {
             case .rateLimited: 429
             case .internalError: 500
             case .stripeError: 502
-            case .unavailable: 503
             }
         }
     }

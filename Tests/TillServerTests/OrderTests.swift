@@ -239,7 +239,10 @@ struct OrderTests {
             let tea = try await api.createProduct(admin: admin, inventory: 100)
             let (user, _) = try await api.register()
             var ids: [String] = []
-            for _ in 0..<3 { ids.append(try await api.order(user, [(tea, 1)]).string("id")) }
+            for _ in 0..<3 {
+                ids.append(try await api.order(user, [(tea, 1)]).string("id"))
+                try await Task.sleep(for: .milliseconds(3))  // distinct creation times
+            }
             let page1 = try await api.call(.get, "/api/orders?limit=2", token: user)
             #expect(page1.data.count == 2)
             #expect(page1["hasMore"] as? Bool == true)
@@ -248,7 +251,7 @@ struct OrderTests {
             #expect(page2.data.count == 1)
             #expect(page2["hasMore"] as? Bool == false)
             let all = (page1.data + page2.data).compactMap { $0["id"] as? String }
-            #expect(Set(all) == Set(ids))
+            #expect(all == Array(ids.reversed()))
             #expect(page1.data.allSatisfy { ($0["items"] as? [[String: Any]])?.count == 1 })
         }
     }

@@ -72,8 +72,15 @@ final class WebhookProcessor: Service, Sendable {
                 }
             }
             let outcome = try await settlement.applyBatch(items)
-            let rest = Set(outcome.rest.map(\.eventId)).union(undecodable)
-            for event in batch where rest.contains(event.id) { await process(event) }
+            let rest = Dictionary(outcome.rest.map { ($0.eventId, $0.report) }, uniquingKeysWith: { first, _ in first })
+            // In the order received: the events the batch left, one at a time, with the reports already decoded.
+            for claimed in batch {
+                if undecodable.contains(claimed.id) {
+                    await record(claimed, status: "failed", problem: "the stored payload is not a Stripe event")
+                } else if let report = rest[claimed.id] {
+                    await process(claimed, report: report)
+                }
+            }
             handled += batch.count
         }
     }
@@ -84,11 +91,11 @@ final class WebhookProcessor: Service, Sendable {
         _ = try await database.withConnection { db in try await inbox.retryFailed(maxAttempts: Self.maxAttempts, now: clock.nowMillis(), on: db) }
     }
 
-    private func process(_ claimed: WebhookEventRepository.Claimed) async {
+    private func process(_ claimed: WebhookEventRepository.Claimed, report: StripeFacts.Report?) async {
         let status: String
         let problem: String?
         do {
-            status = try await handle(claimed)
+            status = try await handle(claimed, report: report)
             problem = nil
         } catch let deferred as SettlementService.NotYetPaid {
             status = "failed"
@@ -98,6 +105,10 @@ final class WebhookProcessor: Service, Sendable {
             problem = String(describing: error)
             logger.error("webhook event failed", metadata: ["stripe.event_id": "\(claimed.id)", "error": "\(error)"])
         }
+        await record(claimed, status: status, problem: problem)
+    }
+
+    private func record(_ claimed: WebhookEventRepository.Claimed, status: String, problem: String?) async {
         do {
             let now = clock.nowMillis()
             try await database.withConnection { db in
@@ -110,9 +121,8 @@ final class WebhookProcessor: Service, Sendable {
     }
 
     /// `processed`, or `ignored` for events that are not about a payment Till knows.
-    private func handle(_ claimed: WebhookEventRepository.Claimed) async throws -> String {
-        let event = try Event.decode(Data(claimed.payload.utf8))
-        guard let report = StripeFacts.from(event) else { return "ignored" }
+    private func handle(_ claimed: WebhookEventRepository.Claimed, report: StripeFacts.Report?) async throws -> String {
+        guard let report else { return "ignored" }
         guard let payment = try await settlement.payment(for: report.lookup) else {
             logger.info("webhook event for a payment Till does not know", metadata: ["stripe.event_id": "\(claimed.id)", "type": "\(claimed.type)"])
             return "ignored"

@@ -2,12 +2,17 @@ import Foundation
 import Hummingbird
 import Logging
 import Prometheus
+import Synchronization
 
 /// Request counts and latency histograms by route and status, in this application's own registry, and one log
 /// line a request (method, route, status, duration: never headers or bodies).
 struct AccessMiddleware: RouterMiddleware {
     typealias Context = TillRequestContext
-    let registry: PrometheusCollectorRegistry
+    let metrics: RouteMetrics
+
+    init(registry: PrometheusCollectorRegistry) {
+        metrics = RouteMetrics(registry: registry)
+    }
 
     static let buckets: [Duration] = [
         .milliseconds(1), .milliseconds(2.5), .milliseconds(5), .milliseconds(10), .milliseconds(25),
@@ -20,10 +25,9 @@ struct AccessMiddleware: RouterMiddleware {
         let response = try await next(request, context)
         let elapsed = ContinuousClock.now - start
         let route = context.endpointPath ?? "unmatched"
-        let labels = [("method", request.method.rawValue), ("route", route), ("status", String(response.status.code))]
-        registry.makeCounter(name: "http_requests_total", labels: labels).increment()
-        registry.makeDurationHistogram(name: "http_request_duration_seconds", labels: labels, buckets: Self.buckets)
-            .record(elapsed)
+        let (counter, histogram) = metrics.series(method: request.method.rawValue, route: route, status: Int(response.status.code))
+        counter.increment()
+        histogram.record(elapsed)
         context.logger.info(
             "request",
             metadata: [
@@ -32,5 +36,34 @@ struct AccessMiddleware: RouterMiddleware {
                 "duration_ms": "\((elapsed.seconds * 1000 * 100).rounded() / 100)",
             ])
         return response
+    }
+}
+
+/// The counter and histogram of each (method, route, status), made once: the registry's lookup by name and labels
+/// stays off the per-request path.
+final class RouteMetrics: Sendable {
+    struct Key: Hashable {
+        let method: String
+        let route: String
+        let status: Int
+    }
+
+    let registry: PrometheusCollectorRegistry
+    private let cache = Mutex<[Key: (Counter, DurationHistogram)]>([:])
+
+    init(registry: PrometheusCollectorRegistry) {
+        self.registry = registry
+    }
+
+    func series(method: String, route: String, status: Int) -> (Counter, DurationHistogram) {
+        let key = Key(method: method, route: route, status: status)
+        if let found = cache.withLock({ $0[key] }) { return found }
+        let labels = [("method", method), ("route", route), ("status", String(status))]
+        let made = (
+            registry.makeCounter(name: "http_requests_total", labels: labels),
+            registry.makeDurationHistogram(name: "http_request_duration_seconds", labels: labels, buckets: AccessMiddleware.buckets)
+        )
+        cache.withLock { $0[key] = made }
+        return made
     }
 }

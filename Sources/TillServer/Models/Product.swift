@@ -1,9 +1,10 @@
 import SQLKit
+import StripeAPI
 
 struct Product: Sendable {
     let id: String
     var name: String
-    var description: String?
+    @Nullable var description: String?
     var unitAmount: Int
     let currency: String
     var inventory: Int
@@ -35,19 +36,9 @@ struct Product: Sendable {
     static let columns = "id, name, description, unit_amount, currency, inventory, active, created_at"
 }
 
+/// `product` in the contract (`createdAt` only orders lists).
 extension Product: Encodable {
     enum CodingKeys: String, CodingKey { case id, name, description, unitAmount, currency, inventory, active }
-
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(id, forKey: .id)
-        try c.encode(name, forKey: .name)
-        try c.encode(description, forKey: .description)
-        try c.encode(unitAmount, forKey: .unitAmount)
-        try c.encode(currency, forKey: .currency)
-        try c.encode(inventory, forKey: .inventory)
-        try c.encode(active, forKey: .active)
-    }
 }
 
 struct Plan: Sendable {
@@ -56,7 +47,7 @@ struct Plan: Sendable {
     let unitAmount: Int
     let currency: String
     let credits: Int
-    let stripePriceId: String?
+    @Nullable var stripePriceId: String?
     let active: Bool
     let createdAt: Int
 
@@ -85,17 +76,7 @@ struct Plan: Sendable {
     static let columns = "id, name, unit_amount, currency, credits, stripe_price_id, active, created_at"
 }
 
+/// `plan` in the contract.
 extension Plan: Encodable {
     enum CodingKeys: String, CodingKey { case id, name, unitAmount, currency, credits, stripePriceId, active }
-
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(id, forKey: .id)
-        try c.encode(name, forKey: .name)
-        try c.encode(unitAmount, forKey: .unitAmount)
-        try c.encode(currency, forKey: .currency)
-        try c.encode(credits, forKey: .credits)
-        try c.encode(stripePriceId, forKey: .stripePriceId)
-        try c.encode(active, forKey: .active)
-    }
 }

@@ -1,4 +1,5 @@
 import SQLKit
+import StripeAPI
 
 /// The webhook inbox: every verified event, unique on Stripe's event id, stored before Stripe gets its 200.
 struct WebhookEventRepository: Sendable {
@@ -7,22 +8,9 @@ struct WebhookEventRepository: Sendable {
         let type: String
         let status: String
         let attempts: Int
-        let lastError: String?
+        @Nullable var lastError: String?
         let receivedAt: String
-        let processedAt: String?
-
-        enum CodingKeys: String, CodingKey { case id, type, status, attempts, lastError, receivedAt, processedAt }
-
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(id, forKey: .id)
-            try c.encode(type, forKey: .type)
-            try c.encode(status, forKey: .status)
-            try c.encode(attempts, forKey: .attempts)
-            try c.encode(lastError, forKey: .lastError)
-            try c.encode(receivedAt, forKey: .receivedAt)
-            try c.encode(processedAt, forKey: .processedAt)
-        }
+        @Nullable var processedAt: String?
 
         init(row: any SQLRow) throws {
             id = try row.string("id")

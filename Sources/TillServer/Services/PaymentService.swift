@@ -127,22 +127,12 @@ struct PaymentService: Sendable {
 
     struct OrderPayments: Encodable, Sendable {
         let orderId: String
-        let status: String?
+        /// The latest payment's status; null before the first payment.
+        @Nullable var status: String?
         let amount: Int
         let currency: String
         let createdAt: String
         let payments: [Payment]
-
-        enum CodingKeys: String, CodingKey { case orderId, status, amount, currency, createdAt, payments }
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(orderId, forKey: .orderId)
-            try c.encode(status, forKey: .status)
-            try c.encode(amount, forKey: .amount)
-            try c.encode(currency, forKey: .currency)
-            try c.encode(createdAt, forKey: .createdAt)
-            try c.encode(payments, forKey: .payments)
-        }
     }
 
     func orderPayments(orderId: String, identity: Identity) async throws -> OrderPayments {
