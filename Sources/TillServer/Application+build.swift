@@ -110,7 +110,9 @@ public struct Till: Sendable {
             publishableKey: config.stripePublishableKey ?? Self.emulatorPublishableKey, stripeMode: stripeMode,
             stripeAPIBase: emulator == nil ? nil : stripe.configuration.baseURL
         ).addRoutes(to: router)
-        WebhookController(inbox: WebhookInbox(database: database, clock: clock), secrets: webhookSecrets, processor: processor, clock: clock).addRoutes(to: router)
+        WebhookController(
+            inbox: WebhookInbox(database: database, settlement: settlement, processor: processor, clock: clock),
+            secrets: webhookSecrets, clock: clock).addRoutes(to: router)
         if let emulator { emulator.addRoutes(to: router.group("_stripe")) }
         WebController().addRoutes(to: router)
 

@@ -10,7 +10,6 @@ import TillCore
 struct WebhookController {
     let inbox: WebhookInbox
     let secrets: [String]
-    let processor: WebhookProcessor
     let clock: TillClock
     static let maxBody = 1 << 20
 
@@ -42,13 +41,19 @@ struct WebhookController {
                 context.logger.warning("webhook signature rejected", metadata: ["reason": "\(error)"])
                 throw TillError(.invalidSignature, "\(error)")
             }
-            guard let head = try? JSONDecoder().decode(Head.self, from: payload), head.object == nil || head.object == "event",
-                head.id.hasPrefix("evt_"), !head.type.isEmpty, let text = String(data: payload, encoding: .utf8)
+            // The whole event is decoded here, on the request's own thread, so the inbox's write (one writer) only
+            // stores and settles. A body that is an event but not one Till can read is stored for the processor,
+            // which records it as failed.
+            let event = try? Event.decode(payload)
+            guard let head = event.map({ Head(id: $0.id, type: $0.type.rawValue, object: $0.object) })
+                    ?? (try? JSONDecoder().decode(Head.self, from: payload)),
+                head.object == nil || head.object == "event", head.id.hasPrefix("evt_"), !head.type.isEmpty,
+                let text = String(data: payload, encoding: .utf8)
             else {
                 throw TillError.invalid("The body is not a Stripe event")
             }
-            let inserted = try await inbox.store(id: head.id, type: head.type, payload: text)
-            if inserted { processor.notify() }
+            let inserted = try await inbox.store(
+                .init(id: head.id, type: head.type, payload: text, report: event.map { .decoded(StripeFacts.from($0)) } ?? .undecodable))
             context.logger.info(
                 inserted ? "webhook event stored" : "duplicate webhook event",
                 metadata: ["stripe.event_id": "\(head.id)", "type": "\(head.type)"])

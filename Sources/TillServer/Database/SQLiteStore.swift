@@ -1,38 +1,44 @@
 import Logging
-import NIOPosix
 import SQLKit
-import SQLiteKit
 
 /// SQLite in WAL mode behind one connection. SQLite allows one writer at a time; a single connection with an
 /// async lock in front of it serialises writers in the process instead of failing them with SQLITE_BUSY.
 final class SQLiteStore: Database {
     let kind = DatabaseKind.sqlite
-    private let connection: SQLiteConnection
+    private let handle: SQLiteHandle
     private let lock = AsyncLock()
     private let logger: Logger
+    private let checkpointer: SQLiteCheckpointer?
 
-    private init(connection: SQLiteConnection, logger: Logger) {
-        self.connection = connection
+    private init(handle: SQLiteHandle, checkpointer: SQLiteCheckpointer?, logger: Logger) {
+        self.handle = handle
+        self.checkpointer = checkpointer
         self.logger = logger
     }
 
     static func open(path: String?, logger: Logger) async throws -> SQLiteStore {
-        let connection = try await SQLiteConnection.open(
-            storage: path.map { .file(path: $0) } ?? .memory, logger: logger)
-        let store = SQLiteStore(connection: connection, logger: logger)
-        let db = store.sql
-        // WAL with synchronous=NORMAL: a commit survives a crash of the process (kill -9); only a power loss
-        // can take back the last commits. busy_timeout covers other processes using the same file.
+        let handle = try SQLiteHandle(path: path ?? ":memory:")
+        let db = SQLiteHandleDatabase(handle: handle, logger: logger)
+        // WAL with synchronous=NORMAL: a commit is in the log file before the caller hears of it, so it survives a
+        // crash of the process (kill -9); only a power loss or OS crash can take back the last commits before a
+        // checkpoint. FULL would add an fsync to every commit. busy_timeout covers other processes on the file.
         if path != nil {
             try await db.raw("PRAGMA journal_mode=WAL").run()
         }
         try await db.raw("PRAGMA synchronous=NORMAL").run()
         try await db.raw("PRAGMA foreign_keys=ON").run()
         try await db.raw("PRAGMA busy_timeout=5000").run()
-        return store
+        try await db.raw("PRAGMA cache_size=-32768").run()  // 32 MiB of page cache, filled only as pages are used
+        try await db.raw("PRAGMA temp_store=MEMORY").run()
+        var checkpointer: SQLiteCheckpointer?
+        if let path {
+            try await db.raw("PRAGMA wal_autocheckpoint=20000").run()
+            checkpointer = try SQLiteCheckpointer(path: path, every: .milliseconds(100), logger: logger)
+        }
+        return SQLiteStore(handle: handle, checkpointer: checkpointer, logger: logger)
     }
 
-    private var sql: any SQLDatabase { connection.sql(queryLogLevel: nil) }
+    private var sql: any SQLDatabase { SQLiteHandleDatabase(handle: handle, logger: logger) }
 
     func withConnection<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await lock.withLock { try await body(sql) }
@@ -55,22 +61,12 @@ final class SQLiteStore: Database {
         }
     }
 
-    /// Closes once no statement is running. SQLite refuses to close while a statement cancelled mid-step is still
-    /// being finalised, so a refusal is retried for a moment; a handle that will not close is kept rather than
-    /// dropped open.
     func close() async {
-        for attempt in 1...20 {
-            do {
-                try await lock.withLock { try await connection.close() }
-                return
-            } catch {
-                if attempt == 20 {
-                    logger.error("sqlite close failed; keeping the handle", metadata: ["error": "\(error)"])
-                    _ = Unmanaged.passRetained(connection)
-                    return
-                }
-                try? await Task.sleep(for: .milliseconds(50))
-            }
+        checkpointer?.stop()
+        do {
+            try await lock.withLock { try handle.close() }
+        } catch {
+            logger.error("sqlite close failed", metadata: ["error": "\(error)"])
         }
     }
 }

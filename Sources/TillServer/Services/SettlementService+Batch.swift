@@ -28,6 +28,26 @@ extension SettlementService {
         }
     }
 
+    /// Applies what it can of `items` inside the caller's transaction (the inbox's), behind a savepoint: if
+    /// anything goes wrong, the settlement is rolled back and the events stay pending for the processor, while the
+    /// caller's own writes stand. Returns how many events were left pending.
+    func settleInline(_ items: [BatchItem], on db: any SQLDatabase) async throws -> Int {
+        guard !items.isEmpty else { return 0 }
+        try await db.raw("SAVEPOINT settle").run()
+        do {
+            let outcome = try await applyBatch(items, on: db)
+            try await db.raw("RELEASE SAVEPOINT settle").run()
+            return outcome.rest.count
+        } catch {
+            try await db.raw("ROLLBACK TO SAVEPOINT settle").run()
+            try await db.raw("RELEASE SAVEPOINT settle").run()
+            if !(error is BatchConflict) {
+                logger.warning("settling webhook events on arrival failed; the processor will", metadata: ["error": "\(error)"])
+            }
+            return items.count
+        }
+    }
+
     private func applyBatch(_ items: [BatchItem], on db: any SQLDatabase) async throws -> BatchOutcome {
         let now = clock.nowMillis()
         let lookups = items.compactMap { $0.report?.lookup }
@@ -81,13 +101,14 @@ extension SettlementService {
         }
 
         // Orders first: the ones still PENDING become PAID in one statement; the others (cancelled meanwhile, or
-        // paid through another payment) need the careful path.
+        // paid through another payment) need the careful path. On SQLite, `+status` keeps the planner on the
+        // primary key: on the status index it would walk every pending order.
         let orderIds = toSettle.compactMap { $0.payment.kind == .order ? $0.payment.orderId : nil }
         var paidOrders = Set<String>()
         if !orderIds.isEmpty {
             paidOrders = Set(try await db.raw("""
                 UPDATE orders SET status = 'PAID', paid_at = \(bind: now), updated_at = \(bind: now)
-                WHERE id IN (\(binds: orderIds)) AND status = 'PENDING' RETURNING id
+                WHERE id IN (\(binds: orderIds)) AND \(unsafeRaw: database.kind == .sqlite ? "+status" : "status") = 'PENDING' RETURNING id
                 """).all(decodingColumn: "id", as: String.self))
         }
         var settled: [(payment: Payment, details: StripeFacts.Details)] = []

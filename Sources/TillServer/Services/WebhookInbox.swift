@@ -1,29 +1,49 @@
-/// Stores verified webhook events with group commit: events that arrive while a write is in flight are written
-/// together in the next transaction, so concurrent deliveries share one commit. Each caller gets its answer only
-/// after its event is committed, so an acknowledged event is never lost.
+/// Stores verified webhook events with group commit, and settles them in the same transaction.
+///
+/// Events that arrive while a write is in flight are written together in the next transaction, so concurrent
+/// deliveries share one commit. In that transaction the new events are also applied where the batch path can
+/// (a success for a payment awaiting it, or an event about nothing Till knows); the rest stay `pending` for the
+/// processor. Each caller gets its answer only after the commit, so an acknowledged event is never lost, and a
+/// settlement that fails never fails the storing: it is rolled back to a savepoint and left to the processor.
 actor WebhookInbox {
-    struct Pending {
+    /// What the controller read from the event.
+    enum Reading: Sendable {
+        case decoded(StripeFacts.Report?)
+        /// An event Till cannot decode: stored, and recorded as failed by the processor.
+        case undecodable
+    }
+
+    struct Delivery: Sendable {
         let id: String
         let type: String
         let payload: String
+        let report: Reading
+    }
+
+    private struct Pending {
+        let delivery: Delivery
         let continuation: CheckedContinuation<Bool, any Error>
     }
 
     let database: any Database
+    let settlement: SettlementService
+    let processor: WebhookProcessor
     let clock: TillClock
     private var queue: [Pending] = []
     private var writing = false
     static let maxBatch = 500
 
-    init(database: any Database, clock: TillClock) {
+    init(database: any Database, settlement: SettlementService, processor: WebhookProcessor, clock: TillClock) {
         self.database = database
+        self.settlement = settlement
+        self.processor = processor
         self.clock = clock
     }
 
     /// `true` when the event is new, `false` for a duplicate delivery; throws when it could not be stored.
-    func store(id: String, type: String, payload: String) async throws -> Bool {
+    func store(_ delivery: Delivery) async throws -> Bool {
         try await withCheckedThrowingContinuation { continuation in
-            queue.append(Pending(id: id, type: type, payload: payload, continuation: continuation))
+            queue.append(Pending(delivery: delivery, continuation: continuation))
             if !writing {
                 writing = true
                 Task { await self.writeAll() }
@@ -35,17 +55,31 @@ actor WebhookInbox {
         while !queue.isEmpty {
             let batch = Array(queue.prefix(Self.maxBatch))
             queue.removeFirst(batch.count)
-            let now = clock.nowMillis()
+            var seen = Set<String>()
+            let deliveries = batch.map(\.delivery).filter { seen.insert($0.id).inserted }
             do {
-                var seen = Set<String>()
-                let rows = batch.filter { seen.insert($0.id).inserted }
-                let inserted = try await database.transaction { db in
-                    try await WebhookEventRepository().insert(rows.map { ($0.id, $0.type, $0.payload) }, now: now, on: db)
+                let (inserted, leftOver) = try await database.transaction { db in
+                    let now = clock.nowMillis()
+                    let inserted = try await WebhookEventRepository().insert(
+                        deliveries.map { ($0.id, $0.type, $0.payload) }, now: now, on: db)
+                    var items: [SettlementService.BatchItem] = []
+                    var leftOver = 0
+                    for delivery in deliveries where inserted.contains(delivery.id) {
+                        guard case .decoded(let report) = delivery.report else {
+                            leftOver += 1
+                            continue
+                        }
+                        items.append(.init(eventId: delivery.id, report: report))
+                    }
+                    leftOver += try await settlement.settleInline(items, on: db)
+                    return (inserted, leftOver)
                 }
+                if leftOver > 0 { processor.notify() }
                 var answered = Set<String>()
                 for pending in batch {
                     // Only the first delivery of an id in the batch counts as new.
-                    pending.continuation.resume(returning: inserted.contains(pending.id) && answered.insert(pending.id).inserted)
+                    let id = pending.delivery.id
+                    pending.continuation.resume(returning: inserted.contains(id) && answered.insert(id).inserted)
                 }
             } catch {
                 for pending in batch { pending.continuation.resume(throwing: error) }
