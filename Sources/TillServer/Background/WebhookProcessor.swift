@@ -65,7 +65,7 @@ final class WebhookProcessor: Service, Sendable {
             var items: [SettlementService.BatchItem] = []
             var undecodable = Set<String>()
             for claimed in batch {
-                if let event = try? Event.decode(Data(claimed.payload.utf8)) {
+                if let event = try? StripeFacts.EventFields.decode(Data(claimed.payload.utf8)) {
                     items.append(.init(eventId: claimed.id, report: StripeFacts.from(event)))
                 } else {
                     undecodable.insert(claimed.id)

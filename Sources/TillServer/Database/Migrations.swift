@@ -158,6 +158,21 @@ enum Migrations {
                 """,
                 "CREATE INDEX webhook_events_status ON webhook_events (status, received_at)",
             ]),
+        // Settling a payment used to move entries in three status indexes, each a random page to write. These
+        // partial indexes hold only the rows their queries look for (pending orders, live payments, queued
+        // events), so a settled row leaves them and is written to none.
+        Migration(
+            version: 3, name: "partial status indexes",
+            statements: [
+                "DROP INDEX orders_status_created",
+                "CREATE INDEX orders_pending ON orders (created_at) WHERE status = 'PENDING'",
+                "DROP INDEX payments_status",
+                "CREATE INDEX payments_live ON payments (updated_at) WHERE status IN ('INITIATED', 'PROCESSING', 'FAILED')",
+                "CREATE INDEX payments_needing_refund ON payments (id) WHERE needs_refund = 1",
+                "DROP INDEX webhook_events_status",
+                "CREATE INDEX webhook_events_queue ON webhook_events (received_at) WHERE status IN ('pending', 'processing', 'failed')",
+                "CREATE INDEX webhook_events_received ON webhook_events (received_at, id)",
+            ]),
     ]
 
     /// Applies every migration not yet recorded, each in its own transaction. On PostgreSQL an advisory lock makes

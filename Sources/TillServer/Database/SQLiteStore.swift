@@ -33,7 +33,7 @@ final class SQLiteStore: Database {
         var checkpointer: SQLiteCheckpointer?
         if let path {
             try await db.raw("PRAGMA wal_autocheckpoint=20000").run()
-            checkpointer = try SQLiteCheckpointer(path: path, every: .milliseconds(100), logger: logger)
+            checkpointer = try SQLiteCheckpointer(path: path, every: .milliseconds(500), logger: logger)
         }
         return SQLiteStore(handle: handle, checkpointer: checkpointer, logger: logger)
     }

@@ -1,3 +1,4 @@
+import Foundation
 import StripeAPI
 import TillCore
 
@@ -22,49 +23,121 @@ enum StripeFacts {
         let details: Details
     }
 
-    static func from(_ event: Event) -> Report? {
-        switch (event.type, event.data.object) {
-        case (.checkoutSessionCompleted, .checkoutSession(let s)):
-            let fact: PaymentFact = s.paymentStatus == .unpaid ? .processing : .succeeded(amount: s.amountTotal ?? 0, currency: s.currency ?? "")
-            return session(s, [fact])
-        case (.checkoutSessionAsyncPaymentSucceeded, .checkoutSession(let s)):
-            return session(s, [.succeeded(amount: s.amountTotal ?? 0, currency: s.currency ?? "")])
-        case (.checkoutSessionAsyncPaymentFailed, .checkoutSession(let s)):
-            return session(s, [.failed(code: "async_payment_failed", message: "The delayed payment failed.", final: true)])
-        case (.checkoutSessionExpired, .checkoutSession(let s)):
-            return session(s, [.canceled])
-        case (.paymentIntentSucceeded, .paymentIntent(let pi)):
-            return intent(pi, [.succeeded(amount: pi.amountReceived > 0 ? pi.amountReceived : pi.amount, currency: pi.currency)])
-        case (.paymentIntentPaymentFailed, .paymentIntent(let pi)):
-            let error = pi.lastPaymentError
-            return intent(pi, [.failed(code: error?.declineCode ?? error?.code, message: error?.message, final: false)])
-        case (.paymentIntentCanceled, .paymentIntent(let pi)):
-            return intent(pi, [.canceled])
-        case (.paymentIntentProcessing, .paymentIntent(let pi)):
-            return intent(pi, [.processing])
-        case (.chargeRefunded, .charge(let c)):
+    /// The fields of a webhook event that settlement reads, and nothing else. Decoding only these, rather than the
+    /// whole object into StripeAPI's full types, is most of the decoding cost saved on the webhook's hot path.
+    struct EventFields: Decodable, Sendable {
+        let id: String
+        let object: String?
+        let type: String
+        let data: Payload
+
+        struct Payload: Decodable, Sendable {
+            let object: Object
+        }
+
+        struct Object: Decodable, Sendable {
+            let object: String?
+            let id: String?
+            let metadata: [String: String]?
+            let paymentStatus: String?
+            let amount: Int?
+            let amountTotal: Int?
+            let amountReceived: Int?
+            let amountRefunded: Int?
+            let currency: String?
+            let paymentIntent: ID?
+            let customerDetails: CustomerDetails?
+            let customerEmail: String?
+            let receiptEmail: String?
+            let lastPaymentError: PaymentError?
+
+            enum CodingKeys: String, CodingKey {
+                case object, id, metadata, amount, currency
+                case paymentStatus = "payment_status", amountTotal = "amount_total", amountReceived = "amount_received"
+                case amountRefunded = "amount_refunded", paymentIntent = "payment_intent", customerDetails = "customer_details"
+                case customerEmail = "customer_email", receiptEmail = "receipt_email", lastPaymentError = "last_payment_error"
+            }
+        }
+
+        struct CustomerDetails: Decodable, Sendable {
+            let email: String?
+        }
+
+        struct PaymentError: Decodable, Sendable {
+            let code: String?
+            let declineCode: String?
+            let message: String?
+            enum CodingKeys: String, CodingKey {
+                case code, message
+                case declineCode = "decline_code"
+            }
+        }
+
+        /// An expandable reference: the id, or the expanded object's id.
+        struct ID: Decodable, Sendable {
+            let id: String
+            private struct Expanded: Decodable { let id: String }
+            init(from decoder: any Decoder) throws {
+                let container = try decoder.singleValueContainer()
+                if let id = try? container.decode(String.self) {
+                    self.id = id
+                } else {
+                    id = try container.decode(Expanded.self).id
+                }
+            }
+        }
+
+        static func decode(_ json: Data) throws -> EventFields {
+            try JSONDecoder().decode(EventFields.self, from: json)
+        }
+    }
+
+    static func from(_ event: EventFields) -> Report? {
+        let o = event.data.object
+        switch (event.type, o.object) {
+        case ("checkout.session.completed", "checkout.session"):
+            let fact: PaymentFact = o.paymentStatus == "unpaid" ? .processing : .succeeded(amount: o.amountTotal ?? 0, currency: o.currency ?? "")
+            return session(o, [fact])
+        case ("checkout.session.async_payment_succeeded", "checkout.session"):
+            return session(o, [.succeeded(amount: o.amountTotal ?? 0, currency: o.currency ?? "")])
+        case ("checkout.session.async_payment_failed", "checkout.session"):
+            return session(o, [.failed(code: "async_payment_failed", message: "The delayed payment failed.", final: true)])
+        case ("checkout.session.expired", "checkout.session"):
+            return session(o, [.canceled])
+        case ("payment_intent.succeeded", "payment_intent"):
+            let received = o.amountReceived ?? 0
+            return intent(o, [.succeeded(amount: received > 0 ? received : o.amount ?? 0, currency: o.currency ?? "")])
+        case ("payment_intent.payment_failed", "payment_intent"):
+            let error = o.lastPaymentError
+            return intent(o, [.failed(code: error?.declineCode ?? error?.code, message: error?.message, final: false)])
+        case ("payment_intent.canceled", "payment_intent"):
+            return intent(o, [.canceled])
+        case ("payment_intent.processing", "payment_intent"):
+            return intent(o, [.processing])
+        case ("charge.refunded", "charge"):
+            let intentId = o.paymentIntent?.id
             return Report(
-                lookup: Lookup(paymentId: c.metadata["paymentId"], paymentIntentId: c.paymentIntent),
-                facts: [.refunded(amountRefunded: c.amountRefunded)], details: Details(paymentIntentId: c.paymentIntent))
-        case (.chargeDisputeCreated, .dispute(let d)):
-            return Report(
-                lookup: Lookup(paymentIntentId: d.paymentIntent), facts: [.disputed], details: Details(paymentIntentId: d.paymentIntent))
+                lookup: Lookup(paymentId: o.metadata?["paymentId"], paymentIntentId: intentId),
+                facts: [.refunded(amountRefunded: o.amountRefunded ?? 0)], details: Details(paymentIntentId: intentId))
+        case ("charge.dispute.created", "dispute"):
+            let intentId = o.paymentIntent?.id
+            return Report(lookup: Lookup(paymentIntentId: intentId), facts: [.disputed], details: Details(paymentIntentId: intentId))
         default:
             return nil
         }
     }
 
-    static func session(_ s: CheckoutSession, _ facts: [PaymentFact]) -> Report {
+    private static func session(_ o: EventFields.Object, _ facts: [PaymentFact]) -> Report {
         Report(
-            lookup: Lookup(paymentId: s.metadata["paymentId"], sessionId: s.id),
+            lookup: Lookup(paymentId: o.metadata?["paymentId"], sessionId: o.id),
             facts: facts,
-            details: Details(paymentIntentId: s.paymentIntent?.id, customerEmail: s.customerDetails?.email ?? s.customerEmail))
+            details: Details(paymentIntentId: o.paymentIntent?.id, customerEmail: o.customerDetails?.email ?? o.customerEmail))
     }
 
-    static func intent(_ pi: PaymentIntent, _ facts: [PaymentFact]) -> Report {
+    private static func intent(_ o: EventFields.Object, _ facts: [PaymentFact]) -> Report {
         Report(
-            lookup: Lookup(paymentId: pi.metadata["paymentId"], paymentIntentId: pi.id), facts: facts,
-            details: Details(paymentIntentId: pi.id, customerEmail: pi.receiptEmail))
+            lookup: Lookup(paymentId: o.metadata?["paymentId"], paymentIntentId: o.id), facts: facts,
+            details: Details(paymentIntentId: o.id, customerEmail: o.receiptEmail))
     }
 
     /// What a session read back from Stripe says (with its intent, when it has one, expanded).
