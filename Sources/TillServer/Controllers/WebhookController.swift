@@ -53,7 +53,7 @@ struct WebhookController {
                 throw TillError.invalid("The body is not a Stripe event")
             }
             let inserted = try await inbox.store(
-                .init(id: head.id, type: head.type, payload: text, report: event.map { .decoded(StripeFacts.from($0)) } ?? .undecodable))
+                .init(id: head.id, type: head.type, payload: text, reading: event.map { .decoded(StripeFacts.from($0)) } ?? .undecodable))
             context.logger.info(
                 inserted ? "webhook event stored" : "duplicate webhook event",
                 metadata: ["stripe.event_id": "\(head.id)", "type": "\(head.type)"])

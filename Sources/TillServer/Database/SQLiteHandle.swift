@@ -4,7 +4,6 @@ import NIOCore
 import NIOPosix
 import SQLKit
 import SQLiteKit
-import Synchronization
 import VaporCSQLite
 
 /// One SQLite connection driven straight through the C API, statement by statement on the caller's thread.
@@ -32,8 +31,6 @@ final class SQLiteHandle: @unchecked Sendable {
         }
         raw = handle
     }
-
-    var isOpen: Bool { raw != nil }
 
     /// Runs one statement (several `;`-separated statements are not supported), calling `onRow` for each row.
     func run(_ sql: String, _ binds: [SQLiteData], _ onRow: (SQLiteValues) throws -> Void) throws {
@@ -176,13 +173,12 @@ struct SQLiteValues: SQLRow {
     func decode<D: Decodable>(column: String, as type: D.Type) throws -> D {
         let data = try value(column)
         // The types Till reads, without a trip through a Decoder.
+        // (`as? D` also covers `String?` and `Int?`: a value casts to its Optional.)
         switch data {
         case .text(let s):
             if let s = s as? D { return s }
-            if D.self == String?.self { return Optional(s) as! D }
         case .integer(let n):
             if let n = n as? D { return n }
-            if D.self == Int?.self { return Optional(n) as! D }
         case .null:
             if D.self == String?.self { return String?.none as! D }
             if D.self == Int?.self { return Int?.none as! D }
@@ -245,7 +241,8 @@ struct SQLiteHandleDatabase: SQLDatabase {
 /// backstop in case this thread falls behind.
 final class SQLiteCheckpointer: Sendable {
     private final class State: Sendable {
-        let stopped = Mutex(false)
+        /// Signalled once, by `stop`: it ends the pause and the loop.
+        let stop = DispatchSemaphore(value: 0)
         let done = DispatchSemaphore(value: 0)
     }
     private let state = State()
@@ -254,10 +251,9 @@ final class SQLiteCheckpointer: Sendable {
         let handle = try SQLiteHandle(path: path)
         try handle.run("PRAGMA busy_timeout=5000", []) { _ in }
         let state = state
+        let pause = DispatchTimeInterval.nanoseconds(Int(interval.seconds * 1e9))
         let thread = Thread {
-            let pause = UInt32(interval.components.seconds * 1_000_000 + interval.components.attoseconds / 1_000_000_000_000)
-            while !state.stopped.withLock({ $0 }) {
-                usleep(pause)
+            while state.stop.wait(timeout: .now() + pause) == .timedOut {
                 do {
                     try handle.run("PRAGMA wal_checkpoint(PASSIVE)", []) { _ in }
                 } catch {
@@ -271,8 +267,9 @@ final class SQLiteCheckpointer: Sendable {
         thread.start()
     }
 
+    /// Returns once the thread has finished its current checkpoint, if any, and closed its connection.
     func stop() {
-        state.stopped.withLock { $0 = true }
+        state.stop.signal()
         state.done.wait()
     }
 }

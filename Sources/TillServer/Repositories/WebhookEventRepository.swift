@@ -40,9 +40,10 @@ struct WebhookEventRepository: Sendable {
         ).all(decodingColumn: "id", as: String.self))
     }
 
-    /// (The queue's statements repeat the `status IN (...)` of the partial index `webhook_events_queue`, which is
-    /// how SQLite knows it may use it.)
-    ///
+    /// The WHERE of the partial index `webhook_events_queue` (migration 3), word for word: SQLite uses a partial
+    /// index only for a query that contains its condition as written.
+    static let queued: SQLQueryString = "status IN ('pending', 'processing', 'failed')"
+
     /// Leases up to `limit` events that are pending, or whose lease ran out (their processor died). On PostgreSQL,
     /// rows another instance is claiming at this moment are skipped, so instances share the work.
     func claim(limit: Int, leaseMillis: Int, now: Int, kind: DatabaseKind, on db: any SQLDatabase) async throws -> [Claimed] {
@@ -51,7 +52,7 @@ struct WebhookEventRepository: Sendable {
             UPDATE webhook_events SET status = 'processing', lease_until = \(bind: now + leaseMillis), attempts = attempts + 1
             WHERE id IN (
                 SELECT id FROM webhook_events
-                WHERE status IN ('pending', 'processing', 'failed')
+                WHERE \(Self.queued)
                   AND (status = 'pending' OR (status = 'processing' AND lease_until < \(bind: now)))
                 ORDER BY received_at LIMIT \(literal: limit)\(lock)
             )
@@ -83,7 +84,7 @@ struct WebhookEventRepository: Sendable {
     func retryFailed(maxAttempts: Int, now: Int, on db: any SQLDatabase) async throws -> Int {
         try await db.raw("""
             UPDATE webhook_events SET status = 'pending'
-            WHERE status IN ('pending', 'processing', 'failed') AND status = 'failed' AND attempts < \(bind: maxAttempts) AND processed_at < \(bind: now) - attempts * 1000
+            WHERE \(Self.queued) AND status = 'failed' AND attempts < \(bind: maxAttempts) AND processed_at < \(bind: now) - attempts * 1000
             RETURNING id
             """).all().count
     }

@@ -1,10 +1,11 @@
-/// Stores verified webhook events with group commit, and settles them in the same transaction.
+/// Stores verified webhook events with group commit and, on SQLite, settles them in the same transaction.
 ///
 /// Events that arrive while a write is in flight are written together in the next transaction, so concurrent
-/// deliveries share one commit. In that transaction the new events are also applied where the batch path can
-/// (a success for a payment awaiting it, or an event about nothing Till knows); the rest stay `pending` for the
-/// processor. Each caller gets its answer only after the commit, so an acknowledged event is never lost, and a
-/// settlement that fails never fails the storing: it is rolled back to a savepoint and left to the processor.
+/// deliveries share one commit. On SQLite the new events are also applied in that transaction where the batch path
+/// can (a success for a payment awaiting it, or an event about nothing Till knows); the rest stay `pending` for the
+/// processor, which is woken for them. Each caller gets its answer only after the commit, so an acknowledged event
+/// is never lost, and a settlement that fails never fails the storing: it is rolled back to a savepoint and left to
+/// the processor.
 actor WebhookInbox {
     /// What the controller read from the event.
     enum Reading: Sendable {
@@ -17,7 +18,7 @@ actor WebhookInbox {
         let id: String
         let type: String
         let payload: String
-        let report: Reading
+        let reading: Reading
     }
 
     private struct Pending {
@@ -62,23 +63,16 @@ actor WebhookInbox {
                     let now = clock.nowMillis()
                     let inserted = try await WebhookEventRepository().insert(
                         deliveries.map { ($0.id, $0.type, $0.payload) }, now: now, on: db)
+                    let fresh = deliveries.filter { inserted.contains($0.id) }
+                    // On SQLite, with one writer, settling here saves a second transaction and a re-read of every
+                    // event. On PostgreSQL the processor's workers settle, on connections of their own beside the
+                    // inbox's commits (settling here measured slower there).
+                    guard database.kind == .sqlite else { return (inserted, fresh.count) }
                     var items: [SettlementService.BatchItem] = []
-                    var leftOver = 0
-                    for delivery in deliveries where inserted.contains(delivery.id) {
-                        guard case .decoded(let report) = delivery.report else {
-                            leftOver += 1
-                            continue
-                        }
-                        items.append(.init(eventId: delivery.id, report: report))
+                    for delivery in fresh {
+                        if case .decoded(let report) = delivery.reading { items.append(.init(eventId: delivery.id, report: report)) }
                     }
-                    // On PostgreSQL the processor's workers settle (measured faster there: they run beside the
-                    // inbox's commits on other connections); on SQLite, with one writer, settling here saves a
-                    // second transaction and a re-read of every event.
-                    if database.kind == .sqlite {
-                        leftOver += try await settlement.settleInline(items, on: db)
-                    } else {
-                        leftOver += items.count
-                    }
+                    let leftOver = fresh.count - items.count + (try await settlement.settleInline(items, on: db))
                     return (inserted, leftOver)
                 }
                 if leftOver > 0 { processor.notify() }
