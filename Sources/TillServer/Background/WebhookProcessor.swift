@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import StripeAPI
+import Synchronization
 
 /// Applies stored webhook events: woken at once by each new event, and sweeping every second for events left by a
 /// crash (their lease runs out) and for failed ones due another try. Several instances on one PostgreSQL share the
@@ -12,8 +13,10 @@ final class WebhookProcessor: Service, Sendable {
     let clock: TillClock
     let logger: Logger
     let inbox = WebhookEventRepository()
-    /// One per worker, all woken by each new event.
-    let wakes = (0..<4).map { _ in WakeSignal() }
+    /// One per worker. A new event wakes one worker, in turn; a worker that claims a full batch wakes the next one,
+    /// so workers join in as the queue grows rather than all racing for each event.
+    private let wakes: [WakeSignal]
+    private let turn = Atomic<Int>(0)
     let leaseMillis: Int
     static let maxAttempts = 10
 
@@ -23,23 +26,30 @@ final class WebhookProcessor: Service, Sendable {
         self.settlement = settlement
         self.clock = clock
         self.logger = logger
+        // PostgreSQL takes several workers (each claims rows the others skip); SQLite has one writer anyway.
+        self.wakes = (0..<(database.kind == .postgres ? 4 : 1)).map { _ in WakeSignal() }
     }
 
     func notify() {
-        Task { for wake in wakes { await wake.signal() } }
+        let wake = wakes[turn.wrappingAdd(1, ordering: .relaxed).oldValue % wakes.count]
+        Task { await wake.signal() }
     }
 
     func run() async throws {
-        // PostgreSQL takes several workers (each claims rows the others skip); SQLite has one writer anyway.
-        let workers = database.kind == .postgres ? 4 : 1
         try? await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
-                for worker in 0..<workers {
+                for worker in self.wakes.indices {
                     group.addTask {
+                        // Failed events wait a second or more before another try, so worker 0 looks for them once a
+                        // second, not after every wake.
+                        var lastRetry = ContinuousClock.now - .seconds(1)
                         while !Task.isCancelled {
                             do {
                                 try await self.drain()
-                                if worker == 0 { try await self.retryFailed() }
+                                if worker == 0, ContinuousClock.now - lastRetry >= .seconds(1) {
+                                    lastRetry = .now
+                                    try await self.retryFailed()
+                                }
                             } catch {
                                 self.logger.error("webhook processing pass failed", metadata: ["error": "\(error)"])
                             }
@@ -52,7 +62,8 @@ final class WebhookProcessor: Service, Sendable {
     }
 
     /// Processes everything claimable now; returns how many events were handled. Each claimed batch is settled in
-    /// one transaction where it can be; the rest goes one event at a time.
+    /// one transaction where it can be; the rest goes one event at a time. A batch short of the limit means the
+    /// queue was empty behind it: events stored since then come with a `notify` of their own.
     @discardableResult
     func drain() async throws -> Int {
         var handled = 0
@@ -62,6 +73,7 @@ final class WebhookProcessor: Service, Sendable {
                 try await inbox.claim(limit: Self.batchSize, leaseMillis: leaseMillis, now: now, kind: database.kind, on: db)
             }
             if batch.isEmpty { return handled }
+            if batch.count == Self.batchSize, wakes.count > 1 { notify() }
             var items: [SettlementService.BatchItem] = []
             var undecodable = Set<String>()
             for claimed in batch {
@@ -82,6 +94,7 @@ final class WebhookProcessor: Service, Sendable {
                 }
             }
             handled += batch.count
+            if batch.count < Self.batchSize { return handled }
         }
     }
 
