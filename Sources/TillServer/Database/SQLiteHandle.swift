@@ -240,20 +240,17 @@ struct SQLiteHandleDatabase: SQLDatabase {
 /// threshold, fsyncs included, and that request would wait for it. The writer keeps a high automatic threshold as a
 /// backstop in case this thread falls behind.
 final class SQLiteCheckpointer: Sendable {
-    private final class State: Sendable {
-        /// Signalled once, by `stop`: it ends the pause and the loop.
-        let stop = DispatchSemaphore(value: 0)
-        let done = DispatchSemaphore(value: 0)
-    }
-    private let state = State()
+    /// Signalled once, by `stop`: it ends the pause and the loop.
+    private let stopping = DispatchSemaphore(value: 0)
+    private let done = DispatchSemaphore(value: 0)
 
     init(path: String, every interval: Duration, logger: Logger) throws {
         let handle = try SQLiteHandle(path: path)
         try handle.run("PRAGMA busy_timeout=5000", []) { _ in }
-        let state = state
+        let (stopping, done) = (stopping, done)
         let pause = DispatchTimeInterval.nanoseconds(Int(interval.seconds * 1e9))
         let thread = Thread {
-            while state.stop.wait(timeout: .now() + pause) == .timedOut {
+            while stopping.wait(timeout: .now() + pause) == .timedOut {
                 do {
                     try handle.run("PRAGMA wal_checkpoint(PASSIVE)", []) { _ in }
                 } catch {
@@ -261,7 +258,7 @@ final class SQLiteCheckpointer: Sendable {
                 }
             }
             try? handle.close()
-            state.done.signal()
+            done.signal()
         }
         thread.name = "till-sqlite-checkpoint"
         thread.start()
@@ -269,7 +266,7 @@ final class SQLiteCheckpointer: Sendable {
 
     /// Returns once the thread has finished its current checkpoint, if any, and closed its connection.
     func stop() {
-        state.stop.signal()
-        state.done.wait()
+        stopping.signal()
+        done.wait()
     }
 }

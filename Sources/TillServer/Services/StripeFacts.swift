@@ -28,7 +28,7 @@ enum StripeFacts {
     struct EventFields: Decodable, Sendable {
         let id: String
         let object: String?
-        let type: String
+        let type: Event.EventType
         let data: Payload
 
         struct Payload: Decodable, Sendable {
@@ -39,13 +39,13 @@ enum StripeFacts {
             let object: String?
             let id: String?
             let metadata: [String: String]?
-            let paymentStatus: String?
+            let paymentStatus: CheckoutSession.PaymentStatus?
             let amount: Int?
             let amountTotal: Int?
             let amountReceived: Int?
             let amountRefunded: Int?
             let currency: String?
-            let paymentIntent: ID?
+            let paymentIntent: Expandable<Reference>?
             let customerDetails: CustomerDetails?
             let customerEmail: String?
             let receiptEmail: String?
@@ -73,18 +73,9 @@ enum StripeFacts {
             }
         }
 
-        /// An expandable reference: the id, or the expanded object's id.
-        struct ID: Decodable, Sendable {
+        /// An expanded object read for its id alone.
+        struct Reference: Codable, Sendable, StripeIdentifiable {
             let id: String
-            private struct Expanded: Decodable { let id: String }
-            init(from decoder: any Decoder) throws {
-                let container = try decoder.singleValueContainer()
-                if let id = try? container.decode(String.self) {
-                    self.id = id
-                } else {
-                    id = try container.decode(Expanded.self).id
-                }
-            }
         }
 
         static func decode(_ json: Data) throws -> EventFields {
@@ -95,31 +86,31 @@ enum StripeFacts {
     static func from(_ event: EventFields) -> Report? {
         let o = event.data.object
         switch (event.type, o.object) {
-        case ("checkout.session.completed", "checkout.session"):
-            let fact: PaymentFact = o.paymentStatus == "unpaid" ? .processing : .succeeded(amount: o.amountTotal ?? 0, currency: o.currency ?? "")
+        case (.checkoutSessionCompleted, "checkout.session"):
+            let fact: PaymentFact = o.paymentStatus == .unpaid ? .processing : .succeeded(amount: o.amountTotal ?? 0, currency: o.currency ?? "")
             return session(o, [fact])
-        case ("checkout.session.async_payment_succeeded", "checkout.session"):
+        case (.checkoutSessionAsyncPaymentSucceeded, "checkout.session"):
             return session(o, [.succeeded(amount: o.amountTotal ?? 0, currency: o.currency ?? "")])
-        case ("checkout.session.async_payment_failed", "checkout.session"):
+        case (.checkoutSessionAsyncPaymentFailed, "checkout.session"):
             return session(o, [.failed(code: "async_payment_failed", message: "The delayed payment failed.", final: true)])
-        case ("checkout.session.expired", "checkout.session"):
+        case (.checkoutSessionExpired, "checkout.session"):
             return session(o, [.canceled])
-        case ("payment_intent.succeeded", "payment_intent"):
+        case (.paymentIntentSucceeded, "payment_intent"):
             let received = o.amountReceived ?? 0
             return intent(o, [.succeeded(amount: received > 0 ? received : o.amount ?? 0, currency: o.currency ?? "")])
-        case ("payment_intent.payment_failed", "payment_intent"):
+        case (.paymentIntentPaymentFailed, "payment_intent"):
             let error = o.lastPaymentError
             return intent(o, [.failed(code: error?.declineCode ?? error?.code, message: error?.message, final: false)])
-        case ("payment_intent.canceled", "payment_intent"):
+        case (.paymentIntentCanceled, "payment_intent"):
             return intent(o, [.canceled])
-        case ("payment_intent.processing", "payment_intent"):
+        case (.paymentIntentProcessing, "payment_intent"):
             return intent(o, [.processing])
-        case ("charge.refunded", "charge"):
+        case (.chargeRefunded, "charge"):
             let intentId = o.paymentIntent?.id
             return Report(
                 lookup: Lookup(paymentId: o.metadata?["paymentId"], paymentIntentId: intentId),
                 facts: [.refunded(amountRefunded: o.amountRefunded ?? 0)], details: Details(paymentIntentId: intentId))
-        case ("charge.dispute.created", "dispute"):
+        case (.chargeDisputeCreated, "dispute"):
             let intentId = o.paymentIntent?.id
             return Report(lookup: Lookup(paymentIntentId: intentId), facts: [.disputed], details: Details(paymentIntentId: intentId))
         default:

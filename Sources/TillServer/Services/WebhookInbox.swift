@@ -10,8 +10,9 @@ actor WebhookInbox {
     /// What the controller read from the event.
     enum Reading: Sendable {
         case decoded(StripeFacts.Report?)
-        /// An event Till cannot decode: stored, and recorded as failed by the processor.
-        case undecodable
+        /// Not read on arrival (the inbox does not settle, or the event could not be decoded): the processor reads
+        /// the stored payload, and records the event as failed if it cannot.
+        case unread
     }
 
     struct Delivery: Sendable {
@@ -30,6 +31,10 @@ actor WebhookInbox {
     let settlement: SettlementService
     let processor: WebhookProcessor
     let clock: TillClock
+    /// On SQLite, with one writer, settling in the inbox's transaction saves a second transaction and a re-read of
+    /// every event. On PostgreSQL the processor's workers settle, on connections of their own beside the inbox's
+    /// commits (settling here measured slower there), so the controller need not decode more than the event's head.
+    nonisolated let settlesOnArrival: Bool
     private var queue: [Pending] = []
     private var writing = false
     static let maxBatch = 500
@@ -39,6 +44,7 @@ actor WebhookInbox {
         self.settlement = settlement
         self.processor = processor
         self.clock = clock
+        settlesOnArrival = database.kind == .sqlite
     }
 
     /// `true` when the event is new, `false` for a duplicate delivery; throws when it could not be stored.
@@ -64,10 +70,7 @@ actor WebhookInbox {
                     let inserted = try await WebhookEventRepository().insert(
                         deliveries.map { ($0.id, $0.type, $0.payload) }, now: now, on: db)
                     let fresh = deliveries.filter { inserted.contains($0.id) }
-                    // On SQLite, with one writer, settling here saves a second transaction and a re-read of every
-                    // event. On PostgreSQL the processor's workers settle, on connections of their own beside the
-                    // inbox's commits (settling here measured slower there).
-                    guard database.kind == .sqlite else { return (inserted, fresh.count) }
+                    guard settlesOnArrival else { return (inserted, fresh.count) }
                     var items: [SettlementService.BatchItem] = []
                     for delivery in fresh {
                         if case .decoded(let report) = delivery.reading { items.append(.init(eventId: delivery.id, report: report)) }
