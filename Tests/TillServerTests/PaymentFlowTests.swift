@@ -38,7 +38,10 @@ struct PaymentFlowTests {
             let payment = try await api.payment(user, checkout.string("paymentId"))
             #expect(payment.string("status") == "SUCCEEDED")
             #expect(payment.string("paymentIntentId").hasPrefix("pi_"))
-            #expect(payment.string("customerEmail").contains("@"))
+            // The email comes with checkout.session.completed, which may be applied after the event that paid.
+            try await eventually(5, "the session's email on the payment") {
+                try await api.payment(user, checkout.string("paymentId")).string("customerEmail").contains("@")
+            }
             let summary = try await api.call(.get, "/api/orders/\(orderId)/payment", token: user)
             #expect(summary.string("status") == "SUCCEEDED")
             #expect((summary["payments"] as? [Any])?.count == 1)

@@ -17,6 +17,30 @@ struct OrderRepository: Sendable {
         ).run()
     }
 
+    /// PostgreSQL, an order of one item: takes its stock and stores the order in one statement, or does nothing when
+    /// the product is inactive or short. Returns whether the order was placed. In autocommit, the product row is
+    /// locked only while this statement runs, not across a round trip to Till and back.
+    func insertReserving(_ order: Order, on db: any SQLDatabase) async throws -> Bool {
+        precondition(order.items.count == 1, "one statement reserves one product")
+        let item = order.items[0]
+        return try await db.raw("""
+            WITH reserved AS (
+                UPDATE products SET inventory = inventory - \(bind: item.quantity), updated_at = \(bind: order.createdAt)
+                WHERE id = \(bind: item.productId) AND active = 1 AND inventory >= \(bind: item.quantity)
+                RETURNING id
+            ), placed AS (
+                INSERT INTO orders (id, user_id, status, amount, currency, amount_refunded, created_at, updated_at)
+                SELECT \(bind: order.id), \(bind: order.userId), \(bind: order.status.rawValue), \(bind: order.amount),
+                    \(bind: order.currency), 0, \(bind: order.createdAt), \(bind: order.updatedAt)
+                FROM reserved
+                RETURNING id
+            )
+            INSERT INTO order_items (order_id, position, product_id, name, quantity, unit_amount)
+            SELECT id, 0, \(bind: item.productId), \(bind: item.name), \(bind: item.quantity), \(bind: item.unitAmount) FROM placed
+            RETURNING order_id
+            """).first() != nil
+    }
+
     /// The order with its items; `userId` limits it to that owner (another owner's order is simply not found).
     func find(id: String, userId: String?, on db: any SQLDatabase) async throws -> Order? {
         var query: SQLQueryString = "SELECT \(unsafeRaw: Order.columns) FROM orders WHERE id = \(bind: id)"

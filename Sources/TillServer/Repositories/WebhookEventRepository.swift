@@ -30,14 +30,30 @@ struct WebhookEventRepository: Sendable {
         let attempts: Int
     }
 
+    struct New: Sendable {
+        let id: String
+        let type: String
+        let payload: String
+        /// `pending` for the processor, or the outcome of an event settled before it was stored.
+        var status = "pending"
+    }
+
     /// Stores many events in one statement; returns the ids that were new.
-    func insert(_ events: [(id: String, type: String, payload: String)], now: Int, on db: any SQLDatabase) async throws -> Set<String> {
+    func insert(_ events: [New], now: Int, on db: any SQLDatabase) async throws -> Set<String> {
         guard !events.isEmpty else { return [] }
-        let rows: [SQLQueryString] = events.map { "(\(bind: $0.id), \(bind: $0.type), \(bind: $0.payload), 'pending', 0, \(bind: now))" }
+        let rows: [SQLQueryString] = events.map {
+            "(\(bind: $0.id), \(bind: $0.type), \(bind: $0.payload), \(bind: $0.status), 0, \(bind: now), \(bind: $0.status == "pending" ? nil : now))"
+        }
         return Set(try await db.raw(
-            "INSERT INTO webhook_events (id, type, payload, status, attempts, received_at) VALUES "
+            "INSERT INTO webhook_events (id, type, payload, status, attempts, received_at, processed_at) VALUES "
                 + rows.joined(separator: ", ") + " ON CONFLICT (id) DO NOTHING RETURNING id"
         ).all(decodingColumn: "id", as: String.self))
+    }
+
+    /// Which of `ids` are stored already.
+    func existing(_ ids: [String], on db: any SQLDatabase) async throws -> Set<String> {
+        guard !ids.isEmpty else { return [] }
+        return Set(try await db.raw("SELECT id FROM webhook_events WHERE id IN (\(binds: ids))").all(decodingColumn: "id", as: String.self))
     }
 
     /// The WHERE of the partial index `webhook_events_queue` (migration 3), word for word: SQLite uses a partial

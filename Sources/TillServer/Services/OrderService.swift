@@ -32,7 +32,16 @@ struct OrderService: Sendable {
     func create(userId: String, request: CreateOrderRequest, idempotencyKey: String?) async throws -> StoredResponse {
         let lines = try OrderLineRequest.normalise(request.items.map { OrderLineRequest(productId: $0.productId, quantity: $0.quantity) })
         guard let key = idempotencyKey else {
-            let order = try await database.transaction { db in try await place(userId: userId, lines: lines, on: db) }
+            // Priced and checked against the stock as it stands before any write: when a product sells out, the rush
+            // of orders after it is refused from one read each instead of queueing for the writer. What passes is
+            // still decided by the conditional stock update.
+            let products = try await database.withConnection { db in try await catalog.products(ids: lines.map(\.productId), on: db) }
+            let order = try draft(userId: userId, lines: lines, products: products, checkingStock: true)
+            if writesInOneStatement(order) {
+                try await database.withConnection { db in try await write(order, on: db) }
+            } else {
+                try await database.transaction { db in try await write(order, on: db) }
+            }
             return StoredResponse(status: 201, body: try JSONCoding.string(order))
         }
         guard !key.isEmpty, key.utf8.count <= 255 else {
@@ -51,7 +60,9 @@ struct OrderService: Sendable {
                     }
                     return StoredResponse(status: stored.statusCode, body: stored.body)
                 }
-                let order = try await place(userId: userId, lines: lines, on: db)
+                let products = try await catalog.products(ids: lines.map(\.productId), on: db)
+                let order = try draft(userId: userId, lines: lines, products: products, checkingStock: false)
+                try await write(order, on: db)
                 let body = try JSONCoding.string(order)
                 try await idempotency.complete(userId: userId, key: key, statusCode: 201, body: body, on: db)
                 return StoredResponse(status: 201, body: body)
@@ -67,10 +78,10 @@ struct OrderService: Sendable {
         }
     }
 
-    private func place(userId: String, lines: [OrderLineRequest], on db: any SQLDatabase) async throws -> Order {
-        let products = Dictionary(
-            try await catalog.products(ids: lines.map(\.productId), on: db).map { ($0.id, $0) },
-            uniquingKeysWith: { a, _ in a })
+    /// The order the lines make at the products' current prices, or the error that refuses it. `checkingStock`
+    /// refuses at once what the stock read cannot cover.
+    private func draft(userId: String, lines: [OrderLineRequest], products: [Product], checkingStock: Bool) throws -> Order {
+        let products = Dictionary(products.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         var items: [OrderItem] = []
         var currency: Currency?
         for (index, line) in lines.enumerated() {
@@ -91,19 +102,42 @@ struct OrderService: Sendable {
             throw TillError.invalid("The order total is too large")
         }
         if let problem = Money.validateCharge(amount, currency) { throw TillError.invalid("The order total \(problem)") }
-
-        let now = clock.nowMillis()
-        for item in items {
-            guard try await catalog.reserve(productId: item.productId, quantity: item.quantity, now: now, on: db) else {
-                throw TillError(.insufficientInventory, "Not enough stock of \"\(item.name)\" for \(item.quantity)")
-            }
+        if checkingStock, let short = items.first(where: { products[$0.productId]!.inventory < $0.quantity }) {
+            throw Self.notEnough(short)
         }
-        let order = Order(
+        let now = clock.nowMillis()
+        return Order(
             id: IDs.make(), userId: userId, status: .pending, items: items, amount: amount, currency: currency.code,
             amountRefunded: 0, createdAt: now, updatedAt: now, paidAt: nil, cancelledAt: nil)
-        try await orders.insert(order, on: db)
-        logger.info("order created", metadata: ["order.id": "\(order.id)", "user.id": "\(userId)"])
-        return order
+    }
+
+    /// On PostgreSQL an order of one item is stored and its stock taken in one statement, so the product row is
+    /// locked only while that statement runs and commits, not across a round trip to Till and back: orders for one
+    /// popular product queue on that lock.
+    private func writesInOneStatement(_ order: Order) -> Bool {
+        database.kind == .postgres && order.items.count == 1
+    }
+
+    /// Stores the order and takes its stock, all or nothing: inside the caller's transaction, or in one statement
+    /// (`writesInOneStatement`).
+    private func write(_ order: Order, on db: any SQLDatabase) async throws {
+        var short: OrderItem?
+        if writesInOneStatement(order) {
+            if try await !orders.insertReserving(order, on: db) { short = order.items[0] }
+        } else {
+            try await orders.insert(order, on: db)
+            for item in order.items where short == nil {
+                if try await !catalog.reserve(productId: item.productId, quantity: item.quantity, now: order.createdAt, on: db) {
+                    short = item
+                }
+            }
+        }
+        if let short { throw Self.notEnough(short) }
+        logger.info("order created", metadata: ["order.id": "\(order.id)", "user.id": "\(order.userId)"])
+    }
+
+    private static func notEnough(_ item: OrderItem) -> TillError {
+        TillError(.insufficientInventory, "Not enough stock of \"\(item.name)\" for \(item.quantity)")
     }
 
     func order(id: String, identity: Identity) async throws -> Order {

@@ -12,39 +12,50 @@ extension SettlementService {
     }
 
     struct BatchOutcome: Sendable {
-        /// Events finished here: `processed` or `ignored`, already recorded in the inbox.
-        var finished = 0
+        /// Events applied here.
+        var processed: [String] = []
+        /// Events about nothing Till knows.
+        var ignored: [String] = []
         /// Events to apply one by one.
         var rest: [BatchItem] = []
     }
 
     struct BatchConflict: Error {}
 
+    /// Applies what it can of stored, claimed events in one transaction, recording the outcome of those it
+    /// finishes.
     func applyBatch(_ items: [BatchItem]) async throws -> BatchOutcome {
         do {
-            return try await database.transaction { db in try await applyBatch(items, on: db) }
+            return try await database.transaction { db in
+                let outcome = try await applyBatch(items, on: db)
+                let inbox = WebhookEventRepository()
+                let now = clock.nowMillis()
+                try await inbox.finish(ids: outcome.processed, status: "processed", now: now, on: db)
+                try await inbox.finish(ids: outcome.ignored, status: "ignored", now: now, on: db)
+                return outcome
+            }
         } catch is BatchConflict {
-            return BatchOutcome(finished: 0, rest: items)
+            return BatchOutcome(rest: items)
         }
     }
 
-    /// Applies what it can of `items` inside the caller's transaction (the inbox's), behind a savepoint: if
-    /// anything goes wrong, the settlement is rolled back and the events stay pending for the processor, while the
-    /// caller's own writes stand. Returns how many events were left pending.
-    func settleInline(_ items: [BatchItem], on db: any SQLDatabase) async throws -> Int {
-        guard !items.isEmpty else { return 0 }
+    /// Applies what it can of events not stored yet, inside the caller's transaction (the inbox's, which then
+    /// stores them with their outcome), behind a savepoint: if anything goes wrong, the settlement is rolled back
+    /// and every event is left to the processor, while the caller's own writes stand.
+    func settleInline(_ items: [BatchItem], on db: any SQLDatabase) async throws -> BatchOutcome {
+        guard !items.isEmpty else { return BatchOutcome() }
         try await db.raw("SAVEPOINT settle").run()
         do {
             let outcome = try await applyBatch(items, on: db)
             try await db.raw("RELEASE SAVEPOINT settle").run()
-            return outcome.rest.count
+            return outcome
         } catch {
             try await db.raw("ROLLBACK TO SAVEPOINT settle").run()
             try await db.raw("RELEASE SAVEPOINT settle").run()
             if !(error is BatchConflict) {
                 logger.warning("settling webhook events on arrival failed; the processor will", metadata: ["error": "\(error)"])
             }
-            return items.count
+            return BatchOutcome(rest: items)
         }
     }
 
@@ -60,19 +71,17 @@ extension SettlementService {
         }
 
         var outcome = BatchOutcome()
-        var ignored: [String] = []
         var byPayment: [String: [BatchItem]] = [:]
         var paymentOrder: [String] = []
         for item in items {
             guard let report = item.report, let payment = resolve(report.lookup) else {
-                ignored.append(item.eventId)
+                outcome.ignored.append(item.eventId)
                 continue
             }
             if byPayment[payment.id] == nil { paymentOrder.append(payment.id) }
             byPayment[payment.id, default: []].append(item)
         }
 
-        var processed: [String] = []
         var toSettle: [(payment: Payment, details: StripeFacts.Details, events: [String])] = []
         for paymentId in paymentOrder {
             let group = byPayment[paymentId]!
@@ -92,7 +101,7 @@ extension SettlementService {
                 if (payment.paymentIntentId == nil && details.paymentIntentId != nil) || (payment.customerEmail == nil && details.customerEmail != nil) {
                     try await payments.setDetails(id: payment.id, paymentIntentId: details.paymentIntentId, customerEmail: details.customerEmail, on: db)
                 }
-                processed += group.map(\.eventId)
+                outcome.processed += group.map(\.eventId)
             } else if decision.status == .succeeded, decision.effects == [.fulfil], payment.status != .canceled {
                 toSettle.append((payment, details, group.map(\.eventId)))
             } else {
@@ -117,7 +126,7 @@ extension SettlementService {
                 outcome.rest += entry.events.map { id in items.first { $0.eventId == id }! }
             } else {
                 settled.append((entry.payment, entry.details))
-                processed += entry.events
+                outcome.processed += entry.events
             }
         }
         if !settled.isEmpty {
@@ -143,12 +152,8 @@ extension SettlementService {
                 _ = try await UserRepository().grantPlan(userId: payment.userId, planId: planId, on: db)
             }
         }
-        let inbox = WebhookEventRepository()
-        try await inbox.finish(ids: processed, status: "processed", now: now, on: db)
-        try await inbox.finish(ids: ignored, status: "ignored", now: now, on: db)
-        outcome.finished = processed.count + ignored.count
-        if !processed.isEmpty {
-            logger.debug("settled a batch", metadata: ["events": "\(processed.count)", "payments": "\(toSettle.count)"])
+        if !outcome.processed.isEmpty {
+            logger.debug("settled a batch", metadata: ["events": "\(outcome.processed.count)", "payments": "\(toSettle.count)"])
         }
         return outcome
     }

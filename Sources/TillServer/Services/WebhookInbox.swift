@@ -2,8 +2,8 @@
 ///
 /// Events that arrive while a write is in flight are written together in the next transaction, so concurrent
 /// deliveries share one commit. On SQLite the new events are also applied in that transaction where the batch path
-/// can (a success for a payment awaiting it, or an event about nothing Till knows); the rest stay `pending` for the
-/// processor, which is woken for them. Each caller gets its answer only after the commit, so an acknowledged event
+/// can (a success for a payment awaiting it, or an event about nothing Till knows) and stored with their outcome;
+/// the rest are stored `pending` for the processor, which is woken for them. Each caller gets its answer only after the commit, so an acknowledged event
 /// is never lost, and a settlement that fails never fails the storing: it is rolled back to a savepoint and left to
 /// the processor.
 actor WebhookInbox {
@@ -67,16 +67,26 @@ actor WebhookInbox {
             do {
                 let (inserted, leftOver) = try await database.transaction { db in
                     let now = clock.nowMillis()
-                    let inserted = try await WebhookEventRepository().insert(
-                        deliveries.map { ($0.id, $0.type, $0.payload) }, now: now, on: db)
-                    let fresh = deliveries.filter { inserted.contains($0.id) }
-                    guard settlesOnArrival else { return (inserted, fresh.count) }
+                    let repository = WebhookEventRepository()
+                    var events = deliveries.map { WebhookEventRepository.New(id: $0.id, type: $0.type, payload: $0.payload) }
+                    guard settlesOnArrival else {
+                        let inserted = try await repository.insert(events, now: now, on: db)
+                        return (inserted, inserted.count)
+                    }
+                    // One writer: the events not stored yet are settled first and then stored with their outcome,
+                    // so an event is written once rather than stored pending and updated.
+                    let stored = try await repository.existing(deliveries.map(\.id), on: db)
+                    events.removeAll { stored.contains($0.id) }
                     var items: [SettlementService.BatchItem] = []
-                    for delivery in fresh {
+                    for delivery in deliveries where !stored.contains(delivery.id) {
                         if case .decoded(let report) = delivery.reading { items.append(.init(eventId: delivery.id, report: report)) }
                     }
-                    let leftOver = fresh.count - items.count + (try await settlement.settleInline(items, on: db))
-                    return (inserted, leftOver)
+                    let outcome = try await settlement.settleInline(items, on: db)
+                    let verdicts = Dictionary(
+                        outcome.processed.map { ($0, "processed") } + outcome.ignored.map { ($0, "ignored") }, uniquingKeysWith: { a, _ in a })
+                    for index in events.indices { events[index].status = verdicts[events[index].id] ?? "pending" }
+                    let inserted = try await repository.insert(events, now: now, on: db)
+                    return (inserted, inserted.count - verdicts.count)
                 }
                 if leftOver > 0 { processor.notify() }
                 var answered = Set<String>()
