@@ -93,6 +93,30 @@ struct OrderTests {
         }
     }
 
+    @Test("40 concurrent orders of two products, one with stock 10: exactly 10 succeed and the other's stock is kept", arguments: Backend.available)
+    func noPartialReservation(backend: Backend) async throws {
+        try await withTill(backend) { api, _ in
+            let admin = try await api.adminToken()
+            let plenty = try await api.createProduct(admin: admin, name: "Plenty", inventory: 100)
+            let scarce = try await api.createProduct(admin: admin, name: "Scarce", inventory: 10)
+            var users: [String] = []
+            for _ in 0..<5 { users.append(try await api.register().token) }
+            // Most of them pass the stock read before any is written, so the refusals come from the transaction's
+            // conditional update of the second item, after the first was taken.
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for attempt in 0..<40 {
+                    let user = users[attempt % users.count]
+                    group.addTask { try await api.order(user, [(plenty, 1), (scarce, 1)]).status }
+                }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            #expect(statuses.filter { $0 == 201 }.count == 10)
+            #expect(statuses.filter { $0 == 409 }.count == 30)
+            #expect(try await api.inventory(scarce) == 0)
+            #expect(try await api.inventory(plenty) == 90)
+        }
+    }
+
     @Test("Idempotency-Key: same body replays the first answer; another body is 422", arguments: Backend.available)
     func idempotency(backend: Backend) async throws {
         try await withTill(backend) { api, _ in

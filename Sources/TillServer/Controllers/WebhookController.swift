@@ -22,6 +22,8 @@ struct WebhookController {
     struct Received: Encodable {
         let received: Bool
     }
+    /// The answer to every stored or duplicate event, encoded once.
+    static let received = try! JSONCoding.encode(Received(received: true))
 
     func addRoutes(to router: Router<TillRequestContext>) {
         router.post("/api/webhooks/stripe") { request, context in
@@ -41,10 +43,10 @@ struct WebhookController {
                 context.logger.warning("webhook signature rejected", metadata: ["reason": "\(error)"])
                 throw TillError(.invalidSignature, "\(error)")
             }
-            // Where the inbox settles on arrival, what settlement needs is decoded here, on the request's own thread,
-            // so the inbox's write (one writer) only stores and settles. A body that is an event but not one Till can
-            // read is stored for the processor, which records it as failed.
-            let event = inbox.settlesOnArrival ? try? StripeFacts.EventFields.decode(payload) : nil
+            // What settlement needs is decoded here, on the request's own thread, so the inbox's write only stores
+            // and settles. A body that is an event but not one Till can read is stored for the processor, which
+            // records it as failed.
+            let event = try? StripeFacts.EventFields.decode(payload)
             guard let head = event.map({ Head(id: $0.id, type: $0.type.rawValue, object: $0.object) })
                     ?? (try? JSONDecoder().decode(Head.self, from: payload)),
                 head.object == nil || head.object == "event", head.id.hasPrefix("evt_"), !head.type.isEmpty,
@@ -57,7 +59,7 @@ struct WebhookController {
             context.logger.info(
                 inserted ? "webhook event stored" : "duplicate webhook event",
                 metadata: ["stripe.event_id": "\(head.id)", "type": "\(head.type)"])
-            return try JSONCoding.response(.ok, Received(received: true))
+            return JSONCoding.response(.ok, json: Self.received)
         }
     }
 }

@@ -39,27 +39,9 @@ extension SettlementService {
         }
     }
 
-    /// Applies what it can of events not stored yet, inside the caller's transaction (the inbox's, which then
-    /// stores them with their outcome), behind a savepoint: if anything goes wrong, the settlement is rolled back
-    /// and every event is left to the processor, while the caller's own writes stand.
-    func settleInline(_ items: [BatchItem], on db: any SQLDatabase) async throws -> BatchOutcome {
-        guard !items.isEmpty else { return BatchOutcome() }
-        try await db.raw("SAVEPOINT settle").run()
-        do {
-            let outcome = try await applyBatch(items, on: db)
-            try await db.raw("RELEASE SAVEPOINT settle").run()
-            return outcome
-        } catch {
-            try await db.raw("ROLLBACK TO SAVEPOINT settle").run()
-            try await db.raw("RELEASE SAVEPOINT settle").run()
-            if !(error is BatchConflict) {
-                logger.warning("settling webhook events on arrival failed; the processor will", metadata: ["error": "\(error)"])
-            }
-            return BatchOutcome(rest: items)
-        }
-    }
-
-    private func applyBatch(_ items: [BatchItem], on db: any SQLDatabase) async throws -> BatchOutcome {
+    /// Applies what it can of `items` inside the caller's transaction; recording the events' outcome is the
+    /// caller's. Throws `BatchConflict` when a payment changed since it was read.
+    func applyBatch(_ items: [BatchItem], on db: any SQLDatabase) async throws -> BatchOutcome {
         let now = clock.nowMillis()
         let lookups = items.compactMap { $0.report?.lookup }
         let loaded = try await load(lookups, on: db)
