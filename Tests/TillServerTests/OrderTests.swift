@@ -76,15 +76,7 @@ struct OrderTests {
         try await withTill(backend) { api, _ in
             let admin = try await api.adminToken()
             let product = try await api.createProduct(admin: admin, inventory: 50)
-            var users: [String] = []
-            for _ in 0..<10 { users.append(try await api.register().token) }
-            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
-                for attempt in 0..<200 {
-                    let user = users[attempt % users.count]
-                    group.addTask { try await api.order(user, [(product, 1)]).status }
-                }
-                return try await group.reduce(into: [Int]()) { $0.append($1) }
-            }
+            let statuses = try await api.concurrentOrders(200, of: [(product, 1)], users: 10)
             #expect(statuses.filter { $0 == 201 }.count == 50)
             #expect(statuses.filter { $0 == 409 }.count == 150)
             #expect(try await api.inventory(product) == 0)
@@ -99,17 +91,9 @@ struct OrderTests {
             let admin = try await api.adminToken()
             let plenty = try await api.createProduct(admin: admin, name: "Plenty", inventory: 100)
             let scarce = try await api.createProduct(admin: admin, name: "Scarce", inventory: 10)
-            var users: [String] = []
-            for _ in 0..<5 { users.append(try await api.register().token) }
             // Most of them pass the stock read before any is written, so the refusals come from the transaction's
             // conditional update of the second item, after the first was taken.
-            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
-                for attempt in 0..<40 {
-                    let user = users[attempt % users.count]
-                    group.addTask { try await api.order(user, [(plenty, 1), (scarce, 1)]).status }
-                }
-                return try await group.reduce(into: [Int]()) { $0.append($1) }
-            }
+            let statuses = try await api.concurrentOrders(40, of: [(plenty, 1), (scarce, 1)], users: 5)
             #expect(statuses.filter { $0 == 201 }.count == 10)
             #expect(statuses.filter { $0 == 409 }.count == 30)
             #expect(try await api.inventory(scarce) == 0)

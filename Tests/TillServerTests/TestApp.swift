@@ -108,6 +108,19 @@ struct API: Sendable {
         let body = "{\"items\":[" + items.map { #"{"productId":"\#($0.0)","quantity":\#($0.1)}"# }.joined(separator: ",") + "]}"
         return try await call(.post, "/api/orders", token: token, body: body, headers: key.map { ["Idempotency-Key": $0] } ?? [:])
     }
+
+    /// `count` orders of `items` at once, from `users` new users in turn; the statuses, in no particular order.
+    func concurrentOrders(_ count: Int, of items: [(String, Int)], users: Int) async throws -> [Int] {
+        var tokens: [String] = []
+        for _ in 0..<users { tokens.append(try await register().token) }
+        return try await withThrowingTaskGroup(of: Int.self) { group in
+            for attempt in 0..<count {
+                let token = tokens[attempt % tokens.count]
+                group.addTask { try await self.order(token, items).status }
+            }
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+    }
 }
 
 /// Starts Till on a fresh database of `backend`, on a free loopback port, through the same composition root as
