@@ -77,10 +77,6 @@ enum StripeFacts {
         struct Reference: Codable, Sendable, StripeIdentifiable {
             let id: String
         }
-
-        static func decode(_ json: Data) throws -> EventFields {
-            try JSONDecoder().decode(EventFields.self, from: json)
-        }
     }
 
     static func from(_ event: EventFields) -> Report? {
