@@ -6,8 +6,8 @@ import SQLKit
 /// deliveries share one commit. The new events are applied in that transaction where the batch path can (a success
 /// for a payment awaiting it, or an event about nothing Till knows) and stored with their outcome; the rest are
 /// stored `pending` for the processor, which is woken for them. Each caller gets its answer only after the commit,
-/// so an acknowledged event is never lost, and a settlement that fails never fails the storing: it is rolled back to
-/// a savepoint and left to the processor.
+/// so an acknowledged event is never lost, and a settlement that fails never fails the storing: the transaction is
+/// rolled back and the group stored `pending` in a second one, for the processor.
 actor WebhookInbox {
     /// What the controller read from the event.
     enum Reading: Sendable {
@@ -66,7 +66,15 @@ actor WebhookInbox {
             var seen = Set<String>()
             let deliveries = batch.map(\.delivery).filter { seen.insert($0.id).inserted }
             do {
-                let (inserted, leftOver) = try await database.transaction { db in try await write(deliveries, on: db) }
+                let (inserted, leftOver): (Set<String>, Int)
+                do {
+                    (inserted, leftOver) = try await database.transaction { db in try await write(deliveries, settling: true, on: db) }
+                } catch {
+                    if !(error is SettlementService.BatchConflict) {
+                        settlement.logger.warning("settling webhook events on arrival failed; the processor will", metadata: ["error": "\(error)"])
+                    }
+                    (inserted, leftOver) = try await database.transaction { db in try await write(deliveries, settling: false, on: db) }
+                }
                 if leftOver > 0 { processor.notify() }
                 var answered = Set<String>()
                 for pending in batch {
@@ -81,42 +89,35 @@ actor WebhookInbox {
         writers -= 1
     }
 
-    /// Settles the events not stored yet where the batch path can, then stores them with their outcome, so an event
-    /// is written once rather than stored pending and updated. Anything that goes wrong in settling (a payment
-    /// changed meanwhile, or, on PostgreSQL, a copy of an event stored by another transaction first) is rolled back
-    /// to a savepoint, and the events are stored `pending` for the processor. Returns the ids stored and how many of
-    /// them are pending.
-    private func write(_ deliveries: [Delivery], on db: any SQLDatabase) async throws -> (Set<String>, Int) {
+    /// Settles the events not stored yet where the batch path can (when `settling`), then stores them with their
+    /// outcome, so an event is written once rather than stored pending and updated. Throws when settling goes wrong
+    /// (a payment changed meanwhile, or, on PostgreSQL, a copy of an event stored by another transaction first):
+    /// the caller rolls back and stores the group again without settling, all `pending` for the processor. (A
+    /// savepoint would avoid the second transaction, but on SQLite it copies every page the settlement touches into
+    /// a statement journal, on every batch, for a case that is rare.) Returns the ids stored and how many of them
+    /// are pending.
+    private func write(_ deliveries: [Delivery], settling: Bool, on db: any SQLDatabase) async throws -> (Set<String>, Int) {
         let now = clock.nowMillis()
         let repository = WebhookEventRepository()
         let stored = try await repository.existing(deliveries.map(\.id), on: db)
-        let fresh = deliveries.filter { !stored.contains($0.id) }
-        let pending = fresh.map { WebhookEventRepository.New(id: $0.id, type: $0.type, payload: $0.payload) }
+        var events = deliveries.filter { !stored.contains($0.id) }.map { WebhookEventRepository.New(id: $0.id, type: $0.type, payload: $0.payload) }
         var items: [SettlementService.BatchItem] = []
-        for delivery in fresh {
-            if case .decoded(let report) = delivery.reading { items.append(.init(eventId: delivery.id, report: report)) }
-        }
-        if !items.isEmpty {
-            try await db.raw("SAVEPOINT settle").run()
-            do {
-                let outcome = try await settlement.applyBatch(items, on: db)
-                let verdicts = Dictionary(
-                    outcome.processed.map { ($0, "processed") } + outcome.ignored.map { ($0, "ignored") }, uniquingKeysWith: { a, _ in a })
-                var events = pending
-                for index in events.indices { events[index].status = verdicts[events[index].id] ?? "pending" }
-                let inserted = try await repository.insert(events, now: now, on: db)
-                guard inserted.count == events.count else { throw SettlementService.BatchConflict() }
-                try await db.raw("RELEASE SAVEPOINT settle").run()
-                return (inserted, inserted.count - verdicts.count)
-            } catch {
-                try await db.raw("ROLLBACK TO SAVEPOINT settle").run()
-                try await db.raw("RELEASE SAVEPOINT settle").run()
-                if !(error is SettlementService.BatchConflict) {
-                    settlement.logger.warning("settling webhook events on arrival failed; the processor will", metadata: ["error": "\(error)"])
-                }
+        if settling {
+            for delivery in deliveries where !stored.contains(delivery.id) {
+                if case .decoded(let report) = delivery.reading { items.append(.init(eventId: delivery.id, report: report)) }
             }
         }
-        let inserted = try await repository.insert(pending, now: now, on: db)
-        return (inserted, inserted.count)
+        var settled = 0
+        if !items.isEmpty {
+            let outcome = try await settlement.applyBatch(items, on: db)
+            let verdicts = Dictionary(
+                outcome.processed.map { ($0, "processed") } + outcome.ignored.map { ($0, "ignored") }, uniquingKeysWith: { a, _ in a })
+            for index in events.indices { events[index].status = verdicts[events[index].id] ?? "pending" }
+            settled = verdicts.count
+        }
+        let inserted = try await repository.insert(events, now: now, on: db)
+        // A copy stored by another transaction since the check: what was settled for it must not stand.
+        if settled > 0, inserted.count < events.count { throw SettlementService.BatchConflict() }
+        return (inserted, inserted.count - settled)
     }
 }
