@@ -12,7 +12,8 @@ import VaporCSQLite
 /// closing, a write elsewhere, or more than `maxBuffered` bytes. So when SQLite's commit returns the log is in the
 /// OS's cache exactly as without this VFS, and an acknowledged event still survives `kill -9`; other connections see
 /// a commit only after SQLite updates the WAL index, which it does after these writes. Other files pass straight
-/// through.
+/// through. This relies on SQLite writing a frame's header and its page in two calls (`walWriteOneFrame` in 3.54);
+/// SQLiteLogVFSTests reads each commit from a second connection, so a SQLite that changed it would fail them.
 enum SQLiteLogVFS {
     static let name = "till-wal-gather"
     static let maxBuffered = 1 << 20
@@ -116,34 +117,13 @@ enum SQLiteLogVFS {
         m.iVersion = 3
         m.xClose = close
         m.xWrite = write
-        m.xRead = { file, bytes, amount, offset in
-            let status = flush(file)
-            return status != SQLITE_OK ? status : base(file).xRead!(file, bytes, amount, offset)
-        }
-        m.xTruncate = { file, size in
-            let status = flush(file)
-            return status != SQLITE_OK ? status : base(file).xTruncate!(file, size)
-        }
-        m.xSync = { file, flags in
-            let status = flush(file)
-            return status != SQLITE_OK ? status : base(file).xSync!(file, flags)
-        }
-        m.xFileSize = { file, size in
-            let status = flush(file)
-            return status != SQLITE_OK ? status : base(file).xFileSize!(file, size)
-        }
-        m.xLock = { file, level in
-            let status = flush(file)
-            return status != SQLITE_OK ? status : base(file).xLock!(file, level)
-        }
-        m.xUnlock = { file, level in
-            let status = flush(file)
-            return status != SQLITE_OK ? status : base(file).xUnlock!(file, level)
-        }
-        m.xFileControl = { file, op, argument in
-            let status = flush(file)
-            return status != SQLITE_OK ? status : base(file).xFileControl!(file, op, argument)
-        }
+        m.xRead = { file, bytes, amount, offset in afterFlush(file) { base(file).xRead!(file, bytes, amount, offset) } }
+        m.xTruncate = { file, size in afterFlush(file) { base(file).xTruncate!(file, size) } }
+        m.xSync = { file, flags in afterFlush(file) { base(file).xSync!(file, flags) } }
+        m.xFileSize = { file, size in afterFlush(file) { base(file).xFileSize!(file, size) } }
+        m.xLock = { file, level in afterFlush(file) { base(file).xLock!(file, level) } }
+        m.xUnlock = { file, level in afterFlush(file) { base(file).xUnlock!(file, level) } }
+        m.xFileControl = { file, op, argument in afterFlush(file) { base(file).xFileControl!(file, op, argument) } }
         m.xCheckReservedLock = { file, result in base(file).xCheckReservedLock!(file, result) }
         m.xSectorSize = { file in base(file).xSectorSize!(file) }
         m.xDeviceCharacteristics = { file in base(file).xDeviceCharacteristics!(file) }
@@ -153,8 +133,7 @@ enum SQLiteLogVFS {
         m.xShmUnmap = { file, delete in base(file).xShmUnmap?(file, delete) ?? SQLITE_OK }
         m.xFetch = { file, offset, amount, pointer in
             guard let fetch = base(file).xFetch else { pointer?.pointee = nil; return SQLITE_OK }
-            let status = flush(file)
-            return status != SQLITE_OK ? status : fetch(file, offset, amount, pointer)
+            return afterFlush(file) { fetch(file, offset, amount, pointer) }
         }
         m.xUnfetch = { file, offset, pointer in base(file).xUnfetch?(file, offset, pointer) ?? SQLITE_OK }
         let methods = UnsafeMutablePointer<sqlite3_io_methods>.allocate(capacity: 1)
@@ -163,4 +142,10 @@ enum SQLiteLogVFS {
     }()
 
     private static func base(_ file: UnsafeMutablePointer<sqlite3_file>?) -> sqlite3_io_methods { state(file).pointee.base.pointee }
+
+    /// Writes out what is gathered, then (if that worked) runs `method`.
+    private static func afterFlush(_ file: UnsafeMutablePointer<sqlite3_file>?, _ method: () -> Int32) -> Int32 {
+        let status = flush(file)
+        return status != SQLITE_OK ? status : method()
+    }
 }

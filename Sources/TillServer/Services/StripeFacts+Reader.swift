@@ -69,20 +69,27 @@ struct JSONFieldReader {
     /// Calls `field` with each key of an object; `field` reads or skips the value.
     mutating func object(_ field: (inout JSONFieldReader, String) throws -> Void) throws {
         try consume(UInt8(ascii: "{"))
+        try elements(until: UInt8(ascii: "}")) { reader in
+            let key = try reader.string()
+            try reader.consume(UInt8(ascii: ":"))
+            try field(&reader, key)
+        }
+    }
+
+    /// The comma-separated elements of an object or array whose opening byte is read, through `close`.
+    private mutating func elements(until close: UInt8, _ element: (inout JSONFieldReader) throws -> Void) throws {
         depth += 1
         guard depth <= Self.maxDepth else { throw fail() }
         skipSpace()
-        if peek == UInt8(ascii: "}") {
+        if peek == close {
             index += 1
         } else {
             while true {
-                let key = try string()
-                try consume(UInt8(ascii: ":"))
-                try field(&self, key)
+                try element(&self)
                 skipSpace()
                 guard let next = peek else { throw fail() }
                 index += 1
-                if next == UInt8(ascii: "}") { break }
+                if next == close { break }
                 guard next == UInt8(ascii: ",") else { throw fail() }
             }
         }
@@ -193,22 +200,7 @@ struct JSONFieldReader {
             try object { reader, _ in try reader.skip() }
         case UInt8(ascii: "["):
             index += 1
-            depth += 1
-            guard depth <= Self.maxDepth else { throw fail() }
-            skipSpace()
-            if peek == UInt8(ascii: "]") {
-                index += 1
-            } else {
-                while true {
-                    try skip()
-                    skipSpace()
-                    guard let next = peek else { throw fail() }
-                    index += 1
-                    if next == UInt8(ascii: "]") { break }
-                    guard next == UInt8(ascii: ",") else { throw fail() }
-                }
-            }
-            depth -= 1
+            try elements(until: UInt8(ascii: "]")) { try $0.skip() }
         case UInt8(ascii: "\""):
             _ = try string()
         case UInt8(ascii: "t"): try literal("true")
