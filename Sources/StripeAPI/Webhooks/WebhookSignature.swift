@@ -59,10 +59,9 @@ public enum WebhookSignature {
         }
         guard let timestamp else { throw .noTimestamp }
         guard !signatures.isEmpty else { throw .noSignatures }
-        let signed = signedPayload(timestamp: timestamp, payload: payload)
         var matched = false
         for secret in keys {
-            let expected = Array(HMAC<SHA256>.authenticationCode(for: signed, using: SymmetricKey(data: Data(secret.utf8))))
+            let expected = Array(mac(timestamp: timestamp, payload: payload, secret: secret))
             for candidate in signatures where constantTimeEquals(candidate, expected) {
                 matched = true
             }
@@ -74,9 +73,7 @@ public enum WebhookSignature {
 
     /// The lowercase hex `v1` signature of `payload` at `timestamp`.
     public static func signature(payload: some DataProtocol, secret: String, timestamp: Int) -> String {
-        let mac = HMAC<SHA256>.authenticationCode(
-            for: signedPayload(timestamp: timestamp, payload: payload), using: SymmetricKey(data: Data(secret.utf8)))
-        return mac.map { hexDigits[Int($0 >> 4)] + hexDigits[Int($0 & 0xF)] }.joined()
+        mac(timestamp: timestamp, payload: payload, secret: secret).map { hexDigits[Int($0 >> 4)] + hexDigits[Int($0 & 0xF)] }.joined()
     }
 
     /// A complete `Stripe-Signature` header value, one `v1` per secret (as Stripe sends during a rotation).
@@ -91,10 +88,13 @@ public enum WebhookSignature {
 
     private static let hexDigits = (0..<16).map { String($0, radix: 16) }
 
-    private static func signedPayload(timestamp: Int, payload: some DataProtocol) -> Data {
-        var data = Data("\(timestamp).".utf8)
-        data.append(contentsOf: payload)
-        return data
+    /// HMAC-SHA256 of `"<timestamp>.<payload>"`, fed in two parts rather than copying the payload into one buffer
+    /// first.
+    private static func mac(timestamp: Int, payload: some DataProtocol, secret: String) -> HMAC<SHA256>.MAC {
+        var hmac = HMAC<SHA256>(key: SymmetricKey(data: Data(secret.utf8)))
+        hmac.update(data: Data("\(timestamp).".utf8))
+        hmac.update(data: payload)
+        return hmac.finalize()
     }
 
     private static func lowercaseHex(_ text: Substring) -> [UInt8]? {
