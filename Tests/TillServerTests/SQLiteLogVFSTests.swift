@@ -14,7 +14,7 @@ struct SQLiteLogVFSTests {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("t.sqlite").path
-        let writer = try SQLiteHandle(path: path, gatherLogWrites: true)
+        let writer = try SQLiteHandle(path: path)
         for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA cache_size=-200", "PRAGMA wal_autocheckpoint=0"] {
             try writer.run(pragma, []) { _ in }
         }

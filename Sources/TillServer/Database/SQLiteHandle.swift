@@ -20,11 +20,12 @@ final class SQLiteHandle: @unchecked Sendable {
     private var cache: [String: OpaquePointer] = [:]
     static let maxCached = 512
 
-    /// `gatherLogWrites`: open through `SQLiteLogVFS`, which writes each commit's log in one system call.
-    init(path: String, gatherLogWrites: Bool = false) throws {
+    /// Opens through `SQLiteLogVFS` (when it could be registered), which hands each commit's write-ahead log to the
+    /// OS in a few large writes instead of two a page.
+    init(path: String) throws {
         var handle: OpaquePointer?
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI
-        let vfs = gatherLogWrites && SQLiteLogVFS.registered ? SQLiteLogVFS.name : nil
+        let vfs = SQLiteLogVFS.registered ? SQLiteLogVFS.name : nil
         let status = sqlite_nio_sqlite3_open_v2(path, &handle, flags, vfs)
         guard status == SQLITE_OK, let handle else {
             let message = handle.flatMap { sqlite_nio_sqlite3_errmsg($0) }.map { String(cString: $0) } ?? "cannot open"

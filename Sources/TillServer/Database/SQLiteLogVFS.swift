@@ -12,7 +12,8 @@ import VaporCSQLite
 /// closing, a write elsewhere, or more than `maxBuffered` bytes. So when SQLite's commit returns the log is in the
 /// OS's cache exactly as without this VFS, and an acknowledged event still survives `kill -9`; other connections see
 /// a commit only after SQLite updates the WAL index, which it does after these writes. Other files pass straight
-/// through. This relies on SQLite writing a frame's header and its page in two calls (`walWriteOneFrame` in 3.54);
+/// through (every handle opens through this VFS; a connection that only reads the log never fills a buffer). This
+/// relies on SQLite writing a frame's header and its page in two calls (`walWriteOneFrame` in 3.54);
 /// SQLiteLogVFSTests reads each commit from a second connection, so a SQLite that changed it would fail them.
 enum SQLiteLogVFS {
     static let name = "till-wal-gather"
@@ -86,7 +87,8 @@ enum SQLiteLogVFS {
             let status = flush(file)
             guard status == SQLITE_OK else { return status }
         }
-        if amount > maxWrite { return s.pointee.base.pointee.xWrite!(file, bytes, Int32(amount), offset) }
+        // SQLite writes the log a header or a page at a time (64 KiB at most), so a write always fits.
+        guard amount <= maxBuffered else { return SQLITE_IOERR }
         if s.pointee.buffer == nil { s.pointee.buffer = UnsafeMutableRawPointer.allocate(byteCount: maxBuffered, alignment: 16) }
         if s.pointee.count == 0 { s.pointee.start = offset }
         s.pointee.buffer!.advanced(by: s.pointee.count).copyMemory(from: bytes!, byteCount: amount)

@@ -17,12 +17,12 @@ final class SQLiteStore: Database {
     }
 
     static func open(path: String?, logger: Logger) async throws -> SQLiteStore {
-        let handle = try SQLiteHandle(path: path ?? ":memory:", gatherLogWrites: true)
+        let handle = try SQLiteHandle(path: path ?? ":memory:")
         let db = SQLiteHandleDatabase(handle: handle, logger: logger)
         // WAL with synchronous=NORMAL: a commit is in the log file before the caller hears of it, so it survives a
         // crash of the process (kill -9); only a power loss or OS crash can take back the last commits before a
         // checkpoint. FULL would add an fsync to every commit. busy_timeout covers other processes on the file. The
-        // connection writes through SQLiteLogVFS, which hands each commit's log to the OS in a write per 124 KiB
+        // handle writes through SQLiteLogVFS, which hands each commit's log to the OS in a write per 124 KiB
         // before the commit returns (two writes a page without it).
         if path != nil {
             try await db.raw("PRAGMA journal_mode=WAL").run()

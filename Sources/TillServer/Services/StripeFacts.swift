@@ -23,8 +23,9 @@ enum StripeFacts {
         let details: Details
     }
 
-    /// The fields of a webhook event that settlement reads, and nothing else. Decoding only these, rather than the
-    /// whole object into StripeAPI's full types, is most of the decoding cost saved on the webhook's hot path.
+    /// The fields of a webhook event that settlement reads, and nothing else. Till reads them with its own reader
+    /// (`decode`, in StripeFacts+Reader.swift); the `Decodable` conformance is the reference that reader is tested
+    /// against.
     struct EventFields: Decodable, Sendable {
         let id: String
         let object: String?

@@ -100,12 +100,11 @@ actor WebhookInbox {
         let now = clock.nowMillis()
         let repository = WebhookEventRepository()
         let stored = try await repository.existing(deliveries.map(\.id), on: db)
-        var events = deliveries.filter { !stored.contains($0.id) }.map { WebhookEventRepository.New(id: $0.id, type: $0.type, payload: $0.payload) }
+        let fresh = deliveries.filter { !stored.contains($0.id) }
+        var events = fresh.map { WebhookEventRepository.New(id: $0.id, type: $0.type, payload: $0.payload) }
         var items: [SettlementService.BatchItem] = []
-        if settling {
-            for delivery in deliveries where !stored.contains(delivery.id) {
-                if case .decoded(let report) = delivery.reading { items.append(.init(eventId: delivery.id, report: report)) }
-            }
+        for delivery in fresh where settling {
+            if case .decoded(let report) = delivery.reading { items.append(.init(eventId: delivery.id, report: report)) }
         }
         var settled = 0
         if !items.isEmpty {
