@@ -1,35 +1,44 @@
 import DequeModule
+import Synchronization
 
-/// A FIFO mutual-exclusion lock for async code.
-actor AsyncLock {
-    private var locked = false
-    private var waiters = Deque<CheckedContinuation<Void, Never>>()
+/// A FIFO mutual-exclusion lock for async code. Its state sits behind a mutex rather than in an actor, so taking
+/// and releasing it never moves the caller to another executor (the inbox's writer keeps its own thread).
+final class AsyncLock: Sendable {
+    private let state = Mutex<(locked: Bool, waiters: Deque<CheckedContinuation<Void, Never>>)>((false, []))
 
     func lock() async {
-        if !locked {
-            locked = true
-            return
+        let taken = state.withLock { state in
+            if state.locked { return false }
+            state.locked = true
+            return true
         }
-        await withCheckedContinuation { waiters.append($0) }
+        if taken { return }
+        await withCheckedContinuation { continuation in
+            let taken = state.withLock { state in
+                if state.locked {
+                    state.waiters.append(continuation)
+                    return false
+                }
+                state.locked = true
+                return true
+            }
+            if taken { continuation.resume() }
+        }
     }
 
     func unlock() {
-        if let next = waiters.popFirst() {
-            next.resume()  // ownership passes straight to the next waiter
-        } else {
-            locked = false
+        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            // Ownership passes straight to the next waiter.
+            if let next = state.waiters.popFirst() { return next }
+            state.locked = false
+            return nil
         }
+        next?.resume()
     }
 
-    nonisolated func withLock<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+    func withLock<T: Sendable>(_ body: () async throws -> T) async throws -> T {
         await lock()
-        do {
-            let result = try await body()
-            await unlock()
-            return result
-        } catch {
-            await unlock()
-            throw error
-        }
+        defer { unlock() }
+        return try await body()
     }
 }

@@ -1,4 +1,6 @@
+import DequeModule
 import SQLKit
+import Synchronization
 
 /// Stores verified webhook events with group commit, and settles them in the same transaction.
 ///
@@ -8,7 +10,7 @@ import SQLKit
 /// stored `pending` for the processor, which is woken for them. Each caller gets its answer only after the commit,
 /// so an acknowledged event is never lost, and a settlement that fails never fails the storing: the transaction is
 /// rolled back and the group stored `pending` in a second one, for the processor.
-actor WebhookInbox {
+final class WebhookInbox: Sendable {
     /// What the controller read from the event.
     enum Reading: Sendable {
         case decoded(StripeFacts.Report?)
@@ -36,9 +38,13 @@ actor WebhookInbox {
     /// 4 measured 2,781, 2,947 and 2,478 events/s: more lanes make smaller batches, and PostgreSQL's cost is per
     /// statement).
     let lanes: Int
-    private var queue: [Pending] = []
-    private var writers = 0
+    /// Deliveries waiting for a writer, and how many writers are running.
+    private let state = Mutex<(queue: Deque<Pending>, writers: Int)>(([], 0))
     static let maxBatch = 500
+
+    /// The writers run on a thread of their own (shared by the inboxes of a process, as in tests). A delivery joins
+    /// the queue under a lock, without a hop to that thread.
+    static let executor = ThreadExecutor(name: "till-inbox")
 
     init(database: any Database, settlement: SettlementService, processor: WebhookProcessor, clock: TillClock) {
         self.database = database
@@ -51,18 +57,31 @@ actor WebhookInbox {
     /// `true` when the event is new, `false` for a duplicate delivery; throws when it could not be stored.
     func store(_ delivery: Delivery) async throws -> Bool {
         try await withCheckedThrowingContinuation { continuation in
-            queue.append(Pending(delivery: delivery, continuation: continuation))
-            if writers < lanes {
-                writers += 1
-                Task { await self.writeAll() }
+            let start = state.withLock { state in
+                state.queue.append(Pending(delivery: delivery, continuation: continuation))
+                guard state.writers < lanes else { return false }
+                state.writers += 1
+                return true
             }
+            if start { Task(executorPreference: Self.executor) { await self.writeAll() } }
+        }
+    }
+
+    /// The next group, or nil (and one writer fewer) when the queue is empty.
+    private func nextBatch() -> [Pending]? {
+        state.withLock { state in
+            guard !state.queue.isEmpty else {
+                state.writers -= 1
+                return nil
+            }
+            let batch = Array(state.queue.prefix(Self.maxBatch))
+            state.queue.removeFirst(batch.count)
+            return batch
         }
     }
 
     private func writeAll() async {
-        while !queue.isEmpty {
-            let batch = Array(queue.prefix(Self.maxBatch))
-            queue.removeFirst(batch.count)
+        while let batch = nextBatch() {
             var seen = Set<String>()
             let deliveries = batch.map(\.delivery).filter { seen.insert($0.id).inserted }
             do {
@@ -86,7 +105,6 @@ actor WebhookInbox {
                 for pending in batch { pending.continuation.resume(throwing: error) }
             }
         }
-        writers -= 1
     }
 
     /// Settles the events not stored yet where the batch path can (when `settling`), then stores them with their
