@@ -45,17 +45,21 @@ public enum WebhookSignature {
         guard !keys.isEmpty else { throw .noSecret }
         var timestamp: Int?
         var signatures: [[UInt8]] = []
-        for element in header.split(separator: ",", omittingEmptySubsequences: true) {
-            guard let eq = element.firstIndex(of: "=") else { continue }
-            let key = element[..<eq]
-            let value = element[element.index(after: eq)...]
-            if key == "t" {
-                timestamp = Int(value)
-            } else if key == "v1", let bytes = lowercaseHex(value) {
-                signatures.append(bytes)
-            } else if key == "v1" {
-                signatures.append([])  // present but not lowercase hex: can never match
+        // One pass over the header's bytes: elements split at ",", each a key and a value split at the first "=".
+        let bytes = Array(header.utf8)
+        var start = 0
+        while start < bytes.count {
+            let end = bytes[start...].firstIndex(of: UInt8(ascii: ",")) ?? bytes.count
+            if let eq = bytes[start..<end].firstIndex(of: UInt8(ascii: "=")) {
+                let key = bytes[start..<eq]
+                let value = bytes[(eq + 1)..<end]
+                if key.elementsEqual("t".utf8) {
+                    timestamp = Int(String(decoding: value, as: UTF8.self))
+                } else if key.elementsEqual("v1".utf8) {
+                    signatures.append(lowercaseHex(value) ?? [])  // not lowercase hex: can never match
+                }
             }
+            start = end + 1
         }
         guard let timestamp else { throw .noTimestamp }
         guard !signatures.isEmpty else { throw .noSignatures }
@@ -97,14 +101,13 @@ public enum WebhookSignature {
         return hmac.finalize()
     }
 
-    private static func lowercaseHex(_ text: Substring) -> [UInt8]? {
-        let utf8 = Array(text.utf8)
-        guard utf8.count == 64 else { return nil }
+    private static func lowercaseHex(_ text: ArraySlice<UInt8>) -> [UInt8]? {
+        guard text.count == 64 else { return nil }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(32)
-        var index = 0
-        while index < utf8.count {
-            guard let high = nibble(utf8[index]), let low = nibble(utf8[index + 1]) else { return nil }
+        var index = text.startIndex
+        while index < text.endIndex {
+            guard let high = nibble(text[index]), let low = nibble(text[index + 1]) else { return nil }
             bytes.append(high << 4 | low)
             index += 2
         }
