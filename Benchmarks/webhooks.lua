@@ -1,6 +1,18 @@
 -- wrk script for Benchmarks/run: each thread (wrk -t T -c C, any number of connections a thread) sends its own slice
 -- of a file of pre-signed deliveries (Stripe-Signature, a tab, the body; one a line), and stops once every delivery
--- it sent has been answered. Prints latency and non-200s.
+-- it sent has been answered. Prints latency and non-200s. With a third argument, a rate (requests/s over all threads),
+-- each thread sends on a fixed schedule (its k-th request no earlier than start + k / its share of the rate), so the
+-- latency is measured at that rate rather than at whatever rate the server can take.
+local ffi = require("ffi")
+ffi.cdef[[
+  typedef struct { long tv_sec; long tv_nsec; } till_timespec;
+  int clock_gettime(int clock, till_timespec *ts);
+]]
+local clock = ffi.new("till_timespec")
+local function now_ms()
+  ffi.C.clock_gettime(1, clock)  -- CLOCK_MONOTONIC
+  return tonumber(clock.tv_sec) * 1000 + tonumber(clock.tv_nsec) / 1e6
+end
 local threads = {}
 local counter = 0
 
@@ -12,6 +24,7 @@ end
 
 function init(args)
   local file, count = args[1], tonumber(args[2])
+  if args[3] then interval = count * 1000 / tonumber(args[3]) end
   requests, index, failures, answered = {}, 0, 0, 0
   local line_number = 0
   for line in io.lines(file) do
@@ -23,6 +36,13 @@ function init(args)
     end
     line_number = line_number + 1
   end
+end
+
+function delay()
+  if not interval then return 0 end
+  local now = now_ms()
+  slot = (slot or now) + interval
+  return math.max(0, slot - interval - now)
 end
 
 function request()
