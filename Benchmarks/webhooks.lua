@@ -39,6 +39,8 @@ function init(args)
 end
 
 function delay()
+  -- Once the thread's deliveries are all sent, its connections wait for the last answers instead of asking for more.
+  if index >= #requests then return 60000 end
   if not interval then return 0 end
   local now = now_ms()
   slot = (slot or now) + interval
@@ -60,7 +62,7 @@ function request()
 end
 
 function response(status, headers, body)
-  -- A connection whose share is sent asks for /healthz until the thread's last delivery is answered.
+  -- The thread stops once its last delivery is answered; the /healthz of the script check is not counted.
   if string.find(body, '"status"', 1, true) then return end
   if status ~= 200 then failures = failures + 1 end
   answered = answered + 1

@@ -136,7 +136,10 @@ public struct Till: Sendable {
     public func application() -> some ApplicationProtocol {
         var app = Application(
             router: router(),
-            configuration: .init(address: .hostname(config.host, port: config.port), serverName: "till"),
+            // A listen queue of 4,096 (Linux's usual cap) instead of Hummingbird's 256: a burst of new connections,
+            // such as a sale's opening or Stripe retrying a backlog of webhooks, is queued rather than dropped, which
+            // costs a client a second or more before it retries its SYN.
+            configuration: .init(address: .hostname(config.host, port: config.port), serverName: "till", backlog: 4096),
             logger: logger)
         app.addServices(DatabaseCloser(database: database), processor, reconciler)
         if let emulator { app.addServices(emulator) }

@@ -168,13 +168,14 @@ struct Reconcile: AsyncParsableCommand {
 
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Benchmark helpers for Benchmarks/run: prepare (seed and sign deliveries), settle (wait and verify), oversell.")
+        abstract: "Benchmark helpers for Benchmarks/run: prepare (seed and sign deliveries), settle (wait and verify), oversell-prepare and oversell-check.")
 
-    @Argument(help: "prepare, settle or oversell") var step: String
+    @Argument(help: "prepare, settle, oversell-prepare or oversell-check") var step: String
     @Option(help: "The Till to load.") var url: String = "http://127.0.0.1:8080"
     @Option(help: "Events (orders) to settle.") var events: Int = 20000
     @Option(help: "Share of deliveries sent twice.") var duplicates: Double = 0.1
-    @Option(help: "prepare: where to write the deliveries.") var file: String = "deliveries.txt"
+    @Option(help: "prepare, oversell-prepare: where to write the requests.") var file: String = "deliveries.txt"
+    @Option(help: "oversell-check: the product the round raced for.") var product: String?
     @Option(name: .customLong("started-at"), help: "settle: when sending began, in seconds since 1970.") var startedAt: Double = 0
     @Option(help: "The server's process id, to read its memory.") var pid: Int?
 
@@ -198,8 +199,11 @@ struct Bench: AsyncParsableCommand {
         switch step {
         case "prepare": print(try await bench.prepare(file: file))
         case "settle": print(try await bench.settle(startedAt: startedAt))
-        case "oversell": print(try await bench.oversell())
-        default: throw ValidationError("step is prepare, settle or oversell")
+        case "oversell-prepare": print(try await bench.oversellPrepare(file: file))
+        case "oversell-check":
+            guard let product else { throw ValidationError("oversell-check needs --product") }
+            print(try await bench.oversellCheck(productId: product))
+        default: throw ValidationError("step is prepare, settle, oversell-prepare or oversell-check")
         }
     }
 }

@@ -7,7 +7,8 @@ import StripeAPI
 
 /// `till bench`: the parts of Benchmarks/run that need Till's code. `prepare` seeds orders with open Checkout Sessions
 /// through the API and writes signed `checkout.session.completed` deliveries for wrk to send; `settle` waits for the
-/// last order to be paid and checks exactly-once in the database; `oversell` races orders for scarce stock.
+/// last order to be paid and checks exactly-once in the database; `oversell-prepare` and `oversell-check` set up and
+/// check a race of orders for scarce stock.
 public struct Benchmark: Sendable {
     public struct Options: Sendable {
         public var baseURL: String
@@ -77,11 +78,6 @@ public struct Benchmark: Sendable {
             defer { value += 1 }
             return value
         }
-    }
-
-    actor Statuses {
-        var counts: [Int: Int] = [:]
-        func add(_ status: Int) { counts[status, default: 0] += 1 }
     }
 
     /// Seeds `events` orders with open Checkout Sessions through the API, then writes one signed delivery a line
@@ -186,48 +182,39 @@ public struct Benchmark: Sendable {
         }
     }
 
-    /// 1,000 concurrent orders of one product with stock 100 from 50 users, `rounds` times (a new product each
-    /// time): each round's figure, then the median, since one burst of a fifth of a second swings with whatever
-    /// else the two cores are doing.
-    public func oversell(orders: Int = 1000, stock: Int = 100, users: Int = 50, rounds: Int = 5) async throws -> String {
+    /// One round of the oversell scenario: a new product with `stock`, `users` new customers, and a file of `orders`
+    /// order requests for one unit each (the customer's token, a tab, the JSON body; one a line) for wrk to send
+    /// at once (Benchmarks/orders.lua). Returns the product's id.
+    public func oversellPrepare(file: String, orders: Int = 1000, stock: Int = 100, users: Int = 50) async throws -> String {
         let admin = try await call(.POST, "/api/auth/login", body: #"{"email":"\#(options.adminEmail)","password":"\#(options.adminPassword)"}"#)
-        guard let adminToken = admin.json["token"] as? String else { throw BenchError("admin login failed") }
+        guard let adminToken = admin.json["token"] as? String else { throw BenchError("admin login failed: \(admin.status)") }
+        let product = try await call(.POST, "/api/products", token: adminToken,
+            body: #"{"name":"Scarce","unitAmount":500,"currency":"usd","inventory":\#(stock)}"#)
+        guard let productId = product.json["id"] as? String else { throw BenchError("product: \(product.status)") }
         var tokens: [String] = []
         for index in 0..<users {
             let reply = try await call(.POST, "/api/auth/register", body: #"{"email":"oversell-\#(UUID().uuidString.prefix(8))-\#(index)@bench.test","password":"bench-password"}"#)
-            tokens.append(reply.json["token"] as? String ?? "")
+            guard let token = reply.json["token"] as? String else { throw BenchError("register: \(reply.status)") }
+            tokens.append(token)
         }
-        let all = tokens
-        // The client's connections are opened first, as a client's pool would hold them: what is timed is the
-        // orders, not 512 TCP handshakes on the same two cores.
-        try await parallel(orders, concurrency: orders) { _ in _ = try await call(.GET, "/healthz") }
-        var lines: [String] = []
-        var rates: [Double] = []
-        var exact = 0
-        for _ in 0..<rounds {
-            let product = try await call(.POST, "/api/products", token: adminToken,
-                body: #"{"name":"Scarce","unitAmount":500,"currency":"usd","inventory":\#(stock)}"#)
-            guard let productId = product.json["id"] as? String else { throw BenchError("product") }
-            let samples = Statuses()
-            let start = ContinuousClock.now
-            try await parallel(orders, concurrency: orders) { index in
-                let reply = try await call(.POST, "/api/orders", token: all[index % users], body: #"{"items":[{"productId":"\#(productId)","quantity":1}]}"#)
-                await samples.add(reply.status)
-            }
-            let seconds = (ContinuousClock.now - start).seconds
-            let statuses = await samples.counts
-            let left = try await call(.GET, "/api/products/\(productId)").json["inventory"] as? Int ?? -1
-            let sold = statuses[201] ?? 0
-            if sold == stock && left == 0 { exact += 1 }
-            rates.append(Double(orders) / seconds)
-            lines.append(String(format: "oversell: %d concurrent orders for stock %d from %d users in %.2f s = %.0f orders/s; sold %d, refused %d, stock left %d: %@",
-                                orders, stock, users, seconds, Double(orders) / seconds, sold, statuses[409] ?? 0, left,
-                                sold == stock && left == 0 ? "exactly \(stock) sold" : "WRONG"))
+        let body = #"{"items":[{"productId":"\#(productId)","quantity":1}]}"#
+        let lines = (0..<orders).map { tokens[$0 % users] + "\t" + body }
+        try (lines.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        return productId
+    }
+
+    /// After a round: the units of the product that orders hold, and its stock left, from the database.
+    public func oversellCheck(productId: String, stock: Int = 100) async throws -> String {
+        let database = try await DatabaseOpener.open(options.database, logger: .init(label: "bench"))
+        defer { Task { await database.close() } }
+        let (sold, left) = try await database.withConnection { db in
+            let sold = try await db.raw("SELECT COALESCE(SUM(quantity), 0) AS n FROM order_items WHERE product_id = \(bind: productId)")
+                .first(decodingColumn: "n", as: Int.self) ?? -1
+            let left = try await db.raw("SELECT inventory AS n FROM products WHERE id = \(bind: productId)")
+                .first(decodingColumn: "n", as: Int.self) ?? -1
+            return (sold, left)
         }
-        let sorted = rates.sorted()
-        lines.append(String(format: "oversell: median %.0f orders/s over %d rounds (%.0f to %.0f); exactly %d sold in %d of %d rounds",
-                            sorted[sorted.count / 2], rounds, sorted.first ?? 0, sorted.last ?? 0, stock, exact, rounds))
-        return lines.joined(separator: "\n")
+        return "sold \(sold), stock left \(left): " + (sold == stock && left == 0 ? "exactly \(stock) sold" : "WRONG")
     }
 
     public func shutdown() async {
