@@ -208,7 +208,7 @@ public struct Benchmark: Sendable {
         let database = try await DatabaseOpener.open(options.database, logger: .init(label: "bench"))
         defer { Task { await database.close() } }
         let (sold, left) = try await database.withConnection { db in
-            let sold = try await db.raw("SELECT COALESCE(SUM(quantity), 0) AS n FROM order_items WHERE product_id = \(bind: productId)")
+            let sold = try await db.raw("SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) AS n FROM order_items WHERE product_id = \(bind: productId)")
                 .first(decodingColumn: "n", as: Int.self) ?? -1
             let left = try await db.raw("SELECT inventory AS n FROM products WHERE id = \(bind: productId)")
                 .first(decodingColumn: "n", as: Int.self) ?? -1
