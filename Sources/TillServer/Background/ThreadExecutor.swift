@@ -1,13 +1,13 @@
 import DequeModule
 import Foundation
 
-/// A thread of its own that runs Swift jobs one at a time: a serial executor for an actor and a task executor for
-/// the tasks that prefer it.
+/// A thread of its own that runs, one at a time, the jobs of the tasks that prefer it (a task executor; it is also
+/// the serial executor those jobs run isolated to).
 ///
-/// The webhook inbox's writer runs here. On Swift's shared pool, every `await` it resumes from (the store's lock,
-/// each statement's return, the hop back to the inbox) put it at the back of a queue holding the jobs of every
-/// request in flight, so with 64 connections the one writer that all of them wait for spent much of its time
-/// queued behind them. On a thread of its own it waits only for the OS to give it a core.
+/// The webhook inbox's writer runs here. On Swift's shared pool, every `await` it resumed from (the store's lock,
+/// each statement's return, the inbox's actor) put it at the back of a queue holding the jobs of every request in
+/// flight, so with 64 connections the one writer that all of them wait for spent much of its time queued behind
+/// them. On a thread of its own it waits only for the OS to give it a core.
 final class ThreadExecutor: SerialExecutor, TaskExecutor, @unchecked Sendable {
     private let condition = NSCondition()
     private var jobs = Deque<UnownedJob>()

@@ -80,21 +80,33 @@ public struct Benchmark: Sendable {
         }
     }
 
-    /// Seeds `events` orders with open Checkout Sessions through the API, then writes one signed delivery a line
-    /// (`Stripe-Signature`, a tab, the JSON body), a share of them twice, shuffled, for wrk to send.
-    public func prepare(file: String) async throws -> String {
+    /// A new product at 5.00 USD with `inventory` in stock, made by the admin; returns its id.
+    func newProduct(name: String, inventory: Int) async throws -> String {
         let admin = try await call(.POST, "/api/auth/login", body: #"{"email":"\#(options.adminEmail)","password":"\#(options.adminPassword)"}"#)
         guard let adminToken = admin.json["token"] as? String else { throw BenchError("admin login failed: \(admin.status)") }
         let product = try await call(.POST, "/api/products", token: adminToken,
-            body: #"{"name":"Bench tea","unitAmount":500,"currency":"usd","inventory":\#(options.events)}"#)
+            body: #"{"name":"\#(name)","unitAmount":500,"currency":"usd","inventory":\#(inventory)}"#)
         guard let productId = product.json["id"] as? String else { throw BenchError("product: \(product.status)") }
-        let users = 20
+        return productId
+    }
+
+    /// `count` newly registered customers' tokens.
+    func newCustomers(_ count: Int, prefix: String) async throws -> [String] {
         var tokens: [String] = []
-        for index in 0..<users {
-            let reply = try await call(.POST, "/api/auth/register", body: #"{"email":"bench-\#(UUID().uuidString.prefix(8))-\#(index)@bench.test","password":"bench-password"}"#)
+        for index in 0..<count {
+            let reply = try await call(.POST, "/api/auth/register", body: #"{"email":"\#(prefix)-\#(UUID().uuidString.prefix(8))-\#(index)@bench.test","password":"bench-password"}"#)
             guard let token = reply.json["token"] as? String else { throw BenchError("register: \(reply.status)") }
             tokens.append(token)
         }
+        return tokens
+    }
+
+    /// Seeds `events` orders with open Checkout Sessions through the API, then writes one signed delivery a line
+    /// (`Stripe-Signature`, a tab, the JSON body), a share of them twice, shuffled, for wrk to send.
+    public func prepare(file: String) async throws -> String {
+        let productId = try await newProduct(name: "Bench tea", inventory: options.events)
+        let users = 20
+        let tokens = try await newCustomers(users, prefix: "bench")
         let seeded = SeedStore()
         let seedStart = ContinuousClock.now
         let userTokens = tokens
@@ -186,17 +198,8 @@ public struct Benchmark: Sendable {
     /// order requests for one unit each (the customer's token, a tab, the JSON body; one a line) for wrk to send
     /// at once (Benchmarks/orders.lua). Returns the product's id.
     public func oversellPrepare(file: String, orders: Int = 1000, stock: Int = 100, users: Int = 50) async throws -> String {
-        let admin = try await call(.POST, "/api/auth/login", body: #"{"email":"\#(options.adminEmail)","password":"\#(options.adminPassword)"}"#)
-        guard let adminToken = admin.json["token"] as? String else { throw BenchError("admin login failed: \(admin.status)") }
-        let product = try await call(.POST, "/api/products", token: adminToken,
-            body: #"{"name":"Scarce","unitAmount":500,"currency":"usd","inventory":\#(stock)}"#)
-        guard let productId = product.json["id"] as? String else { throw BenchError("product: \(product.status)") }
-        var tokens: [String] = []
-        for index in 0..<users {
-            let reply = try await call(.POST, "/api/auth/register", body: #"{"email":"oversell-\#(UUID().uuidString.prefix(8))-\#(index)@bench.test","password":"bench-password"}"#)
-            guard let token = reply.json["token"] as? String else { throw BenchError("register: \(reply.status)") }
-            tokens.append(token)
-        }
+        let productId = try await newProduct(name: "Scarce", inventory: stock)
+        let tokens = try await newCustomers(users, prefix: "oversell")
         let body = #"{"items":[{"productId":"\#(productId)","quantity":1}]}"#
         let lines = (0..<orders).map { tokens[$0 % users] + "\t" + body }
         try (lines.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
