@@ -18,7 +18,7 @@ enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
     case postgres
 
     static let available: [Backend] =
-        ProcessInfo.processInfo.environment["TEST_DATABASE_URL"] == nil ? [.sqlite] : [.sqlite, .postgres]
+        (ProcessInfo.processInfo.environment["TEST_DATABASE_URL"] ?? "").isEmpty ? [.sqlite] : [.sqlite, .postgres]
 
     var testDescription: String { rawValue }
 }
