@@ -7,22 +7,21 @@ final class AsyncLock: Sendable {
     private let state = Mutex<(locked: Bool, waiters: Deque<CheckedContinuation<Void, Never>>)>((false, []))
 
     func lock() async {
-        let taken = state.withLock { state in
-            if state.locked { return false }
-            state.locked = true
-            return true
-        }
-        if taken { return }
+        if take(orQueue: nil) { return }
         await withCheckedContinuation { continuation in
-            let taken = state.withLock { state in
-                if state.locked {
-                    state.waiters.append(continuation)
-                    return false
-                }
+            if take(orQueue: continuation) { continuation.resume() }
+        }
+    }
+
+    /// Takes the lock if it is free; otherwise queues `continuation` (when given) for `unlock` to resume.
+    private func take(orQueue continuation: CheckedContinuation<Void, Never>?) -> Bool {
+        state.withLock { state in
+            if !state.locked {
                 state.locked = true
                 return true
             }
-            if taken { continuation.resume() }
+            if let continuation { state.waiters.append(continuation) }
+            return false
         }
     }
 
