@@ -1,5 +1,6 @@
 import DequeModule
 import Foundation
+import Glibc
 
 /// A thread of its own that runs, one at a time, the jobs of the tasks that prefer it (a task executor; it is also
 /// the serial executor those jobs run isolated to).
@@ -15,7 +16,13 @@ final class ThreadExecutor: SerialExecutor, TaskExecutor, @unchecked Sendable {
     /// `name` (15 bytes at most on Linux) is what `top -H` and `perf` show for the thread.
     init(name: String) {
         let thread = Thread { [unowned self] in
-            Thread.current.name = name  // set from the thread itself, which is when Linux is told
+            // Foundation's `Thread.name` reaches Linux only if the new thread wins a race with `start()`; writing
+            // the thread's own comm file always does.
+            let fd = Glibc.open("/proc/thread-self/comm", O_WRONLY)
+            if fd >= 0 {
+                _ = Glibc.write(fd, name, min(name.utf8.count, 15))
+                Glibc.close(fd)
+            }
             self.loop()
         }
         thread.start()
