@@ -14,7 +14,9 @@ public struct TillError: Error, Sendable, Equatable, CustomStringConvertible {
         case invalidSignature = "invalid_signature"
         case payloadTooLarge = "payload_too_large"
         case rateLimited = "rate_limited"
+        case tooManyPendingOrders = "too_many_pending_orders"
         case stripeError = "stripe_error"
+        case busy
         case internalError = "internal"
 
         /// The HTTP status for each code: the one mapping.
@@ -27,19 +29,23 @@ public struct TillError: Error, Sendable, Equatable, CustomStringConvertible {
             case .emailTaken, .orderNotPayable, .insufficientInventory: 409
             case .payloadTooLarge: 413
             case .idempotencyKeyReused: 422
-            case .rateLimited: 429
+            case .rateLimited, .tooManyPendingOrders: 429
             case .internalError: 500
             case .stripeError: 502
+            case .busy: 503
             }
         }
     }
 
     public let code: Code
     public let message: String
+    /// Seconds a client should wait before trying again, sent as `Retry-After` (429 and 503).
+    public let retryAfterSeconds: Int?
 
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, retryAfterSeconds: Int? = nil) {
         self.code = code
         self.message = message
+        self.retryAfterSeconds = retryAfterSeconds
     }
 
     public var description: String { "\(code.rawValue): \(message)" }
@@ -48,4 +54,6 @@ public struct TillError: Error, Sendable, Equatable, CustomStringConvertible {
     public static func notFound(_ what: String) -> TillError { TillError(.notFound, "\(what) not found") }
     public static let unauthorized = TillError(.unauthorized, "Missing or invalid credentials")
     public static let forbidden = TillError(.forbidden, "This action needs the admin role")
+    /// A transaction kept failing on a deadlock or a serialization conflict.
+    public static let busy = TillError(.busy, "The server is busy with conflicting requests; try again", retryAfterSeconds: 1)
 }

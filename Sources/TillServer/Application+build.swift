@@ -16,6 +16,10 @@ public struct Till: Sendable {
     let clock: TillClock
     let logger: Logger
     let stripe: StripeClient
+    /// Till's own HTTP client for Stripe: its pool is not shared with anything else in the process (the embedded
+    /// emulator's webhook deliveries, a test's client), and allows many connections, so that concurrent checkouts
+    /// do not queue behind AsyncHTTPClient's default of 8 connections a host.
+    let http: HTTPClient
     /// Set when Till serves the Stripe emulator itself (no `STRIPE_SECRET_KEY`).
     public let emulator: StripeEmulator?
     let webhookSecrets: [String]
@@ -44,7 +48,7 @@ public struct Till: Sendable {
             var secrets = config.stripeWebhookSecrets
             let emulator: StripeEmulator?
             let stripeConfig: StripeConfiguration
-            if let key = config.stripeSecretKey {
+            if !config.usesStripeEmulator, let key = config.stripeSecretKey {
                 emulator = nil
                 stripeConfig = StripeConfiguration(
                     secretKey: key, baseURL: config.stripeAPIBase ?? "https://api.stripe.com",
@@ -64,7 +68,10 @@ public struct Till: Sendable {
                     maxNetworkRetries: config.stripeMaxNetworkRetries)
                 logger.notice("Stripe: using the embedded emulator (no STRIPE_SECRET_KEY); no real money moves", metadata: ["stripe.api_base": "\(base)"])
             }
-            let stripe = StripeClient(configuration: stripeConfig, logger: logger)
+            var httpConfiguration = HTTPClient.Configuration()
+            httpConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 256)
+            let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
+            let stripe = StripeClient(configuration: stripeConfig, httpClient: http, logger: logger)
             let settlement = SettlementService(database: database, stripe: stripe, clock: clock, logger: logger)
             let payments = PaymentService(
                 database: database, stripe: stripe, settlement: settlement, config: config,
@@ -77,7 +84,7 @@ public struct Till: Sendable {
                 interval: config.reconcileInterval)
             return Till(
                 config: config, database: database, auth: auth, registry: PrometheusCollectorRegistry(), clock: clock,
-                logger: logger, stripe: stripe, emulator: emulator, webhookSecrets: secrets, settlement: settlement,
+                logger: logger, stripe: stripe, http: http, emulator: emulator, webhookSecrets: secrets, settlement: settlement,
                 payments: payments, processor: processor, reconciler: reconciler)
         } catch {
             await database.close()
@@ -97,12 +104,13 @@ public struct Till: Sendable {
     }
 
     var stripeMode: String {
-        guard let key = config.stripeSecretKey else { return "emulator" }
+        guard !config.usesStripeEmulator, let key = config.stripeSecretKey else { return "emulator" }
         return key.contains("_live_") ? "live" : "test"
     }
 
     func router() -> Router<TillRequestContext> {
         let router = Router(context: TillRequestContext.self)
+        router.add(middleware: ClientAddressMiddleware(trustedProxies: config.trustedProxies))
         router.add(middleware: AccessMiddleware(registry: registry))
         router.add(middleware: ErrorMiddleware())
         HealthController(database: database, registry: registry).addRoutes(to: router)
@@ -124,7 +132,7 @@ public struct Till: Sendable {
         let payments = self.payments
         OrderController(
             orders: OrderService(
-                database: database, clock: clock, logger: logger,
+                database: database, clock: clock, logger: logger, maxPendingPerUser: config.maxPendingOrdersPerUser,
                 closeOpenPayments: { orderId in try await payments.closeOpenPayments(orderId: orderId) })
         ).addRoutes(authenticated: authenticated)
         PaymentController(payments: payments).addRoutes(authenticated: authenticated)
@@ -136,14 +144,21 @@ public struct Till: Sendable {
     public func application() -> some ApplicationProtocol {
         var app = Application(
             router: router(),
+            server: .http1(configuration: .init(idleTimeout: .seconds(Int64(config.idleTimeoutSeconds)))),
             // A listen queue of 4,096 (Linux's usual cap) instead of Hummingbird's 256: a burst of new connections,
             // such as a sale's opening or Stripe retrying a backlog of webhooks, is queued rather than dropped, which
             // costs a client a second or more before it retries its SYN.
             configuration: .init(address: .hostname(config.host, port: config.port), serverName: "till", backlog: 4096),
             logger: logger)
-        app.addServices(DatabaseCloser(database: database), processor, reconciler)
+        app.addServices(Closer(till: self), processor, reconciler)
         if let emulator { app.addServices(emulator) }
         return app
+    }
+
+    /// Releases what `start` opened (for commands that do not run the application).
+    public func close() async {
+        try? await http.shutdown()
+        await database.close()
     }
 
     /// One reconciliation pass (`till reconcile`).
@@ -154,13 +169,15 @@ public struct Till: Sendable {
     }
 }
 
-/// Closes the database once everything else has shut down.
-struct DatabaseCloser: Service {
-    let database: any Database
+/// Closes the database and the HTTP client once everything else has shut down.
+struct Closer: Service, CustomStringConvertible {
+    let till: Till
+    /// ServiceLifecycle logs its services: never the `Till` inside, with its keys.
+    var description: String { "Closer" }
 
     func run() async throws {
         try? await gracefulShutdown()
-        await database.close()
+        await till.close()
     }
 }
 
@@ -184,10 +201,10 @@ extension Till {
         do {
             try await till.auth.ensureAdmin(email: email, password: password)
         } catch {
-            await till.database.close()
+            await till.close()
             throw error
         }
-        await till.database.close()
+        await till.close()
     }
 
     /// The webhook secret `till trigger` should sign with when none is given: the configured one, or the embedded

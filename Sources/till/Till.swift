@@ -16,7 +16,7 @@ struct TillCommand: AsyncParsableCommand {
 }
 
 /// Loads the configuration or exits with every problem listed.
-func loadConfig(logger: Logger) -> AppConfig {
+func loadConfig() -> AppConfig {
     do {
         return try AppConfig.load()
     } catch {
@@ -25,10 +25,16 @@ func loadConfig(logger: Logger) -> AppConfig {
     }
 }
 
-func makeLogger() -> Logger {
+/// The configuration, and the logger at its `LOG_LEVEL` (from the environment or `.env`, validated with the rest).
+func startup() -> (AppConfig, Logger) {
+    let config = loadConfig()
+    return (config, makeLogger(level: config.logLevel))
+}
+
+func makeLogger(level: Logger.Level) -> Logger {
     LoggingSystem.bootstrap { label in
         var handler = StreamLogHandler.standardOutput(label: label)
-        handler.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        handler.logLevel = level
         return handler
     }
     return Logger(label: "till")
@@ -38,8 +44,7 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the HTTP server (the default).")
 
     func run() async throws {
-        let logger = makeLogger()
-        let config = loadConfig(logger: logger)
+        let (config, logger) = startup()
         logger.info("configuration\n\(config)")
         if config.jwtSecretGenerated {
             logger.warning("JWT_SECRET is not set: using a generated key; tokens stop working when Till restarts")
@@ -54,8 +59,7 @@ struct Migrate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Apply database migrations and exit.")
 
     func run() async throws {
-        let logger = makeLogger()
-        let config = loadConfig(logger: logger)
+        let (config, logger) = startup()
         let applied = try await Till.migrate(config: config, logger: logger)
         print(applied.isEmpty ? "Database is up to date." : "Applied migrations: \(applied.map(String.init).joined(separator: ", "))")
     }
@@ -72,8 +76,7 @@ struct Admin: AsyncParsableCommand {
         @Option(help: "The admin's password (at least 8 characters).") var password: String
 
         func run() async throws {
-            let logger = makeLogger()
-            let config = loadConfig(logger: logger)
+            let (config, logger) = startup()
             try await Till.createAdmin(config: config, email: email, password: password, logger: logger)
             print("Admin \(email.lowercased()) is ready.")
         }
@@ -132,7 +135,9 @@ struct Emulator: AsyncParsableCommand {
     var fastRetries = false
 
     func run() async throws {
-        let logger = makeLogger()
+        // The standalone emulator takes no other setting of Till's: only the log level from the environment.
+        let level = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0.lowercased()) }
+        let logger = makeLogger(level: level ?? .info)
         let emulator = StripeEmulator(
             configuration: .init(
                 baseURL: baseURL ?? "http://\(host):\(port)",
@@ -154,14 +159,13 @@ struct Reconcile: AsyncParsableCommand {
         abstract: "Run one reconciliation pass: re-read stuck payments from Stripe, retry failed webhook events and refunds, expire unpaid orders.")
 
     func run() async throws {
-        let logger = makeLogger()
-        let config = loadConfig(logger: logger)
+        let (config, logger) = startup()
         if config.usesStripeEmulator {
             logger.warning("no STRIPE_SECRET_KEY: the embedded emulator of this process starts empty, so there is nothing to reconcile against")
         }
         let till = try await Till.start(config: config, logger: logger)
         let report = try await till.reconcile()
-        await till.database.close()
+        await till.close()
         print(report)
     }
 }
@@ -185,7 +189,7 @@ struct Bench: AsyncParsableCommand {
             handler.logLevel = .error
             return handler
         }
-        let config = loadConfig(logger: Logger(label: "bench"))
+        let config = loadConfig()
         guard let email = config.adminEmail, let password = config.adminPassword else {
             throw ValidationError("set ADMIN_EMAIL and ADMIN_PASSWORD (the same as the server's)")
         }

@@ -73,6 +73,7 @@ struct ConfigTests {
         PORT=9090
         export ORDER_TTL_SECONDS="600"
         PUBLIC_BASE_URL='https://shop.example.com/'
+        STRIPE_SECRET_KEY=sk_test_from_dotenv
         """.write(to: dir.appendingPathComponent(".env"), atomically: true, encoding: .utf8)
         let config = try AppConfig.load(environment: ["PORT": "7070"], dotEnvDirectory: dir.path)
         #expect(config.port == 7070)

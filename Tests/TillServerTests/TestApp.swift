@@ -139,6 +139,8 @@ func withTill<T: Sendable>(
     config.publicBaseURL = "http://127.0.0.1:\(port)"
     config.bcryptCost = 4
     config.emulatorRetrySchedule = [0.05, 0.1, 0.2, 0.4, 0.8]
+    // Suites register many users from one address; the limit itself is tested with its own setting.
+    config.registrationsPerAddressPerHour = 0
     let schema = try await PostgresSchema.create(for: backend)
     config.database = schema?.config ?? .sqliteMemory
     configure(&config)

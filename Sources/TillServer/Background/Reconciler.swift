@@ -77,15 +77,24 @@ final class Reconciler: Service, Sendable {
             await settlement.refundInFull(payment)
             report.refundsRetried += 1
         }
-        let expired = try await database.withConnection { db in
-            try await OrderRepository().pendingOlderThan(now - orderTTLMillis, limit: 200, on: db)
+        try await database.withConnection { db in
+            try await IdempotencyRepository().deleteOlderThan(now - 24 * 3600 * 1000, on: db)
         }
-        for orderId in expired {
-            do {
-                if try await expire(orderId: orderId) { report.ordersExpired += 1 }
-            } catch {
-                logger.warning("could not expire an order", metadata: ["order.id": "\(orderId)", "error": "\(error)"])
+        // Every order past its time, page by page, however long the backlog: one pass leaves none behind.
+        var cursor: (createdAt: Int, id: String)?
+        while true {
+            let page = try await database.withConnection { [cursor] db in
+                try await OrderRepository().pendingOlderThan(now - orderTTLMillis, after: cursor, limit: 200, on: db)
             }
+            for (_, orderId) in page {
+                do {
+                    if try await expire(orderId: orderId) { report.ordersExpired += 1 }
+                } catch {
+                    logger.warning("could not expire an order", metadata: ["order.id": "\(orderId)", "error": "\(error)"])
+                }
+            }
+            guard page.count == 200, let last = page.last else { break }
+            cursor = last
         }
         return report
     }
@@ -94,14 +103,9 @@ final class Reconciler: Service, Sendable {
     func expire(orderId: String) async throws -> Bool {
         guard try await paymentService.closeOpenPayments(orderId: orderId) else { return false }
         let now = clock.nowMillis()
-        return try await database.transaction { db in
-            let orders = OrderRepository()
-            guard try await orders.markCancelled(id: orderId, now: now, on: db) else { return false }
-            for item in try await orders.items(orderIds: [orderId], on: db)[orderId] ?? [] {
-                try await CatalogRepository().release(productId: item.productId, quantity: item.quantity, now: now, on: db)
-            }
-            self.logger.info("unpaid order expired", metadata: ["order.id": "\(orderId)"])
-            return true
-        }
+        guard try await database.transaction({ db in try await OrderRepository().cancelReleasingStock(id: orderId, now: now, on: db) })
+        else { return false }
+        logger.info("unpaid order expired", metadata: ["order.id": "\(orderId)"])
+        return true
     }
 }

@@ -1,4 +1,8 @@
 import Foundation
+#if canImport(Glibc)
+    import Glibc
+#endif
+import Logging
 import TillCore
 
 /// Every setting Till reads, built once at startup from the environment and `.env` (see API.md's table).
@@ -17,11 +21,26 @@ public struct AppConfig: Sendable, CustomStringConvertible {
     public var adminEmail: String?
     public var adminPassword: String?
     public var orderTTLSeconds: Int
+    /// Whether Till serves the embedded Stripe emulator and takes payments through it (`STRIPE_EMULATOR`, and the
+    /// loopback rule when unset).
+    public var usesStripeEmulator: Bool
+    /// A user's `PENDING` orders beyond this are refused (`MAX_PENDING_ORDERS_PER_USER`); 0 = no cap.
+    public var maxPendingOrdersPerUser = 20
+    /// Registrations from one client address per hour (`REGISTRATIONS_PER_ADDRESS_PER_HOUR`); 0 = no limit.
+    public var registrationsPerAddressPerHour = 30
+    /// Peers whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`).
+    public var trustedProxies: Set<String> = []
+    /// `LOG_LEVEL`; the access log is at `info`.
+    public var logLevel: Logger.Level = .info
+    /// An HTTP connection with no request for this long is closed.
+    public var idleTimeoutSeconds = 75
     /// bcrypt work factor (`BCRYPT_COST`, 4–15). 12 unless set; tests lower it.
     public var bcryptCost: UInt8 = 12
     /// How long an issued token lives.
     public var tokenLifetimeSeconds: Int = 24 * 3600
     public var loginLimits = LoginRateLimiter.Limits()
+    /// How long a user's role (and existence) read from the database is trusted before it is read again.
+    public var roleCacheMillis = 5000
     /// How long a processor holds a webhook event it is applying (`WEBHOOK_LEASE_SECONDS`); after a crash, other
     /// instances (or the restarted one) take the event over once this has passed.
     public var webhookLeaseSeconds = 60
@@ -64,7 +83,7 @@ public struct AppConfig: Sendable, CustomStringConvertible {
                 problems.append("PORT must be a port number from 1 to 65535 (got \"\(raw)\")")
             }
         }
-        host = value("HOST") ?? "0.0.0.0"
+        host = value("HOST") ?? "127.0.0.1"
 
         database = .sqlite(path: "till.sqlite")
         if let raw = value("DATABASE_URL") {
@@ -134,19 +153,82 @@ public struct AppConfig: Sendable, CustomStringConvertible {
             }
         }
 
+        if let raw = value("LOG_LEVEL") {
+            if let level = Logger.Level(rawValue: raw.lowercased()) { logLevel = level } else {
+                problems.append("LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical (got \"\(raw)\")")
+            }
+        }
+        func count(_ key: String, into target: inout Int) {
+            guard let raw = value(key) else { return }
+            if let n = Int(raw), (0...1_000_000).contains(n) { target = n } else {
+                problems.append("\(key) must be a whole number from 0 (no limit) to 1000000 (got \"\(raw)\")")
+            }
+        }
+        count("MAX_PENDING_ORDERS_PER_USER", into: &maxPendingOrdersPerUser)
+        count("REGISTRATIONS_PER_ADDRESS_PER_HOUR", into: &registrationsPerAddressPerHour)
+        if let raw = value("TRUSTED_PROXIES") {
+            let entries = raw.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            if let bad = entries.first(where: { !Self.isIPAddress($0) }) {
+                problems.append("TRUSTED_PROXIES must be IP addresses separated by commas (got \"\(bad)\")")
+            }
+            trustedProxies = Set(entries)
+        }
+
+        // Payments through the emulator are free: it is on by default only where nobody else can reach it.
+        usesStripeEmulator = false
+        let loopback = Self.isLoopback(host: host) && Self.isLoopback(url: publicBaseURL)
+        switch (value("STRIPE_EMULATOR"), stripeSecretKey) {
+        case (nil, nil):
+            if loopback {
+                usesStripeEmulator = true
+            } else {
+                problems.append(
+                    "STRIPE_SECRET_KEY is not set and Till is reachable beyond this machine (HOST=\(host), "
+                        + "PUBLIC_BASE_URL=\(publicBaseURL)): set STRIPE_SECRET_KEY, or STRIPE_EMULATOR=1 to take "
+                        + "emulated (fake) payments on purpose")
+            }
+        case (nil, _?), ("0", _?): break
+        case ("1", nil): usesStripeEmulator = true
+        case ("1", _?):
+            problems.append("STRIPE_EMULATOR=1 and STRIPE_SECRET_KEY are both set: unset one of them")
+        case ("0", nil):
+            problems.append("STRIPE_EMULATOR=0 needs STRIPE_SECRET_KEY: without a key there is no way to take payments")
+        case (let other?, _):
+            problems.append("STRIPE_EMULATOR must be 1 or 0 (got \"\(other)\")")
+        }
+
         if !problems.isEmpty { throw ConfigError(problems: problems) }
     }
 
-    /// The embedded emulator is used when no Stripe key is configured.
-    public var usesStripeEmulator: Bool { stripeSecretKey == nil }
+    /// `127.0.0.0/8`, `::1` or `localhost`: reachable from this machine only.
+    static func isLoopback(host rawHost: String) -> Bool {
+        var host = rawHost.lowercased()
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        if host == "localhost" || host.hasSuffix(".localhost") || host == "::1" { return true }
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
+    }
+
+    static func isLoopback(url: String) -> Bool {
+        guard let host = URLComponents(string: url)?.host else { return false }
+        return isLoopback(host: host)
+    }
+
+    static func isIPAddress(_ s: String) -> Bool {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        return inet_pton(AF_INET, s, &v4) == 1 || inet_pton(AF_INET6, s, &v6) == 1
+    }
 
     /// Configuration as printed at startup: secrets never appear.
     public var description: String {
         let redacted = "<redacted>"
         return [
+            "HOST=\(host)",
             "PORT=\(port)",
             "DATABASE_URL=\(database.redactedURL)",
-            "STRIPE_SECRET_KEY=\(stripeSecretKey == nil ? "(unset: embedded emulator)" : redacted)",
+            "STRIPE_SECRET_KEY=\(stripeSecretKey == nil ? "(unset)" : redacted)",
+            "STRIPE_EMULATOR=\(usesStripeEmulator ? "1 (emulated payments: no real money moves)" : "0")",
             "STRIPE_WEBHOOK_SECRET=\(stripeWebhookSecrets.isEmpty ? "(unset)" : redacted)",
             "STRIPE_PUBLISHABLE_KEY=\(stripePublishableKey ?? "(unset)")",
             "STRIPE_API_BASE=\(stripeAPIBase ?? "(default)")",
@@ -157,6 +239,10 @@ public struct AppConfig: Sendable, CustomStringConvertible {
             "ORDER_TTL_SECONDS=\(orderTTLSeconds)",
             "BCRYPT_COST=\(bcryptCost)",
             "WEBHOOK_LEASE_SECONDS=\(webhookLeaseSeconds)",
+            "MAX_PENDING_ORDERS_PER_USER=\(maxPendingOrdersPerUser)",
+            "REGISTRATIONS_PER_ADDRESS_PER_HOUR=\(registrationsPerAddressPerHour)",
+            "TRUSTED_PROXIES=\(trustedProxies.isEmpty ? "(unset)" : trustedProxies.sorted().joined(separator: ","))",
+            "LOG_LEVEL=\(logLevel.rawValue)",
         ].joined(separator: "\n")
     }
 

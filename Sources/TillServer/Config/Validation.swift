@@ -13,6 +13,8 @@ enum Validation {
 
     static func passwordProblem(_ password: String) -> String? {
         if password.count < 8 { return "must be at least 8 characters" }
+        // bcrypt stops at a NUL byte, so everything after one would be ignored.
+        if password.utf8.contains(0) { return "must not contain a NUL character" }
         // bcrypt reads only the first 72 bytes; refusing longer keeps every byte meaningful.
         if password.utf8.count > 72 { return "must be at most 72 bytes" }
         return nil

@@ -9,9 +9,10 @@ struct AuthController {
     }
 
     func addRoutes(public group: RouterGroup<TillRequestContext>, authenticated: RouterGroup<TillRequestContext>) {
-        group.post("/auth/register") { request, _ in
+        group.post("/auth/register") { request, context in
             let body = try await JSONCoding.decode(Credentials.self, from: request)
-            return try JSONCoding.response(.created, try await auth.register(email: body.email, password: body.password))
+            let session = try await auth.register(email: body.email, password: body.password, address: context.remoteAddress)
+            return try JSONCoding.response(.created, session)
         }
         group.post("/auth/login") { request, context in
             let body = try await JSONCoding.decode(Credentials.self, from: request)

@@ -36,12 +36,10 @@ struct PaymentController {
         }
         group.post("/payments/:id/refund") { request, context in
             _ = try context.requireAdmin()
-            var amount: Int?
-            if let length = request.headers[.contentLength].flatMap(Int.init), length > 0 {
-                let body = try await JSONCoding.decode(RefundRequest.self, from: request)
-                if let requested = body.amount, requested <= 0 { throw TillError.invalid("amount must be a positive integer") }
-                amount = body.amount
-            }
+            // The body is read whatever the framing (Content-Length or chunked): an amount must never be missed.
+            let body = try await JSONCoding.decodeIfPresent(RefundRequest.self, from: request)
+            if let requested = body?.amount, requested <= 0 { throw TillError.invalid("amount must be a positive integer") }
+            let amount = body?.amount
             return try JSONCoding.response(.accepted, try await payments.refund(id: try context.parameters.require("id"), amount: amount))
         }
     }

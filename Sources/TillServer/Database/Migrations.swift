@@ -173,6 +173,10 @@ enum Migrations {
                 "CREATE INDEX webhook_events_queue ON webhook_events (received_at) WHERE status IN ('pending', 'processing', 'failed')",
                 "CREATE INDEX webhook_events_received ON webhook_events (received_at, id)",
             ]),
+        // Idempotency keys are forgotten after 24 hours (Stripe's window) by the reconciler.
+        Migration(
+            version: 4, name: "idempotency keys expire",
+            statements: ["CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at)"]),
     ]
 
     /// Applies every migration not yet recorded, each in its own transaction. On PostgreSQL an advisory lock makes

@@ -2,6 +2,7 @@ import Logging
 import PostgresKit
 import PostgresNIO
 import SQLKit
+import TillCore
 
 /// PostgreSQL through PostgresNIO's connection pool; several Till instances may share one database.
 final class PostgresStore: Database {
@@ -33,10 +34,36 @@ final class PostgresStore: Database {
     }
 
     func withConnection<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await client.withConnection { connection in try await body(connection.sql(queryLogLevel: nil)) }
+        do {
+            return try await client.withConnection { connection in try await body(connection.sql(queryLogLevel: nil)) }
+        } catch let error where Self.isConflict(error) {
+            // Statements outside a transaction are not re-run (the body may have done part of its work).
+            logger.warning("statement lost to a deadlock or serialization conflict", metadata: ["error": "\(error)"])
+            throw TillError.busy
+        }
     }
 
+    /// Runs `body` in a transaction, again from the start when PostgreSQL aborts it for a deadlock (40P01) or a
+    /// serialization failure (40001), a bounded number of times with a growing random pause; then 503 `busy`.
     func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        for attempt in 1...Self.maxAttempts {
+            do {
+                return try await transactionOnce(body)
+            } catch let error where Self.isConflict(error) {
+                if attempt == Self.maxAttempts {
+                    logger.warning("transaction kept conflicting; giving up", metadata: ["attempts": "\(attempt)", "error": "\(error)"])
+                    break
+                }
+                logger.debug("transaction conflicted; retrying", metadata: ["attempt": "\(attempt)"])
+                try await Task.sleep(for: .milliseconds(Int.random(in: 1...(4 << attempt))))
+            }
+        }
+        throw TillError.busy
+    }
+
+    static let maxAttempts = 6
+
+    private func transactionOnce<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         do {
             return try await client.withTransaction(logger: logger) { connection in
                 try await body(connection.sql(queryLogLevel: nil))
@@ -46,6 +73,14 @@ final class PostgresStore: Database {
             if let closureError = error.closureError, error.rollbackError == nil { throw closureError }
             throw error
         }
+    }
+
+    /// A deadlock or serialization failure: the transaction was aborted and may simply be run again.
+    static func isConflict(_ error: any Error) -> Bool {
+        var candidate: (any Error)? = error
+        if let wrapped = error as? PostgresTransactionError { candidate = wrapped.closureError ?? wrapped.commitError }
+        guard let psql = candidate as? PSQLError, let state = psql.serverInfo?[.sqlState] else { return false }
+        return state == "40P01" || state == "40001"
     }
 
     func close() async {

@@ -26,6 +26,14 @@ enum JSONCoding {
 
     /// Reads the body (up to `limit` bytes) and decodes it; every failure is a `TillError` a client can act on.
     static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int = 64 * 1024) async throws -> T {
+        guard let value = try await decodeIfPresent(type, from: request, limit: limit) else {
+            throw TillError.invalid("The request body must be a JSON object")
+        }
+        return value
+    }
+
+    /// As `decode`, but an empty body (however it was framed) is `nil`.
+    static func decodeIfPresent<T: Decodable>(_ type: T.Type, from request: Request, limit: Int = 64 * 1024) async throws -> T? {
         var request = request
         let buffer: ByteBuffer
         do {
@@ -33,7 +41,7 @@ enum JSONCoding {
         } catch {
             throw TillError(.payloadTooLarge, "The request body is larger than \(limit) bytes")
         }
-        if buffer.readableBytes == 0 { throw TillError.invalid("The request body must be a JSON object") }
+        if buffer.readableBytes == 0 { return nil }
         do {
             return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
         } catch let error as DecodingError {

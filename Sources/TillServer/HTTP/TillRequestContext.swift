@@ -6,12 +6,16 @@ public struct TillRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The caller, set by the authentication middleware.
     var identity: Identity?
-    /// The client's IP address (the peer of the TCP connection; proxies' headers are not trusted).
-    let remoteAddress: String?
+    /// The client's IP address: the TCP peer, or what a trusted proxy says in `X-Forwarded-For`
+    /// (`ClientAddressMiddleware`).
+    var remoteAddress: String?
+    /// The TCP peer itself.
+    let peerAddress: String?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
-        remoteAddress = source.channel.remoteAddress?.ipAddress
+        peerAddress = source.channel.remoteAddress?.ipAddress
+        remoteAddress = peerAddress
     }
 
     func requireIdentity() throws -> Identity {

@@ -13,7 +13,7 @@ struct AuthMiddleware: RouterMiddleware {
         if let header = request.headers[.authorization], header.count > 7,
             header.prefix(7).lowercased() == "bearer "
         {
-            context.identity = await auth.identity(fromToken: String(header.dropFirst(7)))
+            context.identity = try await auth.identity(fromToken: String(header.dropFirst(7)))
         }
         if required && context.identity == nil { throw TillError.unauthorized }
         return try await next(request, context)

@@ -26,7 +26,9 @@ struct ErrorMiddleware: RouterMiddleware {
 
     static func response(_ error: TillError) -> Response {
         let body = (try? JSONCoding.encode(ErrorBody(error))) ?? Data("{}".utf8)
-        return JSONCoding.response(.init(code: error.code.httpStatus), json: body)
+        var response = JSONCoding.response(.init(code: error.code.httpStatus), json: body)
+        if let seconds = error.retryAfterSeconds { response.headers[.retryAfter] = String(max(1, seconds)) }
+        return response
     }
 
     static func map(_ error: HTTPError) -> TillError {
@@ -35,7 +37,7 @@ struct ErrorMiddleware: RouterMiddleware {
         case .contentTooLarge: TillError(.payloadTooLarge, "The request body is too large")
         case .unauthorized: TillError.unauthorized
         case .forbidden: TillError.forbidden
-        case .tooManyRequests: TillError(.rateLimited, error.body ?? "Too many requests")
+        case .tooManyRequests: TillError(.rateLimited, error.body ?? "Too many requests", retryAfterSeconds: 1)
         case .methodNotAllowed: TillError(.notFound, "No such route for this method")
         default:
             error.status.code < 500

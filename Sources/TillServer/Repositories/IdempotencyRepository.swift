@@ -43,3 +43,10 @@ struct IdempotencyRepository: Sendable {
         return Record(fingerprint: try row.string("fingerprint"), statusCode: try row.int("status_code"), body: try row.string("response_body"))
     }
 }
+
+extension IdempotencyRepository {
+    /// Forgets keys older than `cutoff` (Stripe keeps its own for 24 hours; so does Till), so the table stays bounded.
+    func deleteOlderThan(_ cutoff: Int, on db: any SQLDatabase) async throws {
+        try await db.raw("DELETE FROM idempotency_keys WHERE created_at < \(bind: cutoff)").run()
+    }
+}

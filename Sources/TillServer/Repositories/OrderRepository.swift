@@ -96,18 +96,50 @@ struct OrderRepository: Sendable {
             """).run()
     }
 
-    /// Pending orders created before `cutoff`, oldest first.
-    func pendingOlderThan(_ cutoff: Int, limit: Int, on db: any SQLDatabase) async throws -> [String] {
-        try await db.raw("""
-            SELECT id FROM orders WHERE status = 'PENDING' AND created_at < \(bind: cutoff) ORDER BY created_at LIMIT \(literal: limit)
-            """).all(decodingColumn: "id", as: String.self)
+    /// Pending orders created before `cutoff` and after the cursor `(createdAt, id)`, oldest first, leaving out those
+    /// with money under review: they wait for an admin, not for the clock.
+    func pendingOlderThan(
+        _ cutoff: Int, after cursor: (createdAt: Int, id: String)?, limit: Int, on db: any SQLDatabase
+    ) async throws -> [(createdAt: Int, id: String)] {
+        var query: SQLQueryString = "SELECT id, created_at FROM orders WHERE status = 'PENDING' AND created_at < \(bind: cutoff)"
+        if let cursor {
+            query += " AND (created_at > \(bind: cursor.createdAt) OR (created_at = \(bind: cursor.createdAt) AND id > \(bind: cursor.id)))"
+        }
+        query += """
+             AND NOT EXISTS (SELECT 1 FROM payments WHERE payments.order_id = orders.id AND payments.status = 'REQUIRES_REVIEW')
+             ORDER BY created_at, id LIMIT \(literal: limit)
+            """
+        return try await db.raw(query).all().map { (try $0.int("created_at"), try $0.string("id")) }
     }
 
-    /// `PENDING` → `CANCELLED` if, and only if, it is still pending; the row count is the decision.
-    func markCancelled(id: String, now: Int, on db: any SQLDatabase) async throws -> Bool {
-        try await db.raw("""
+    /// How many orders of the user are `PENDING`.
+    func pendingCount(userId: String, on db: any SQLDatabase) async throws -> Int {
+        try await db.raw("SELECT COUNT(*) AS n FROM orders WHERE user_id = \(bind: userId) AND status = 'PENDING'")
+            .first(decodingColumn: "n", as: Int.self) ?? 0
+    }
+
+    /// `PENDING` → `CANCELLED` and its stock back on the shelf, if, and only if, it is still pending and holds no
+    /// money under review (`REQUIRES_REVIEW` waits for an admin, its stock kept): the one place
+    /// an order is cancelled (by its owner, by its payment ending, by the expiry sweep). Returns whether it was.
+    /// Runs inside the caller's transaction; products are updated in id order, like every stock change.
+    func cancelReleasingStock(id: String, now: Int, on db: any SQLDatabase) async throws -> Bool {
+        let cancelled = try await db.raw("""
             UPDATE orders SET status = 'CANCELLED', cancelled_at = \(bind: now), updated_at = \(bind: now)
-            WHERE id = \(bind: id) AND status = 'PENDING' RETURNING id
+            WHERE id = \(bind: id) AND status = 'PENDING'
+              AND NOT EXISTS (SELECT 1 FROM payments WHERE payments.order_id = orders.id AND payments.status = 'REQUIRES_REVIEW')
+            RETURNING id
             """).first() != nil
+        guard cancelled else { return false }
+        let catalog = CatalogRepository()
+        for item in Self.lockOrder(try await items(orderIds: [id], on: db)[id] ?? []) {
+            try await catalog.release(productId: item.productId, quantity: item.quantity, now: now, on: db)
+        }
+        return true
+    }
+
+    /// Items in the one global order in which transactions lock product rows (by product id), so that two
+    /// transactions touching the same products never wait on each other in a cycle.
+    static func lockOrder(_ items: [OrderItem]) -> [OrderItem] {
+        items.sorted { $0.productId < $1.productId }
     }
 }

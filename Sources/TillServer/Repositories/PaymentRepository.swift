@@ -161,4 +161,10 @@ struct PaymentRepository: Sendable {
             LIMIT 1
             """).first() != nil
     }
+
+    /// Whether a payment of the order holds money under review.
+    func underReview(orderId: String, on db: any SQLDatabase) async throws -> Bool {
+        try await db.raw("SELECT id FROM payments WHERE order_id = \(bind: orderId) AND status = 'REQUIRES_REVIEW' LIMIT 1")
+            .first() != nil
+    }
 }

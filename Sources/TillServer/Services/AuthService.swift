@@ -3,6 +3,7 @@ import HummingbirdBcrypt
 import JWTKit
 import Logging
 import NIOPosix
+import Synchronization
 import TillCore
 
 /// Who is calling, from a verified token.
@@ -29,6 +30,11 @@ struct AuthService: Sendable {
     let users: UserRepository
     let keys: JWTKeyCollection
     let limiter: LoginRateLimiter
+    let registrations: RegistrationLimiter
+    /// bcrypt runs on a small thread pool: registrations and logins each get a bounded share of its queue.
+    let registrationHashing = HashingGate(capacity: 8)
+    let loginHashing = HashingGate(capacity: 64)
+    let roles: RoleCache
     let clock: TillClock
     let bcryptCost: UInt8
     let tokenLifetimeSeconds: Int
@@ -41,6 +47,8 @@ struct AuthService: Sendable {
         self.users = UserRepository()
         self.keys = JWTKeyCollection()
         self.limiter = limiter
+        self.registrations = RegistrationLimiter(perHour: config.registrationsPerAddressPerHour)
+        self.roles = RoleCache(ttlMillis: config.roleCacheMillis)
         self.clock = clock
         self.bcryptCost = config.bcryptCost
         self.tokenLifetimeSeconds = config.tokenLifetimeSeconds
@@ -54,33 +62,42 @@ struct AuthService: Sendable {
         let user: UserResponse
     }
 
-    func register(email rawEmail: String, password: String) async throws -> Session {
+    func register(email rawEmail: String, password: String, address: String?) async throws -> Session {
         let email = rawEmail.trimmingCharacters(in: .whitespaces).lowercased()
         if let problem = Validation.emailProblem(email) { throw TillError.invalid("email \(problem)") }
         if let problem = Validation.passwordProblem(password) { throw TillError.invalid("password \(problem)") }
-        let hash = try await hashPassword(password)
+        if let wait = registrations.admit(address: address, now: clock.nowMillis()) {
+            throw TillError(.rateLimited, "Too many registrations from this address; try again later", retryAfterSeconds: wait / 1000 + 1)
+        }
+        // A taken email is refused before any hashing: the answer is the same 409 as after it, for no CPU.
+        if try await database.withConnection({ db in try await users.find(email: email, on: db) }) != nil {
+            throw Self.emailTaken
+        }
+        let hash = try await registrationHashing.run { try await hashPassword(password) }
         let user = User(
             id: IDs.make(), email: email, passwordHash: hash, role: .customer, planId: nil, creditBalance: 0,
             createdAt: clock.nowMillis())
         let inserted = try await database.withConnection { db in try await users.insert(user, on: db) }
-        guard inserted else { throw TillError(.emailTaken, "An account with this email already exists") }
+        guard inserted else { throw Self.emailTaken }
         logger.info("user registered", metadata: ["user.id": "\(user.id)"])
         return Session(token: try await token(for: user), user: UserResponse(user: user))
     }
 
+    static let emailTaken = TillError(.emailTaken, "An account with this email already exists")
+
     func login(email rawEmail: String, password: String, address: String?) async throws -> Session {
         let email = rawEmail.trimmingCharacters(in: .whitespaces).lowercased()
-        let now = clock.nowMillis()
-        if let wait = await limiter.lockedFor(LoginRateLimiter.keys(email: email, address: address), now: now) {
-            throw TillError(.rateLimited, "Too many failed logins; try again in \(wait / 1000 + 1) seconds")
+        // Counted before bcrypt: 200 guesses at once get 5 checks, not 200.
+        if let wait = limiter.admit(email: email, address: address, now: clock.nowMillis()) {
+            let seconds = wait / 1000 + 1
+            throw TillError(.rateLimited, "Too many login attempts; try again in \(seconds) seconds", retryAfterSeconds: seconds)
         }
+        // bcrypt stops at a NUL byte: such a password could match a stored one that shares its beginning.
+        guard !password.utf8.contains(0) else { throw TillError(.unauthorized, "Email or password is wrong") }
         let user = try await database.withConnection { db in try await users.find(email: email, on: db) }
-        let ok = try await verifyPassword(password, hash: user?.passwordHash ?? dummyHash)
-        guard let user, ok else {
-            await limiter.recordFailure(email: email, address: address, now: now)
-            throw TillError(.unauthorized, "Email or password is wrong")
-        }
-        await limiter.recordSuccess(email: email)
+        let ok = try await loginHashing.run { try await verifyPassword(password, hash: user?.passwordHash ?? dummyHash) }
+        guard let user, ok else { throw TillError(.unauthorized, "Email or password is wrong") }
+        limiter.succeeded(email: email, address: address)
         return Session(token: try await token(for: user), user: UserResponse(user: user))
     }
 
@@ -102,12 +119,20 @@ struct AuthService: Sendable {
         }
     }
 
-    /// The identity in a bearer token, or `nil` for anything not signed by this key, expired, or malformed.
-    func identity(fromToken token: String) async -> Identity? {
-        guard let claims = try? await keys.verify(token, as: TokenClaims.self),
-            let role = Role(rawValue: claims.role)
-        else { return nil }
-        return Identity(userId: claims.sub.value, role: role)
+    /// The identity in a bearer token, or `nil` for anything not signed by this key, expired, or malformed, and for
+    /// a user who no longer exists. The role is the one the database holds now (cached for five seconds), not the one
+    /// in the token: a demoted admin loses the admin routes within seconds, not when the token expires.
+    func identity(fromToken token: String) async throws -> Identity? {
+        guard let claims = try? await keys.verify(token, as: TokenClaims.self) else { return nil }
+        let userId = claims.sub.value
+        let now = clock.nowMillis()
+        if let cached = roles.lookup(userId, now: now) { return cached.map { Identity(userId: userId, role: $0) } }
+        guard let user = try await database.withConnection({ db in try await users.find(id: userId, on: db) }) else {
+            roles.store(userId, role: nil, now: now)
+            return nil
+        }
+        roles.store(userId, role: user.role, now: now)
+        return Identity(userId: userId, role: user.role)
     }
 
     func token(for user: User) async throws -> String {
@@ -122,5 +147,35 @@ struct AuthService: Sendable {
 
     private func verifyPassword(_ password: String, hash: String) async throws -> Bool {
         try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: hash) }
+    }
+}
+
+/// Users' current roles for a few seconds (`nil`: no such user), so that checking every request against the database
+/// costs one read per user per interval.
+final class RoleCache: Sendable {
+    let ttlMillis: Int
+    let maxEntries = 100_000
+    private let entries = Mutex<[String: (role: Role?, at: Int)]>([:])
+
+    init(ttlMillis: Int) {
+        self.ttlMillis = ttlMillis
+    }
+
+    /// `.some(role)` when known and fresh (the role is `nil` for a user that does not exist), `nil` when unknown.
+    func lookup(_ userId: String, now: Int) -> Role?? {
+        guard ttlMillis > 0 else { return nil }
+        return entries.withLock { entries -> Role?? in
+            guard let entry = entries[userId], now - entry.at < ttlMillis else { return nil }
+            return .some(entry.role)
+        }
+    }
+
+    func store(_ userId: String, role: Role?, now: Int) {
+        guard ttlMillis > 0 else { return }
+        entries.withLock { entries in
+            if entries.count >= maxEntries { entries = entries.filter { now - $0.value.at < ttlMillis } }
+            if entries.count >= maxEntries { entries.removeAll() }
+            entries[userId] = (role, now)
+        }
     }
 }

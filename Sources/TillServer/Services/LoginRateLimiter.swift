@@ -1,61 +1,143 @@
-/// Counts failed logins per email and per client address; past the limit, logins for that key answer 429 for a while.
+import Synchronization
+import TillCore
+
+/// Counts login attempts before the password is hashed, so that parallel guesses cannot all slip past a check made
+/// after bcrypt. Two keys are counted: the account together with the client address (an attacker elsewhere cannot
+/// lock the real owner out), and the client address alone (one address guessing many accounts). Over a key's limit,
+/// logins for it answer 429 for a lockout that doubles with each new lockout of that key (1, 2, 4 ... 15 minutes) and
+/// is forgotten after an hour of calm. A successful login clears its account-and-address key.
 /// Held in memory per instance: an attacker spreading guesses over several instances gets each instance's allowance.
-public actor LoginRateLimiter {
+public final class LoginRateLimiter: Sendable {
     public struct Limits: Sendable {
-        public var maxFailuresPerEmail = 5
-        public var maxFailuresPerAddress = 20
-        /// Failures older than this are forgotten.
+        public var attemptsPerAccountAndAddress = 5
+        public var attemptsPerAddress = 20
+        /// Attempts older than this are forgotten.
         public var windowMillis = 15 * 60 * 1000
-        /// How long a key stays locked once over its limit.
-        public var lockoutMillis = 15 * 60 * 1000
+        public var firstLockoutMillis = 60 * 1000
+        public var maxLockoutMillis = 15 * 60 * 1000
+        /// A key's lockouts are forgotten this long after its last one ended.
+        public var strikeMemoryMillis = 60 * 60 * 1000
+        /// Entries kept at most (expired ones are dropped first; memory stays bounded whatever the traffic).
+        public var maxEntries = 100_000
         public init() {}
     }
 
-    private struct Entry {
-        var failures: Int
+    struct Entry {
+        var attempts = 0
         var windowStart: Int
-        var lockedUntil: Int?
+        var lockedUntil = 0
+        var strikes = 0
     }
 
-    private let limits: Limits
-    private var entries: [String: Entry] = [:]
+    let limits: Limits
+    private let entries = Mutex<[String: Entry]>([:])
 
     public init(limits: Limits) {
         self.limits = limits
     }
 
-    /// Milliseconds until a locked key may try again, or `nil` when none of `keys` is locked.
-    func lockedFor(_ keys: [String], now: Int) -> Int? {
-        keys.compactMap { entries[$0]?.lockedUntil }.filter { $0 > now }.max().map { $0 - now }
-    }
-
-    func recordFailure(email: String, address: String?, now: Int) {
-        record("email:" + email, limit: limits.maxFailuresPerEmail, now: now)
-        if let address { record("addr:" + address, limit: limits.maxFailuresPerAddress, now: now) }
-        if entries.count > 50_000 { prune(now: now) }
-    }
-
-    func recordSuccess(email: String) {
-        entries["email:" + email] = nil
-    }
-
-    static func keys(email: String, address: String?) -> [String] {
-        ["email:" + email] + (address.map { ["addr:" + $0] } ?? [])
-    }
-
-    private func record(_ key: String, limit: Int, now: Int) {
-        var entry = entries[key] ?? Entry(failures: 0, windowStart: now, lockedUntil: nil)
-        if now - entry.windowStart > limits.windowMillis {
-            entry = Entry(failures: 0, windowStart: now, lockedUntil: nil)
+    /// Counts one attempt; `nil` when it may go ahead, else the milliseconds to wait.
+    func admit(email: String, address: String?, now: Int) -> Int? {
+        let keys = Self.keys(email: email, address: address)
+        let limited = [(keys.pair, limits.attemptsPerAccountAndAddress)] + (keys.address.map { [($0, limits.attemptsPerAddress)] } ?? [])
+        return entries.withLock { entries -> Int? in
+            if entries.count >= limits.maxEntries { prune(&entries, now: now) }
+            let locked = limited.compactMap { entries[$0.0].map(\.lockedUntil) }.max() ?? 0
+            if locked > now { return locked - now }
+            var wait = 0
+            for (key, limit) in limited {
+                var entry = entries[key] ?? Entry(windowStart: now)
+                if now - entry.windowStart > limits.windowMillis { entry.attempts = 0; entry.windowStart = now }
+                if entry.strikes > 0, now - entry.lockedUntil > limits.strikeMemoryMillis { entry.strikes = 0 }
+                entry.attempts += 1
+                if entry.attempts > limit {
+                    entry.strikes += 1
+                    let lockout = min(limits.firstLockoutMillis << min(entry.strikes - 1, 20), limits.maxLockoutMillis)
+                    entry.lockedUntil = now + lockout
+                    entry.attempts = 0
+                    entry.windowStart = now
+                    wait = max(wait, lockout)
+                }
+                entries[key] = entry
+            }
+            return wait > 0 ? wait : nil
         }
-        entry.failures += 1
-        if entry.failures >= limit { entry.lockedUntil = now + limits.lockoutMillis }
-        entries[key] = entry
     }
 
-    private func prune(now: Int) {
+    /// The password was right: the account-and-address key starts afresh, and the attempt does not count against
+    /// the address.
+    func succeeded(email: String, address: String?) {
+        let keys = Self.keys(email: email, address: address)
+        entries.withLock { entries in
+            entries[keys.pair] = nil
+            if let key = keys.address, var entry = entries[key], entry.attempts > 0 {
+                entry.attempts -= 1
+                entries[key] = entry
+            }
+        }
+    }
+
+    var count: Int { entries.withLock { $0.count } }
+
+    private static func keys(email: String, address: String?) -> (pair: String, address: String?) {
+        ("pair:\(email)|\(address ?? "-")", address.map { "addr:" + $0 })
+    }
+
+    private func prune(_ entries: inout [String: Entry], now: Int) {
         entries = entries.filter { _, e in
-            (e.lockedUntil ?? 0) > now || now - e.windowStart <= limits.windowMillis
+            e.lockedUntil > now || now - e.windowStart <= limits.windowMillis
+                || (e.strikes > 0 && now - e.lockedUntil <= limits.strikeMemoryMillis)
         }
+        // Still full of live entries: an address flood. Forget the oldest half rather than grow without bound.
+        if entries.count >= limits.maxEntries {
+            let keep = entries.sorted { $0.value.windowStart > $1.value.windowStart }.prefix(limits.maxEntries / 2)
+            entries = Dictionary(uniqueKeysWithValues: keep.map { ($0.key, $0.value) })
+        }
+    }
+}
+
+/// Registrations per client address in a fixed hourly window (`REGISTRATIONS_PER_ADDRESS_PER_HOUR`).
+final class RegistrationLimiter: Sendable {
+    let perHour: Int
+    let maxEntries = 100_000
+    private let windows = Mutex<[String: (start: Int, count: Int)]>([:])
+
+    init(perHour: Int) {
+        self.perHour = perHour
+    }
+
+    /// Counts one registration; `nil` when it may go ahead, else the milliseconds until the address's hour ends.
+    func admit(address: String?, now: Int) -> Int? {
+        guard perHour > 0 else { return nil }
+        let hour = 3600 * 1000
+        return windows.withLock { windows -> Int? in
+            if windows.count >= maxEntries { windows = windows.filter { now - $0.value.start < hour } }
+            if windows.count >= maxEntries { windows.removeAll() }
+            let key = address ?? "-"
+            var window = windows[key] ?? (now, 0)
+            if now - window.start >= hour { window = (now, 0) }
+            if window.count >= perHour { return window.start + hour - now }
+            window.count += 1
+            windows[key] = window
+            return nil
+        }
+    }
+}
+
+/// Bounds the bcrypt work waiting for the thread pool, per kind of caller: a flood of registrations answers 503 at
+/// once instead of queueing hashes in front of every login.
+final class HashingGate: Sendable {
+    let capacity: Int
+    private let inFlight = Atomic<Int>(0)
+
+    init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    func run<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        let before = inFlight.add(1, ordering: .relaxed).oldValue
+        defer { inFlight.subtract(1, ordering: .relaxed) }
+        guard before < capacity else { throw TillError.busy }
+        return try await body()
     }
 }

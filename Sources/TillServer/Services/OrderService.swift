@@ -12,6 +12,8 @@ struct OrderService: Sendable {
     let idempotency = IdempotencyRepository()
     let clock: TillClock
     let logger: Logger
+    /// `MAX_PENDING_ORDERS_PER_USER` (0: no cap).
+    let maxPendingPerUser: Int
     /// Ends the order's open sessions and intents at Stripe; `false` when one turned out to be paid.
     let closeOpenPayments: @Sendable (String) async throws -> Bool
 
@@ -40,7 +42,10 @@ struct OrderService: Sendable {
             if writesInOneStatement(order) {
                 try await database.withConnection { db in try await write(order, on: db) }
             } else {
-                try await database.transaction { db in try await write(order, on: db) }
+                try await database.transaction { db in
+                    try await checkPendingCap(userId: userId, on: db)
+                    try await write(order, on: db)
+                }
             }
             return StoredResponse(status: 201, body: try JSONCoding.string(order))
         }
@@ -60,6 +65,7 @@ struct OrderService: Sendable {
                     }
                     return StoredResponse(status: stored.statusCode, body: stored.body)
                 }
+                try await checkPendingCap(userId: userId, on: db)
                 let products = try await catalog.products(ids: lines.map(\.productId), on: db)
                 let order = try draft(userId: userId, lines: lines, products: products, checkingStock: false)
                 try await write(order, on: db)
@@ -67,7 +73,7 @@ struct OrderService: Sendable {
                 try await idempotency.complete(userId: userId, key: key, statusCode: 201, body: body, on: db)
                 return StoredResponse(status: 201, body: body)
             }
-        } catch let error as TillError where [.insufficientInventory, .invalidRequest].contains(error.code) {
+        } catch let error as TillError where [.insufficientInventory, .invalidRequest, .tooManyPendingOrders].contains(error.code) {
             // The order was rolled back; the answer is kept so a retry with this key gets the same one.
             try await database.withConnection { db in
                 try await idempotency.storeIfAbsent(
@@ -113,9 +119,24 @@ struct OrderService: Sendable {
 
     /// On PostgreSQL an order of one item is stored and its stock taken in one statement, so the product row is
     /// locked only while that statement runs and commits, not across a round trip to Till and back: orders for one
-    /// popular product queue on that lock.
+    /// popular product queue on that lock. With a cap on pending orders the count needs the transaction instead.
     private func writesInOneStatement(_ order: Order) -> Bool {
-        database.kind == .postgres && order.items.count == 1
+        database.kind == .postgres && order.items.count == 1 && maxPendingPerUser == 0
+    }
+
+    /// Refuses an order beyond the user's cap on `PENDING` orders, so one account cannot hold the stock hostage. On
+    /// PostgreSQL the user's row is locked first (users before products, in every transaction that takes both), so
+    /// the user's concurrent orders are counted one after another and the cap is exact.
+    private func checkPendingCap(userId: String, on db: any SQLDatabase) async throws {
+        guard maxPendingPerUser > 0 else { return }
+        if database.kind == .postgres {
+            try await db.raw("SELECT id FROM users WHERE id = \(bind: userId) FOR UPDATE").run()
+        }
+        if try await orders.pendingCount(userId: userId, on: db) >= maxPendingPerUser {
+            throw TillError(
+                .tooManyPendingOrders,
+                "You have \(maxPendingPerUser) unpaid orders; pay or cancel one before ordering again", retryAfterSeconds: 60)
+        }
     }
 
     /// Stores the order and takes its stock, all or nothing: inside the caller's transaction, or in one statement
@@ -126,7 +147,7 @@ struct OrderService: Sendable {
             if try await !orders.insertReserving(order, on: db) { short = order.items[0] }
         } else {
             try await orders.insert(order, on: db)
-            for item in order.items where short == nil {
+            for item in OrderRepository.lockOrder(order.items) where short == nil {
                 if try await !catalog.reserve(productId: item.productId, quantity: item.quantity, now: order.createdAt, on: db) {
                     short = item
                 }
@@ -162,27 +183,24 @@ struct OrderService: Sendable {
         let owner = identity.isAdmin ? nil : identity.userId
         let current = try await database.withConnection { db in try await orders.find(id: id, userId: owner, on: db) }
         guard let current else { throw TillError.notFound("Order") }
-        if current.status == .pending, try await !closeOpenPayments(id) {
-            throw TillError(.orderNotPayable, "Order is PAID; only a PENDING order can be cancelled")
+        guard current.status == .pending else { throw Self.notCancellable(current.status) }
+        if try await database.withConnection({ db in try await PaymentRepository().underReview(orderId: id, on: db) }) {
+            throw TillError(.orderNotPayable, "A payment of this order is under review (REQUIRES_REVIEW); an admin must settle it first")
         }
+        if try await !closeOpenPayments(id) { throw Self.notCancellable(.paid) }
         let now = clock.nowMillis()
-        let order = try await database.transaction { db in
-            guard var order = try await orders.find(id: id, userId: owner, on: db) else { throw TillError.notFound("Order") }
-            guard try await orders.markCancelled(id: id, now: now, on: db) else {
-                // Ending its session at Stripe may already have cancelled it (and released its stock).
-                if current.status == .pending, order.status == .cancelled { return order }
-                throw TillError(.orderNotPayable, "Order is \(order.status.rawValue); only a PENDING order can be cancelled")
-            }
-            for item in order.items {
-                try await catalog.release(productId: item.productId, quantity: item.quantity, now: now, on: db)
-            }
-            order.status = .cancelled
-            order.cancelledAt = now
-            order.updatedAt = now
-            return order
+        // Ending a session at Stripe settles it, which may already have cancelled the order (and released its stock).
+        _ = try await database.transaction { db in try await orders.cancelReleasingStock(id: id, now: now, on: db) }
+        guard let order = try await database.withConnection({ db in try await orders.find(id: id, userId: owner, on: db) }) else {
+            throw TillError.notFound("Order")
         }
+        guard order.status == .cancelled else { throw Self.notCancellable(order.status) }
         logger.info("order cancelled", metadata: ["order.id": "\(order.id)"])
         return order
+    }
+
+    private static func notCancellable(_ status: OrderStatus) -> TillError {
+        TillError(.orderNotPayable, "Order is \(status.rawValue); only a PENDING order can be cancelled")
     }
 
     static func fingerprint(_ lines: [OrderLineRequest]) -> String {

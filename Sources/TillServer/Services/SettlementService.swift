@@ -132,7 +132,7 @@ struct SettlementService: Sendable {
         }
         // Paid after it was cancelled: take the stock again if it is there, else give the money back.
         var reserved: [OrderItem] = []
-        for item in order.items {
+        for item in OrderRepository.lockOrder(order.items) {
             if try await catalog.reserve(productId: item.productId, quantity: item.quantity, now: now, on: db) {
                 reserved.append(item)
             } else {
@@ -152,10 +152,7 @@ struct SettlementService: Sendable {
     private func cancelOrderUnlessOtherPayment(_ payment: Payment, now: Int, on db: any SQLDatabase) async throws {
         guard payment.kind == .order, let orderId = payment.orderId else { return }
         if try await payments.otherLiveOrPaid(orderId: orderId, except: payment.id, on: db) { return }
-        guard try await orders.markCancelled(id: orderId, now: now, on: db) else { return }
-        for item in try await orders.items(orderIds: [orderId], on: db)[orderId] ?? [] {
-            try await catalog.release(productId: item.productId, quantity: item.quantity, now: now, on: db)
-        }
+        guard try await orders.cancelReleasingStock(id: orderId, now: now, on: db) else { return }
         logger.info("order cancelled after its payment ended", metadata: ["order.id": "\(orderId)", "payment.id": "\(payment.id)"])
     }
 

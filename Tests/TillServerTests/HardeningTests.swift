@@ -1,0 +1,345 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import StripeAPI
+import Testing
+
+@testable import TillServer
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The holes a security review found, each closed: what an attacker tried, and what they get now.
+@Suite("Hardening")
+struct HardeningTests {
+    // MARK: A missing Stripe key
+
+    @Test("without a key the emulator is on only when Till is reachable from this machine alone")
+    func emulatorRule() throws {
+        #expect(try AppConfig(values: [:]).usesStripeEmulator)
+        #expect(try AppConfig(values: ["HOST": "::1", "PUBLIC_BASE_URL": "http://127.0.0.1:9000"]).usesStripeEmulator)
+        for values in [
+            ["HOST": "0.0.0.0"],
+            ["PUBLIC_BASE_URL": "https://shop.example.com"],
+            ["HOST": "0.0.0.0", "PUBLIC_BASE_URL": "https://shop.example.com"],
+            ["STRIPE_EMULATOR": "0"],
+            ["STRIPE_EMULATOR": "yes"],
+            ["STRIPE_EMULATOR": "1", "STRIPE_SECRET_KEY": "sk_test_x"],
+        ] {
+            #expect(throws: ConfigError.self, "\(values)") { try AppConfig(values: values) }
+        }
+        let error = try #require(throws: ConfigError.self) { try AppConfig(values: ["HOST": "0.0.0.0"]) }
+        #expect(error.description.contains("STRIPE_SECRET_KEY") && error.description.contains("STRIPE_EMULATOR=1"))
+        // Asked for explicitly, or with a key: no error.
+        #expect(try AppConfig(values: ["HOST": "0.0.0.0", "STRIPE_EMULATOR": "1"]).usesStripeEmulator)
+        #expect(try !AppConfig(values: ["HOST": "0.0.0.0", "STRIPE_SECRET_KEY": "sk_test_x"]).usesStripeEmulator)
+        #expect(try AppConfig(values: [:]).host == "127.0.0.1")
+    }
+
+    @Test("LOG_LEVEL, limits and trusted proxies are validated with the rest")
+    func moreSettings() throws {
+        let error = try #require(throws: ConfigError.self) {
+            try AppConfig(values: [
+                "LOG_LEVEL": "loud", "MAX_PENDING_ORDERS_PER_USER": "-1", "REGISTRATIONS_PER_ADDRESS_PER_HOUR": "x",
+                "TRUSTED_PROXIES": "10.0.0.1,proxy.example.com",
+            ])
+        }
+        #expect(error.problems.count == 4)
+        let config = try AppConfig(values: ["LOG_LEVEL": "ERROR", "TRUSTED_PROXIES": "10.0.0.1, ::1"])
+        #expect(config.logLevel == .error)
+        #expect(config.trustedProxies == ["10.0.0.1", "::1"])
+        #expect(config.maxPendingOrdersPerUser == 20 && config.registrationsPerAddressPerHour == 30)
+    }
+
+    // MARK: Logins and registrations
+
+    @Test("200 concurrent wrong logins for one email: at most 5 reach bcrypt, the rest are 429 with Retry-After")
+    func concurrentGuesses() async throws {
+        try await withTill(.sqlite) { api, _ in
+            _ = try await api.register("victim@example.com", password: "right-password")
+            let replies = try await withThrowingTaskGroup(of: Reply.self) { group in
+                for index in 0..<200 {
+                    group.addTask {
+                        try await api.call(.post, "/api/auth/login", body: #"{"email":"victim@example.com","password":"guess-\#(index)-x"}"#)
+                    }
+                }
+                return try await group.reduce(into: [Reply]()) { $0.append($1) }
+            }
+            let limited = replies.filter { $0.status == 429 }
+            #expect(replies.count - limited.count <= 5)
+            #expect(limited.allSatisfy { $0.errorCode == "rate_limited" && Int($0.headers[.retryAfter] ?? "") ?? 0 > 0 })
+        }
+    }
+
+    @Test("an attacker's failures lock only their own address out of the account; X-Forwarded-For counts only from a trusted proxy")
+    func lockoutIsNotAWeapon() async throws {
+        try await withTill(.sqlite, configure: { $0.trustedProxies = ["127.0.0.1"] }) { api, _ in
+            _ = try await api.register("owner@example.com", password: "right-password")
+            let wrong = #"{"email":"owner@example.com","password":"wrong-password"}"#
+            let right = #"{"email":"owner@example.com","password":"right-password"}"#
+            for _ in 0..<5 {
+                #expect(try await api.call(.post, "/api/auth/login", body: wrong, headers: ["X-Forwarded-For": "203.0.113.9"]).status == 401)
+            }
+            let attacker = try await api.call(.post, "/api/auth/login", body: right, headers: ["X-Forwarded-For": "203.0.113.9"])
+            #expect(attacker.status == 429)
+            let first = Int(attacker.headers[.retryAfter] ?? "") ?? 0
+            #expect(first > 0 && first <= 61)
+            // The owner, elsewhere, still signs in.
+            #expect(try await api.call(.post, "/api/auth/login", body: right, headers: ["X-Forwarded-For": "198.51.100.7"]).status == 200)
+            // A client cannot pick its address by writing the header itself in front of the proxy's hop.
+            let forged = try await api.call(
+                .post, "/api/auth/login", body: right, headers: ["X-Forwarded-For": "198.51.100.7, 203.0.113.9"])
+            #expect(forged.status == 429)
+        }
+    }
+
+    @Test("the lockout grows with each new lockout of the same key, and memory stays bounded")
+    func progressiveLockout() {
+        var limits = LoginRateLimiter.Limits()
+        limits.maxEntries = 1000
+        let limiter = LoginRateLimiter(limits: limits)
+        var now = 0
+        var waits: [Int] = []
+        for _ in 0..<3 {
+            for _ in 0..<5 { #expect(limiter.admit(email: "a@b.co", address: "10.0.0.1", now: now) == nil) }
+            let wait = limiter.admit(email: "a@b.co", address: "10.0.0.1", now: now) ?? 0
+            waits.append(wait)
+            now += wait
+        }
+        #expect(waits == [60_000, 120_000, 240_000])
+        for index in 0..<5000 { _ = limiter.admit(email: "u\(index)@b.co", address: "10.1.\(index / 250).\(index % 250)", now: now) }
+        #expect(limiter.count <= 1000)
+    }
+
+    @Test("registrations are limited per address, a taken email is refused, and a NUL in a password is refused")
+    func registrations() async throws {
+        try await withTill(.sqlite, configure: { $0.registrationsPerAddressPerHour = 3 }) { api, _ in
+            for index in 0..<3 {
+                let reply = try await api.call(
+                    .post, "/api/auth/register", body: #"{"email":"r\#(index)@example.com","password":"password-123"}"#)
+                #expect(reply.status == 201)
+            }
+            let over = try await api.call(.post, "/api/auth/register", body: #"{"email":"r9@example.com","password":"password-123"}"#)
+            #expect(over.status == 429 && over.errorCode == "rate_limited")
+            #expect(Int(over.headers[.retryAfter] ?? "") ?? 0 > 3000)
+        }
+        try await withTill(.sqlite) { api, _ in
+            let nul = try await api.call(.post, "/api/auth/register", body: #"{"email":"n@example.com","password":"password\u0000tail"}"#)
+            #expect(nul.status == 400 && nul.errorCode == "invalid_request")
+            _ = try await api.register("n@example.com", password: "password")
+            // bcrypt would stop at the NUL and accept the stored password's prefix.
+            let login = try await api.call(.post, "/api/auth/login", body: #"{"email":"n@example.com","password":"password\u0000anything"}"#)
+            #expect(login.status == 401)
+            let again = try await api.call(.post, "/api/auth/register", body: #"{"email":"N@example.com","password":"other-password"}"#)
+            #expect(again.status == 409 && again.errorCode == "email_taken")
+        }
+    }
+
+    @Test("a demoted or deleted admin loses the admin routes without waiting for the token to expire", arguments: Backend.available)
+    func demotion(backend: Backend) async throws {
+        try await withTill(backend, configure: { $0.roleCacheMillis = 200 }) { api, till in
+            let admin = try await api.adminToken()
+            #expect(try await api.call(.get, "/api/admin/webhook-events", token: admin).status == 200)
+            try await till.database.withConnection { db in
+                try await db.raw("UPDATE users SET role = 'customer' WHERE email = \(bind: adminEmail)").run()
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(try await api.call(.get, "/api/admin/webhook-events", token: admin).status == 403)
+            try await till.database.withConnection { db in
+                try await db.raw("DELETE FROM users WHERE email = \(bind: adminEmail)").run()
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(try await api.call(.get, "/api/auth/me", token: admin).status == 401)
+        }
+    }
+
+    // MARK: Money
+
+    @Test("a refund's amount is read from a chunked body", arguments: Backend.available)
+    func chunkedRefund(backend: Backend) async throws {
+        try await withTill(backend) { api, _ in
+            let (user, admin, _, order) = try await api.orderSetup(unitAmount: 1000, quantity: 1)
+            let orderId = order.string("id")
+            let checkout = try await api.call(.post, "/api/orders/\(orderId)/checkout", token: user)
+            _ = try await api.pay(session: checkout.string("sessionId"))
+            try await api.waitForOrder(user, orderId, toBe: "PAID")
+            var request = HTTPClientRequest(url: api.baseURL + "/api/payments/\(checkout.string("paymentId"))/refund")
+            request.method = .POST
+            request.headers.add(name: "Authorization", value: "Bearer \(admin)")
+            request.headers.add(name: "Content-Type", value: "application/json")
+            // No Content-Length: the body goes chunked.
+            request.body = .bytes(Array(#"{"amount":100}"#.utf8), length: .unknown)
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+            #expect(response.status.code == 202)
+            try await eventually(10, "the partial refund") {
+                try await api.orderStatus(user, orderId) == "PARTIALLY_REFUNDED"
+            }
+            #expect(try await api.call(.get, "/api/orders/\(orderId)", token: user).int("amountRefunded") == 100)
+        }
+    }
+
+    @Test("one account cannot hold more than MAX_PENDING_ORDERS_PER_USER pending orders, even all at once", arguments: Backend.available)
+    func hoarding(backend: Backend) async throws {
+        try await withTill(backend) { api, _ in
+            let admin = try await api.adminToken()
+            let product = try await api.createProduct(admin: admin, inventory: 1000)
+            let (hoarder, _) = try await api.register()
+            let statuses = try await withThrowingTaskGroup(of: Reply.self) { group in
+                for _ in 0..<40 { group.addTask { try await api.order(hoarder, [(product, 1)]) } }
+                return try await group.reduce(into: [Reply]()) { $0.append($1) }
+            }
+            #expect(statuses.filter { $0.status == 201 }.count == 20)
+            #expect(statuses.filter { $0.status == 429 }.allSatisfy { $0.errorCode == "too_many_pending_orders" })
+            #expect(statuses.allSatisfy { [201, 429].contains($0.status) })
+            #expect(try await api.inventory(product) == 980)
+            // Another customer is not held back by the hoarder.
+            let (other, _) = try await api.register()
+            #expect(try await api.order(other, [(product, 1)]).status == 201)
+        }
+    }
+
+    @Test("one expiry pass cancels a backlog far larger than a page", arguments: Backend.available)
+    func expiryBacklog(backend: Backend) async throws {
+        try await withTill(backend, configure: { $0.orderTTLSeconds = 1; $0.maxPendingOrdersPerUser = 0 }) { api, till in
+            let admin = try await api.adminToken()
+            let product = try await api.createProduct(admin: admin, inventory: 450)
+            let (user, _) = try await api.register()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<450 {
+                    group.addTask {
+                        let status = try await api.order(user, [(product, 1)]).status
+                        #expect(status == 201)
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(try await api.inventory(product) == 0)
+            try await Task.sleep(for: .milliseconds(1100))
+            _ = try await till.reconcile()
+            #expect(try await api.inventory(product) == 450)
+        }
+    }
+
+    @Test("money under review keeps its order: the sweep and the owner cannot cancel it", arguments: Backend.available)
+    func reviewIsNotCancelled(backend: Backend) async throws {
+        try await withTill(backend, configure: { $0.orderTTLSeconds = 1 }) { api, till in
+            let (user, _, product, order) = try await api.orderSetup(unitAmount: 1999, inventory: 5, quantity: 2)
+            let orderId = order.string("id")
+            let checkout = try await api.call(.post, "/api/orders/\(orderId)/checkout", token: user)
+            let paymentId = checkout.string("paymentId")
+            let options = TestEvents.Options(
+                orderId: orderId, paymentId: paymentId, sessionId: checkout.string("sessionId"),
+                paymentIntentId: TestEvents.randomId("pi"), chargeId: TestEvents.randomId("ch"), amount: 5)
+            let event = try TestEvents.make(type: "checkout.session.completed", options: options)
+            #expect(try await api.deliver(event, secret: till.webhookSecrets[0]).status == 200)
+            try await eventually(10, "the payment to need review") {
+                try await api.payment(user, paymentId).string("status") == "REQUIRES_REVIEW"
+            }
+            try await Task.sleep(for: .milliseconds(1100))
+            _ = try await till.reconcile()
+            #expect(try await api.orderStatus(user, orderId) == "PENDING")
+            #expect(try await api.inventory(product) == 3)
+            let cancel = try await api.call(.post, "/api/orders/\(orderId)/cancel", token: user)
+            #expect(cancel.status == 409 && cancel.errorCode == "order_not_payable")
+            #expect(try await api.inventory(product) == 3)
+        }
+    }
+
+    // MARK: Concurrency
+
+    @Test(
+        "concurrent multi-item orders over shuffled products, with cancels and checkouts racing them: no 5xx, stock exact",
+        arguments: Backend.available)
+    func orderStorm(backend: Backend) async throws {
+        try await withTill(backend, configure: { $0.maxPendingOrdersPerUser = 0 }) { api, _ in
+            let admin = try await api.adminToken()
+            var products: [String] = []
+            for index in 0..<6 { products.append(try await api.createProduct(admin: admin, name: "P\(index)", inventory: 300)) }
+            var users: [String] = []
+            for _ in 0..<6 { users.append(try await api.register().token) }
+            let catalog = products
+            let tokens = users
+            // Each worker: orders of 2 to 4 products in a random order, then cancels, pays or leaves each at random.
+            let outcomes = try await withThrowingTaskGroup(of: [(status: Int, kept: [(String, Int)])].self) { group in
+                for worker in 0..<24 {
+                    group.addTask {
+                        var results: [(status: Int, kept: [(String, Int)])] = []
+                        let token = tokens[worker % tokens.count]
+                        for _ in 0..<8 {
+                            let items = catalog.shuffled().prefix(Int.random(in: 2...4)).map { ($0, Int.random(in: 1...3)) }
+                            let order = try await api.order(token, items)
+                            results.append((order.status, []))
+                            guard order.status == 201 else { continue }
+                            let id = order.string("id")
+                            switch Int.random(in: 0..<3) {
+                            case 0:
+                                let cancel = try await api.call(.post, "/api/orders/\(id)/cancel", token: token)
+                                results.append((cancel.status, cancel.status == 200 ? [] : items))
+                            case 1:
+                                let checkout = try await api.call(.post, "/api/orders/\(id)/checkout", token: token)
+                                results.append((checkout.status, items))
+                            default:
+                                results.append((200, items))
+                            }
+                        }
+                        return results
+                    }
+                }
+                return try await group.reduce(into: [(status: Int, kept: [(String, Int)])]()) { $0 += $1 }
+            }
+            let failures = outcomes.filter { $0.status >= 500 }
+            #expect(failures.count == 0, "answers 5xx")
+            #expect(outcomes.allSatisfy { [200, 201, 409].contains($0.status) })
+            var held: [String: Int] = [:]
+            for outcome in outcomes { for (product, quantity) in outcome.kept { held[product, default: 0] += quantity } }
+            for product in catalog {
+                #expect(try await api.inventory(product) == 300 - (held[product] ?? 0), "stock of \(product)")
+            }
+        }
+    }
+
+    // MARK: Connections and bounded state
+
+    @Test("an idle connection is closed by the server")
+    func idleTimeout() async throws {
+        try await withTill(.sqlite, configure: { $0.idleTimeoutSeconds = 1 }) { api, _ in
+            let port = Int(URLComponents(string: api.baseURL)!.port!)
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(fd) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = UInt16(port).bigEndian
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+            }
+            #expect(connected)
+            var timeout = timeval(tv_sec: 5, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            let started = ContinuousClock.now
+            var byte: UInt8 = 0
+            let read = recv(fd, &byte, 1, 0)
+            #expect(read == 0, "the server closes the connection")
+            #expect(ContinuousClock.now - started < .seconds(4))
+        }
+    }
+
+    @Test("idempotency keys older than a day are forgotten by the reconciler", arguments: Backend.available)
+    func idempotencyExpiry(backend: Backend) async throws {
+        try await withTill(backend) { api, till in
+            let (user, _, product, _) = try await api.orderSetup()
+            #expect(try await api.order(user, [(product, 1)], key: "old-key").status == 201)
+            #expect(try await api.order(user, [(product, 1)], key: "new-key").status == 201)
+            let dayAgo = Int(Date().timeIntervalSince1970 * 1000) - 24 * 3600 * 1000 - 1000
+            try await till.database.withConnection { db in
+                try await db.raw("UPDATE idempotency_keys SET created_at = \(bind: dayAgo) WHERE idem_key = 'old-key'").run()
+            }
+            _ = try await till.reconcile()
+            let keys = try await till.database.withConnection { db in
+                try await db.raw("SELECT idem_key FROM idempotency_keys ORDER BY idem_key").all(decodingColumn: "idem_key", as: String.self)
+            }
+            #expect(keys == ["new-key"])
+        }
+    }
+}
