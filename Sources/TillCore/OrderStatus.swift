@@ -6,6 +6,28 @@ public enum OrderStatus: String, Sendable, Codable, CaseIterable {
     case partiallyRefunded = "PARTIALLY_REFUNDED"
     case refunded = "REFUNDED"
     case cancelled = "CANCELLED"
+
+    /// Paid for (refunds included): these never go back to pending or cancelled.
+    public var isPaid: Bool { [.paid, .partiallyRefunded, .refunded].contains(self) }
+
+    /// The order's status once `amountRefunded` of its `amount` has gone back.
+    public static func afterRefund(_ amountRefunded: Int, of amount: Int) -> OrderStatus {
+        amountRefunded >= amount ? .refunded : .partiallyRefunded
+    }
+}
+
+/// What became of a stored webhook event.
+public enum WebhookEventStatus: String, Sendable, Codable, CaseIterable {
+    /// Stored, waiting for the processor.
+    case pending
+    /// Leased by a processor.
+    case processing
+    /// Applied.
+    case processed
+    /// About nothing Till knows, or of a type Till does not act on.
+    case ignored
+    /// Applying it failed; retried later, up to a limit.
+    case failed
 }
 
 public enum Role: String, Sendable, Codable, CaseIterable {

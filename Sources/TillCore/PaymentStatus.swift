@@ -15,9 +15,24 @@ public enum PaymentStatus: String, Sendable, Codable, CaseIterable {
 
     /// May still be paid (a failed attempt is not final while its session or intent is open).
     public var isLive: Bool { [.initiated, .processing, .failed].contains(self) }
+
+    /// Open for the customer to pay again through the same session or intent (not while one is processing).
+    public var isPayable: Bool { self == .initiated || self == .failed }
+
+    /// Keeps its order from being cancelled when another payment of the order ends: money taken or under review,
+    /// or an attempt still under way (a failed attempt does not hold the order).
+    public var holdsOrder: Bool { isPaid || [.initiated, .processing, .requiresReview].contains(self) }
+
+    /// An admin may refund it.
+    public var isRefundable: Bool { self == .succeeded || self == .partiallyRefunded }
+
+    /// The payment's status once Stripe reports `amountRefunded` of `amount` refunded.
+    public static func afterRefund(_ amountRefunded: Int, of amount: Int) -> PaymentStatus {
+        amountRefunded >= amount ? .refunded : .partiallyRefunded
+    }
 }
 
-public enum PaymentKind: String, Sendable, Codable {
+public enum PaymentKind: String, Sendable, Codable, CaseIterable {
     case order
     case plan
 }
@@ -37,6 +52,9 @@ public enum PaymentFact: Sendable, Equatable {
     case refunded(amountRefunded: Int)
     /// A dispute was opened on the charge.
     case disputed
+    /// Stripe refused to create the session or intent: nothing can be paid through this payment, and the next
+    /// attempt starts a new one (Stripe would replay the refusal for the same idempotency key). The order stays.
+    case refusedByStripe(code: String?, message: String?)
 }
 
 /// The facts of a payment that the decision needs.
@@ -117,12 +135,16 @@ public enum PaymentMachine {
             guard payment.status.isPaid, total > payment.amountRefunded else { return .nothing }
             let capped = min(total, payment.amount)
             return PaymentDecision(
-                status: capped >= payment.amount ? .refunded : .partiallyRefunded, amountRefunded: capped,
+                status: PaymentStatus.afterRefund(capped, of: payment.amount), amountRefunded: capped,
                 effects: [.recordRefund(amountRefunded: capped)])
 
         case .disputed:
             guard payment.status.isPaid else { return .nothing }
             return PaymentDecision(effects: [.flagDispute])
+
+        case .refusedByStripe(let code, let message):
+            guard payment.status == .initiated else { return .nothing }
+            return PaymentDecision(status: .canceled, effects: [.recordFailure(code: code, message: message)])
         }
     }
 }

@@ -38,7 +38,7 @@ class Cluster:
         env.update(
             PORT=str(port), DATABASE_URL=self.url, PUBLIC_BASE_URL=f"http://127.0.0.1:{port}", STRIPE_WEBHOOK_SECRET=SECRET,
             JWT_SECRET="multi-instance-jwt-secret-0123456789abcdef", ADMIN_EMAIL=ADMIN["email"], ADMIN_PASSWORD=ADMIN["password"],
-            BCRYPT_COST="4", WEBHOOK_LEASE_SECONDS="3", LOG_LEVEL="warning",
+            BCRYPT_COST="4", WEBHOOK_LEASE_SECONDS="3", LOG_LEVEL="warning", REGISTRATIONS_PER_ADDRESS_PER_HOUR="0",
         )
         log = open(os.path.join(self.dir.name, f"till-{index}-{port}.log"), "a")
         process = subprocess.Popen([self.till_bin, "serve"], env=env, cwd=self.dir.name, stdout=log, stderr=subprocess.STDOUT)

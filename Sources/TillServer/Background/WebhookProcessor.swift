@@ -3,6 +3,7 @@ import Logging
 import ServiceLifecycle
 import StripeAPI
 import Synchronization
+import TillCore
 
 /// Applies stored webhook events: woken at once by each new event, and sweeping every second for events left by a
 /// crash (their lease runs out) and for failed ones due another try. Several instances on one PostgreSQL share the
@@ -61,9 +62,10 @@ final class WebhookProcessor: Service, Sendable {
         }
     }
 
-    /// Processes everything claimable now; returns how many events were handled. Each claimed batch is settled in
-    /// one transaction where it can be; the rest goes one event at a time. A batch short of the limit means the
-    /// queue was empty behind it: events stored since then come with a `notify` of their own.
+    /// Processes everything claimable now; returns how many events were handled. Each claimed batch goes to the
+    /// applier whole, and its outcome is recorded in the same transaction. A batch that fails for another reason
+    /// than a race is applied again one event at a time, so an event that cannot be applied fails alone. A batch
+    /// short of the limit means the queue was empty behind it: events stored since then come with a `notify`.
     @discardableResult
     func drain() async throws -> Int {
         var handled = 0
@@ -74,27 +76,50 @@ final class WebhookProcessor: Service, Sendable {
             }
             if batch.isEmpty { return handled }
             if batch.count == Self.batchSize, wakes.count > 1 { notify() }
-            var items: [SettlementService.BatchItem] = []
-            var undecodable = Set<String>()
+            var items: [SettlementService.Item] = []
             for claimed in batch {
                 if let event = try? StripeFacts.EventFields.decode(Data(claimed.payload.utf8)) {
                     items.append(.init(eventId: claimed.id, report: StripeFacts.from(event)))
                 } else {
-                    undecodable.insert(claimed.id)
+                    await record(claimed.id, status: .failed, problem: "the stored payload is not a Stripe event")
                 }
             }
-            let outcome = try await settlement.applyBatch(items)
-            let rest = Dictionary(outcome.rest.map { ($0.eventId, $0.report) }, uniquingKeysWith: { first, _ in first })
-            // In the order received: the events the batch left, one at a time, with the reports already decoded.
-            for claimed in batch {
-                if undecodable.contains(claimed.id) {
-                    await record(claimed, status: "failed", problem: "the stored payload is not a Stripe event")
-                } else if let report = rest[claimed.id] {
-                    await process(claimed, report: report)
+            do {
+                try await apply(items)
+            } catch {
+                logger.warning("a webhook batch failed; applying its events one at a time", metadata: ["error": "\(error)"])
+                for item in items {
+                    do {
+                        try await apply([item])
+                    } catch {
+                        logger.error("webhook event failed", metadata: ["stripe.event_id": "\(item.eventId ?? "")", "error": "\(error)"])
+                        await record(item.eventId ?? "", status: .failed, problem: String(describing: error))
+                    }
                 }
             }
             handled += batch.count
             if batch.count < Self.batchSize { return handled }
+        }
+    }
+
+    /// Applies events and records what became of each, in one transaction.
+    private func apply(_ items: [SettlementService.Item]) async throws {
+        guard !items.isEmpty else { return }
+        let now = clock.nowMillis()
+        let ids = items.map { $0.eventId ?? "" }
+        try await settlement.apply(items) { verdicts, db in
+            var finished: [WebhookEventStatus: [String]] = [:]
+            for (id, verdict) in zip(ids, verdicts) {
+                switch verdict {
+                case .processed: finished[.processed, default: []].append(id)
+                case .ignored: finished[.ignored, default: []].append(id)
+                case .deferred(let reason):
+                    try await inbox.finish(id: id, status: .failed, error: reason, now: now, on: db)
+                }
+            }
+            for (status, ids) in finished.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+                try await inbox.finish(ids: ids, status: status, now: now, on: db)
+            }
         }
     }
 
@@ -104,43 +129,15 @@ final class WebhookProcessor: Service, Sendable {
         _ = try await database.withConnection { db in try await inbox.retryFailed(maxAttempts: Self.maxAttempts, now: clock.nowMillis(), on: db) }
     }
 
-    private func process(_ claimed: WebhookEventRepository.Claimed, report: StripeFacts.Report?) async {
-        let status: String
-        let problem: String?
-        do {
-            status = try await handle(claimed, report: report)
-            problem = nil
-        } catch let deferred as SettlementService.NotYetPaid {
-            status = "failed"
-            problem = deferred.description
-        } catch {
-            status = "failed"
-            problem = String(describing: error)
-            logger.error("webhook event failed", metadata: ["stripe.event_id": "\(claimed.id)", "error": "\(error)"])
-        }
-        await record(claimed, status: status, problem: problem)
-    }
-
-    private func record(_ claimed: WebhookEventRepository.Claimed, status: String, problem: String?) async {
+    private func record(_ id: String, status: WebhookEventStatus, problem: String?) async {
         do {
             let now = clock.nowMillis()
             try await database.withConnection { db in
-                try await inbox.finish(id: claimed.id, status: status, error: problem, now: now, on: db)
+                try await inbox.finish(id: id, status: status, error: problem, now: now, on: db)
             }
         } catch {
             logger.error("could not record a webhook event's outcome; its lease will run out and it will be retried",
-                         metadata: ["stripe.event_id": "\(claimed.id)", "error": "\(error)"])
+                         metadata: ["stripe.event_id": "\(id)", "error": "\(error)"])
         }
-    }
-
-    /// `processed`, or `ignored` for events that are not about a payment Till knows.
-    private func handle(_ claimed: WebhookEventRepository.Claimed, report: StripeFacts.Report?) async throws -> String {
-        guard let report else { return "ignored" }
-        guard let payment = try await settlement.payment(for: report.lookup) else {
-            logger.info("webhook event for a payment Till does not know", metadata: ["stripe.event_id": "\(claimed.id)", "type": "\(claimed.type)"])
-            return "ignored"
-        }
-        try await settlement.apply(paymentId: payment.id, facts: report.facts, details: report.details)
-        return "processed"
     }
 }

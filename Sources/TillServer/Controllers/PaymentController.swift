@@ -53,12 +53,18 @@ struct AdminController {
         group.get("/admin/webhook-events") { request, context in
             _ = try context.requireAdmin()
             let query = request.queryDictionary
-            let status = query["status"]
-            if let status, !["pending", "processing", "processed", "ignored", "failed"].contains(status) {
-                throw TillError.invalid("status must be pending, processing, processed, ignored or failed")
+            var status: WebhookEventStatus?
+            if let raw = query["status"] {
+                guard let known = WebhookEventStatus(rawValue: raw) else {
+                    let all = WebhookEventStatus.allCases.map(\.rawValue).joined(separator: ", ")
+                    throw TillError.invalid("status must be one of \(all)")
+                }
+                status = known
             }
             let page = try PageRequest(query: query)
-            let rows = try await database.withConnection { db in try await WebhookEventRepository().list(status: status, page: page, on: db) }
+            let rows = try await database.withConnection { [status] db in
+                try await WebhookEventRepository().list(status: status, page: page, on: db)
+            }
             return try JSONCoding.response(.ok, page.page(rows))
         }
         group.post("/admin/webhook-events/:id/replay") { _, context in

@@ -7,3 +7,27 @@ extension SQLRow {
     func optionalInt(_ column: String) throws -> Int? { try decode(column: column, as: Int?.self) }
     func bool(_ column: String) throws -> Bool { try decode(column: column, as: Int.self) != 0 }
 }
+
+extension SQLRow {
+    /// A column holding one of `T`'s raw values. Anything else is an error, never a default: an unknown payment
+    /// status must not read as a live one.
+    func value<T: RawRepresentable>(_ column: String, as type: T.Type = T.self) throws -> T where T.RawValue == String {
+        let raw = try string(column)
+        guard let value = T(rawValue: raw) else { throw UnknownValue(column: column, value: raw) }
+        return value
+    }
+}
+
+struct UnknownValue: Error, CustomStringConvertible {
+    let column: String
+    let value: String
+    var description: String { "column \(column) holds \"\(value)\", which this version of Till does not know" }
+}
+
+/// A status set as SQL text (`'A', 'B'`), in declaration order, so that queries say the same list as the partial
+/// indexes built from it (SQLite uses a partial index only when the query repeats its condition word for word).
+enum SQLList {
+    static func of<T: RawRepresentable & CaseIterable>(_ included: (T) -> Bool) -> String where T.RawValue == String {
+        T.allCases.filter(included).map { "'\($0.rawValue)'" }.joined(separator: ", ")
+    }
+}

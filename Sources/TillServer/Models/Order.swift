@@ -38,7 +38,7 @@ struct Order: Sendable {
     init(row: any SQLRow) throws {
         id = try row.string("id")
         userId = try row.string("user_id")
-        status = OrderStatus(rawValue: try row.string("status")) ?? .pending
+        status = try row.value("status")
         items = []
         amount = try row.int("amount")
         currency = try row.string("currency")

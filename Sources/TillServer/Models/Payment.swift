@@ -36,8 +36,8 @@ struct Payment: Sendable {
 
     init(row: any SQLRow) throws {
         id = try row.string("id")
-        kind = PaymentKind(rawValue: try row.string("kind")) ?? .order
-        method = PaymentMethod(rawValue: try row.string("method")) ?? .checkout
+        kind = try row.value("kind")
+        method = try row.value("method")
         orderId = try row.optionalString("order_id")
         planId = try row.optionalString("plan_id")
         userId = try row.string("user_id")
@@ -47,7 +47,7 @@ struct Payment: Sendable {
         clientSecret = try row.optionalString("client_secret")
         amount = try row.int("amount")
         currency = try row.string("currency")
-        status = PaymentStatus(rawValue: try row.string("status")) ?? .initiated
+        status = try row.value("status")
         amountRefunded = try row.int("amount_refunded")
         refundRequested = try row.int("refund_requested")
         needsRefund = try row.bool("needs_refund")

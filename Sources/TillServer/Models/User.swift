@@ -24,7 +24,7 @@ struct User: Sendable {
         id = try row.string("id")
         email = try row.string("email")
         passwordHash = try row.string("password_hash")
-        role = Role(rawValue: try row.string("role")) ?? .customer
+        role = try row.value("role")
         planId = try row.optionalString("plan_id")
         creditBalance = try row.int("credit_balance")
         createdAt = try row.int("created_at")

@@ -86,14 +86,23 @@ struct OrderRepository: Sendable {
             """).first() != nil
     }
 
-    /// The order's refunded amount follows its payment's (never down).
-    func recordRefund(id: String, amountRefunded: Int, now: Int, on db: any SQLDatabase) async throws {
+    /// The order's refunded amount follows its payment's (never down), with the status TillCore decided for it.
+    func recordRefund(id: String, amountRefunded: Int, status: OrderStatus, now: Int, on db: any SQLDatabase) async throws {
         try await db.raw("""
-            UPDATE orders SET amount_refunded = \(bind: amountRefunded), updated_at = \(bind: now),
-                status = CASE WHEN \(bind: amountRefunded) >= amount THEN 'REFUNDED' ELSE 'PARTIALLY_REFUNDED' END
-            WHERE id = \(bind: id) AND status IN ('PAID', 'PARTIALLY_REFUNDED', 'REFUNDED')
+            UPDATE orders SET amount_refunded = \(bind: amountRefunded), updated_at = \(bind: now), status = \(bind: status.rawValue)
+            WHERE id = \(bind: id) AND status IN (\(unsafeRaw: SQLList.of(\OrderStatus.isPaid)))
               AND amount_refunded <= \(bind: amountRefunded) AND \(bind: amountRefunded) <= amount
             """).run()
+    }
+
+    /// `PENDING` → `PAID` for each of `ids` still pending, in one statement; returns those it moved. On SQLite,
+    /// `+status` keeps the planner on the primary key: on the pending index it would walk every pending order.
+    func markPaid(ids: [String], now: Int, kind: DatabaseKind, on db: any SQLDatabase) async throws -> Set<String> {
+        guard !ids.isEmpty else { return [] }
+        return Set(try await db.raw("""
+            UPDATE orders SET status = 'PAID', paid_at = \(bind: now), cancelled_at = NULL, updated_at = \(bind: now)
+            WHERE id IN (\(binds: ids)) AND \(unsafeRaw: kind == .sqlite ? "+status" : "status") = 'PENDING' RETURNING id
+            """).all(decodingColumn: "id", as: String.self))
     }
 
     /// Pending orders created before `cutoff` and after the cursor `(createdAt, id)`, oldest first, leaving out those

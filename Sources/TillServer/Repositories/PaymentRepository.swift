@@ -17,6 +17,20 @@ struct PaymentRepository: Sendable {
         try await db.raw("SELECT \(unsafeRaw: Payment.columns) FROM payments WHERE id = \(bind: id)").first().map(Payment.init(row:))
     }
 
+    enum Key: String {
+        case id
+        case checkoutSessionId = "checkout_session_id"
+        case paymentIntentId = "payment_intent_id"
+    }
+
+    /// The payments whose `key` is one of `values`, in one statement.
+    func find(_ key: Key, in values: Set<String>, on db: any SQLDatabase) async throws -> [Payment] {
+        guard !values.isEmpty else { return [] }
+        return try await db.raw(
+            "SELECT \(unsafeRaw: Payment.columns) FROM payments WHERE \(unsafeRaw: key.rawValue) IN (\(binds: Array(values)))"
+        ).all().map(Payment.init(row:))
+    }
+
     func find(sessionId: String, on db: any SQLDatabase) async throws -> Payment? {
         try await db.raw("SELECT \(unsafeRaw: Payment.columns) FROM payments WHERE checkout_session_id = \(bind: sessionId)")
             .first().map(Payment.init(row:))
@@ -31,7 +45,8 @@ struct PaymentRepository: Sendable {
     func open(orderId: String, method: PaymentMethod, on db: any SQLDatabase) async throws -> Payment? {
         try await db.raw("""
             SELECT \(unsafeRaw: Payment.columns) FROM payments
-            WHERE order_id = \(bind: orderId) AND method = \(bind: method.rawValue) AND kind = 'order' AND status IN ('INITIATED', 'FAILED')
+            WHERE order_id = \(bind: orderId) AND method = \(bind: method.rawValue) AND kind = 'order'
+              AND status IN (\(unsafeRaw: SQLList.of(\PaymentStatus.isPayable)))
             """).first().map(Payment.init(row:))
     }
 
@@ -39,7 +54,7 @@ struct PaymentRepository: Sendable {
         try await db.raw("""
             SELECT \(unsafeRaw: Payment.columns) FROM payments
             WHERE user_id = \(bind: userId) AND plan_id = \(bind: planId) AND method = 'checkout' AND kind = 'plan'
-              AND status IN ('INITIATED', 'FAILED')
+              AND status IN (\(unsafeRaw: SQLList.of(\PaymentStatus.isPayable)))
             """).first().map(Payment.init(row:))
     }
 
@@ -82,33 +97,60 @@ struct PaymentRepository: Sendable {
             """).run()
     }
 
-    /// Moves the payment from `from` to `to` if, and only if, it is still in `from`: the guard that makes each
-    /// transition, and so each effect, happen once.
-    func transition(id: String, from: PaymentState, to: PaymentStatus, amountRefunded: Int?, now: Int, on db: any SQLDatabase) async throws -> Bool {
-        let succeededAt: Int? = to == .succeeded ? now : nil
-        return try await db.raw("""
-            UPDATE payments SET status = \(bind: to.rawValue), updated_at = \(bind: now),
-                amount_refunded = COALESCE(\(bind: amountRefunded), amount_refunded),
-                succeeded_at = COALESCE(succeeded_at, \(bind: succeededAt))
-            WHERE id = \(bind: id) AND status = \(bind: from.status.rawValue) AND amount_refunded = \(bind: from.amountRefunded)
-            RETURNING id
-            """).first() != nil
+    /// One payment's move, guarded by the state it was decided from.
+    struct Transition: Sendable {
+        let id: String
+        let from: PaymentState
+        let to: PaymentStatus
+        let amountRefunded: Int
     }
 
-    func setDetails(id: String, paymentIntentId: String?, customerEmail: String?, on db: any SQLDatabase) async throws {
-        try await db.raw("""
-            UPDATE payments SET payment_intent_id = COALESCE(payment_intent_id, \(bind: paymentIntentId)),
-                customer_email = COALESCE(\(bind: customerEmail), customer_email)
-            WHERE id = \(bind: id)
-            """).run()
+    /// Moves each payment from its `from` state to its new status if, and only if, it is still in that state, in one
+    /// statement: the guard that makes each transition, and so each effect, happen once. Returns how many moved.
+    func transition(_ moves: [Transition], now: Int, on db: any SQLDatabase) async throws -> Int {
+        guard !moves.isEmpty else { return 0 }
+        let rows: [SQLQueryString] = moves.map { m in
+            "(\(bind: m.id), \(bind: m.from.status.rawValue), \(bind: m.from.amountRefunded), \(bind: m.to.rawValue), \(bind: m.amountRefunded))"
+        }
+        return try await db.raw(
+            "WITH v (id, old_status, old_refunded, new_status, new_refunded) AS (VALUES " + rows.joined(separator: ", ")
+                + """
+                ) UPDATE payments SET status = v.new_status, amount_refunded = CAST(v.new_refunded AS BIGINT),
+                    updated_at = \(bind: now),
+                    succeeded_at = CASE WHEN v.new_status = 'SUCCEEDED' THEN COALESCE(payments.succeeded_at, \(bind: now))
+                        ELSE payments.succeeded_at END
+                FROM v
+                WHERE payments.id = v.id AND payments.status = v.old_status
+                  AND payments.amount_refunded = CAST(v.old_refunded AS BIGINT)
+                RETURNING payments.id
+                """
+        ).all().count
+    }
+
+    /// Keeps what Stripe told about each payment: the first PaymentIntent id, the latest customer email.
+    func setDetails(_ details: [(id: String, paymentIntentId: String?, customerEmail: String?)], on db: any SQLDatabase) async throws {
+        guard !details.isEmpty else { return }
+        let rows: [SQLQueryString] = details.map { d in
+            "(\(bind: d.id), \(bind: d.paymentIntentId ?? ""), \(bind: d.customerEmail ?? ""))"
+        }
+        try await db.raw(
+            "WITH v (id, intent, email) AS (VALUES " + rows.joined(separator: ", ")
+                + """
+                ) UPDATE payments SET payment_intent_id = COALESCE(payments.payment_intent_id, NULLIF(v.intent, '')),
+                    customer_email = COALESCE(NULLIF(v.email, ''), payments.customer_email)
+                FROM v WHERE payments.id = v.id
+                """
+        ).run()
     }
 
     func recordFailure(id: String, code: String?, message: String?, on db: any SQLDatabase) async throws {
         try await db.raw("UPDATE payments SET failure_code = \(bind: code), failure_message = \(bind: message) WHERE id = \(bind: id)").run()
     }
 
-    func markFulfilled(id: String, on db: any SQLDatabase) async throws {
-        try await db.raw("UPDATE payments SET fulfilled = 1 WHERE id = \(bind: id)").run()
+    /// The payments delivered their order or plan.
+    func markFulfilled(ids: [String], on db: any SQLDatabase) async throws {
+        guard !ids.isEmpty else { return }
+        try await db.raw("UPDATE payments SET fulfilled = 1 WHERE id IN (\(binds: ids))").run()
     }
 
     func flagDispute(id: String, on db: any SQLDatabase) async throws {
@@ -119,7 +161,7 @@ struct PaymentRepository: Sendable {
     func requestRefund(id: String, amount: Int, now: Int, on db: any SQLDatabase) async throws -> Bool {
         try await db.raw("""
             UPDATE payments SET refund_requested = refund_requested + \(bind: amount), updated_at = \(bind: now)
-            WHERE id = \(bind: id) AND status IN ('SUCCEEDED', 'PARTIALLY_REFUNDED')
+            WHERE id = \(bind: id) AND status IN (\(unsafeRaw: SQLList.of(\PaymentStatus.isRefundable)))
               AND \(bind: amount) > 0 AND refund_requested + \(bind: amount) <= amount AND amount_refunded + \(bind: amount) <= amount
             RETURNING id
             """).first() != nil
@@ -129,9 +171,10 @@ struct PaymentRepository: Sendable {
         try await db.raw("UPDATE payments SET refund_requested = refund_requested - \(bind: amount) WHERE id = \(bind: id) AND refund_requested >= \(bind: amount)").run()
     }
 
-    /// Marks a payment whose money must go back in full (its order cannot be fulfilled).
-    func markNeedsRefund(id: String, on db: any SQLDatabase) async throws {
-        try await db.raw("UPDATE payments SET needs_refund = 1 WHERE id = \(bind: id)").run()
+    /// Marks payments whose money must go back in full (what they paid for cannot be delivered).
+    func markNeedsRefund(ids: [String], on db: any SQLDatabase) async throws {
+        guard !ids.isEmpty else { return }
+        try await db.raw("UPDATE payments SET needs_refund = 1 WHERE id IN (\(binds: ids))").run()
     }
 
     func clearNeedsRefund(id: String, on db: any SQLDatabase) async throws {
@@ -147,17 +190,17 @@ struct PaymentRepository: Sendable {
     func stale(before cutoff: Int, now: Int, limit: Int, on db: any SQLDatabase) async throws -> [Payment] {
         try await db.raw("""
             SELECT \(unsafeRaw: Payment.columns) FROM payments
-            WHERE status IN ('INITIATED', 'PROCESSING', 'FAILED')
+            WHERE status IN (\(unsafeRaw: SQLList.of(\PaymentStatus.isLive)))
               AND ((expires_at IS NOT NULL AND expires_at < \(bind: now)) OR created_at < \(bind: cutoff))
             ORDER BY updated_at LIMIT \(literal: limit)
             """).all().map(Payment.init(row:))
     }
 
-    /// Another payment of the order that succeeded or may still succeed.
-    func otherLiveOrPaid(orderId: String, except id: String, on db: any SQLDatabase) async throws -> Bool {
+    /// Another payment of the order that holds it (`PaymentStatus.holdsOrder`).
+    func otherHoldingOrder(orderId: String, except id: String, on db: any SQLDatabase) async throws -> Bool {
         try await db.raw("""
             SELECT id FROM payments WHERE order_id = \(bind: orderId) AND id <> \(bind: id)
-              AND status IN ('INITIATED', 'PROCESSING', 'SUCCEEDED', 'PARTIALLY_REFUNDED', 'REFUNDED', 'REQUIRES_REVIEW')
+              AND status IN (\(unsafeRaw: SQLList.of(\PaymentStatus.holdsOrder)))
             LIMIT 1
             """).first() != nil
     }

@@ -1,12 +1,13 @@
 import SQLKit
 import StripeAPI
+import TillCore
 
 /// The webhook inbox: every verified event, unique on Stripe's event id, stored before Stripe gets its 200.
 struct WebhookEventRepository: Sendable {
     struct Row: Sendable, Encodable {
         let id: String
         let type: String
-        let status: String
+        let status: WebhookEventStatus
         let attempts: Int
         @Nullable var lastError: String?
         let receivedAt: String
@@ -15,7 +16,7 @@ struct WebhookEventRepository: Sendable {
         init(row: any SQLRow) throws {
             id = try row.string("id")
             type = try row.string("type")
-            status = try row.string("status")
+            status = try row.value("status")
             attempts = try row.int("attempts")
             lastError = try row.optionalString("last_error")
             receivedAt = Timestamps.rfc3339(try row.int("received_at"))
@@ -35,14 +36,14 @@ struct WebhookEventRepository: Sendable {
         let type: String
         let payload: String
         /// `pending` for the processor, or the outcome of an event settled before it was stored.
-        var status = "pending"
+        var status = WebhookEventStatus.pending
     }
 
     /// Stores many events in one statement; returns the ids that were new.
     func insert(_ events: [New], now: Int, on db: any SQLDatabase) async throws -> Set<String> {
         guard !events.isEmpty else { return [] }
         let rows: [SQLQueryString] = events.map {
-            "(\(bind: $0.id), \(bind: $0.type), \(bind: $0.payload), \(bind: $0.status), 0, \(bind: now), \(bind: $0.status == "pending" ? nil : now))"
+            "(\(bind: $0.id), \(bind: $0.type), \(bind: $0.payload), \(bind: $0.status.rawValue), 0, \(bind: now), \(bind: $0.status == .pending ? nil : now))"
         }
         return Set(try await db.raw(
             "INSERT INTO webhook_events (id, type, payload, status, attempts, received_at, processed_at) VALUES "
@@ -79,18 +80,18 @@ struct WebhookEventRepository: Sendable {
         }
     }
 
-    func finish(id: String, status: String, error: String?, now: Int, on db: any SQLDatabase) async throws {
+    func finish(id: String, status: WebhookEventStatus, error: String?, now: Int, on db: any SQLDatabase) async throws {
         try await db.raw("""
-            UPDATE webhook_events SET status = \(bind: status), last_error = \(bind: error), lease_until = NULL,
+            UPDATE webhook_events SET status = \(bind: status.rawValue), last_error = \(bind: error), lease_until = NULL,
                 processed_at = \(bind: now)
             WHERE id = \(bind: id)
             """).run()
     }
 
-    func finish(ids: [String], status: String, now: Int, on db: any SQLDatabase) async throws {
+    func finish(ids: [String], status: WebhookEventStatus, now: Int, on db: any SQLDatabase) async throws {
         guard !ids.isEmpty else { return }
         try await db.raw("""
-            UPDATE webhook_events SET status = \(bind: status), last_error = NULL, lease_until = NULL, processed_at = \(bind: now)
+            UPDATE webhook_events SET status = \(bind: status.rawValue), last_error = NULL, lease_until = NULL, processed_at = \(bind: now)
             WHERE id IN (\(binds: ids))
             """).run()
     }
@@ -112,9 +113,9 @@ struct WebhookEventRepository: Sendable {
             """).first().map(Row.init(row:))
     }
 
-    func list(status: String?, page: PageRequest, on db: any SQLDatabase) async throws -> [Row] {
+    func list(status: WebhookEventStatus?, page: PageRequest, on db: any SQLDatabase) async throws -> [Row] {
         var query: SQLQueryString = "SELECT id, type, status, attempts, last_error, received_at, processed_at FROM webhook_events WHERE 1 = 1"
-        if let status { query += " AND status = \(bind: status)" }
+        if let status { query += " AND status = \(bind: status.rawValue)" }
         if let after = page.startingAfter {
             query += " AND (received_at, id) < (SELECT received_at, id FROM webhook_events WHERE id = \(bind: after))"
         }
@@ -122,10 +123,10 @@ struct WebhookEventRepository: Sendable {
         return try await db.raw(query).all().map(Row.init(row:))
     }
 
-    func counts(on db: any SQLDatabase) async throws -> [String: Int] {
-        var result: [String: Int] = [:]
+    func counts(on db: any SQLDatabase) async throws -> [WebhookEventStatus: Int] {
+        var result: [WebhookEventStatus: Int] = [:]
         for row in try await db.raw("SELECT status, COUNT(*) AS n FROM webhook_events GROUP BY status").all() {
-            result[try row.string("status")] = try row.int("n")
+            result[try row.value("status")] = try row.int("n")
         }
         return result
     }

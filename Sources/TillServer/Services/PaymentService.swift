@@ -261,7 +261,7 @@ struct PaymentService: Sendable {
             let after = try await sync(payment)
             if after.status.isPaid { return false }
             if after.status.isLive {
-                _ = try await settlement.apply(paymentId: payment.id, fact: .canceled, details: .init())
+                try await settlement.apply(paymentId: payment.id, facts: [.canceled], details: .init())
             }
         }
         return true
@@ -332,10 +332,8 @@ struct PaymentService: Sendable {
         if let error = error as? StripeError, error.kind == .api, (400..<500).contains(error.httpStatus),
             error.httpStatus != 409, error.httpStatus != 429
         {
-            try await database.withConnection { db in
-                try await payments.recordFailure(id: payment.id, code: error.code ?? error.type, message: error.message, on: db)
-                _ = try await payments.transition(id: payment.id, from: payment.state, to: .canceled, amountRefunded: nil, now: clock.nowMillis(), on: db)
-            }
+            try await settlement.apply(
+                paymentId: payment.id, facts: [.refusedByStripe(code: error.code ?? error.type, message: error.message)], details: .init())
         }
         logger.error("Stripe call failed", metadata: ["payment.id": "\(payment.id)", "error": "\(error)"])
         return Self.stripeError(error)

@@ -15,145 +15,34 @@ struct SettlementService: Sendable {
     let orders = OrderRepository()
     let catalog = CatalogRepository()
 
-    /// A refund or dispute reported before the success it follows; the event is retried later.
-    struct NotYetPaid: Error, CustomStringConvertible {
-        let paymentId: String
-        var description: String { "payment \(paymentId) is not paid yet; will retry after its success is applied" }
-    }
-
-    struct Conflict: Error {}
-
-    /// The payment the report is about, or `nil` when Till does not know it.
-    func payment(for lookup: StripeFacts.Lookup) async throws -> Payment? {
-        try await database.withConnection { db in
-            if let id = lookup.paymentId, let p = try await payments.find(id: id, on: db) { return p }
-            if let id = lookup.sessionId, let p = try await payments.find(sessionId: id, on: db) { return p }
-            if let id = lookup.paymentIntentId, let p = try await payments.find(paymentIntentId: id, on: db) { return p }
-            return nil
-        }
-    }
-
-    /// Applies `facts` in order; returns the payment as it ends.
-    @discardableResult
-    func apply(paymentId: String, facts: [PaymentFact], details: StripeFacts.Details) async throws -> Payment? {
-        var last: Payment?
-        for fact in facts {
-            last = try await apply(paymentId: paymentId, fact: fact, details: details)
-        }
-        return last
-    }
-
-    func apply(paymentId: String, fact: PaymentFact, details: StripeFacts.Details) async throws -> Payment? {
+    /// Applies `items` in a transaction of their own: a conflict with another processor decides again from fresh
+    /// reads; `record` runs in the same transaction with the verdicts (the processor records its events there).
+    /// Refunds the applier asked for are made once the transaction has committed.
+    func apply(
+        _ items: [Item], record: @Sendable ([Verdict], any SQLDatabase) async throws -> Void = { _, _ in }
+    ) async throws -> Outcome {
         for attempt in 1...5 {
             do {
-                let (payment, refundAll) = try await database.transaction { db in
-                    try await applyOnce(paymentId: paymentId, fact: fact, details: details, on: db)
+                let outcome = try await database.transaction { db in
+                    let outcome = try await apply(items, on: db)
+                    try await record(outcome.verdicts, db)
+                    return outcome
                 }
-                if refundAll, let payment { await refundInFull(payment) }
-                return payment
+                for payment in outcome.refunds { await refundInFull(payment) }
+                return outcome
             } catch is Conflict {
-                logger.debug("settlement raced another processor; retrying", metadata: ["payment.id": "\(paymentId)", "attempt": "\(attempt)"])
+                logger.debug("settlement raced another processor; deciding again", metadata: ["attempt": "\(attempt)"])
             }
         }
-        throw TillError(.internalError, "payment \(paymentId) kept changing under settlement")
+        throw TillError.busy
     }
 
-    private func applyOnce(paymentId: String, fact: PaymentFact, details: StripeFacts.Details, on db: any SQLDatabase) async throws -> (Payment?, Bool) {
-        guard var payment = try await payments.find(id: paymentId, on: db) else { return (nil, false) }
-        if details.paymentIntentId != nil || details.customerEmail != nil {
-            try await payments.setDetails(id: paymentId, paymentIntentId: details.paymentIntentId, customerEmail: details.customerEmail, on: db)
-        }
-        switch fact {
-        case .refunded, .disputed:
-            if !payment.status.isPaid && payment.status.isLive { throw NotYetPaid(paymentId: paymentId) }
-        default: break
-        }
-        let decision = PaymentMachine.decide(payment.state, fact)
-        let now = clock.nowMillis()
-        if let status = decision.status {
-            guard try await payments.transition(id: paymentId, from: payment.state, to: status, amountRefunded: decision.amountRefunded, now: now, on: db) else {
-                throw Conflict()
-            }
-            logger.info(
-                "payment status changed",
-                metadata: ["payment.id": "\(paymentId)", "from": "\(payment.status.rawValue)", "to": "\(status.rawValue)"])
-            payment.status = status
-            if let refunded = decision.amountRefunded { payment.amountRefunded = refunded }
-        }
-        var refundAll = false
-        for effect in decision.effects {
-            switch effect {
-            case .fulfil:
-                if try await fulfil(payment, now: now, on: db) {
-                    try await payments.markFulfilled(id: paymentId, on: db)
-                    payment.fulfilled = true
-                } else {
-                    refundAll = true
-                    try await payments.markNeedsRefund(id: paymentId, on: db)
-                }
-            case .cancelOrderUnlessOtherPayment:
-                try await cancelOrderUnlessOtherPayment(payment, now: now, on: db)
-            case .recordRefund(let amountRefunded):
-                if payment.kind == .order, payment.fulfilled, let orderId = payment.orderId {
-                    try await orders.recordRefund(id: orderId, amountRefunded: amountRefunded, now: now, on: db)
-                }
-            case .flagDispute:
-                try await payments.flagDispute(id: paymentId, on: db)
-                logger.warning("payment disputed", metadata: ["payment.id": "\(paymentId)"])
-            case .recordFailure(let code, let message):
-                try await payments.recordFailure(id: paymentId, code: code, message: message, on: db)
-            }
-        }
-        if case .requiresReview = decision.status {
-            logger.error(
-                "Stripe reported an amount or currency that differs from the payment; nothing fulfilled",
-                metadata: ["payment.id": "\(paymentId)"])
-        }
-        return (try await payments.find(id: paymentId, on: db), refundAll)
-    }
-
-    /// Delivers what was paid for. `false` when it cannot be delivered and the money must go back.
-    private func fulfil(_ payment: Payment, now: Int, on db: any SQLDatabase) async throws -> Bool {
-        if payment.kind == .plan {
-            guard let planId = payment.planId else { return false }
-            let granted = try await UserRepository().grantPlan(userId: payment.userId, planId: planId, on: db)
-            if granted { logger.info("plan granted", metadata: ["payment.id": "\(payment.id)", "plan.id": "\(planId)"]) }
-            return granted
-        }
-        guard let orderId = payment.orderId else { return false }
-        if try await orders.markPaid(id: orderId, from: .pending, now: now, on: db) {
-            logger.info("order paid", metadata: ["order.id": "\(orderId)", "payment.id": "\(payment.id)"])
-            return true
-        }
-        guard let order = try await orders.find(id: orderId, userId: nil, on: db), order.status == .cancelled else {
-            // Paid already through another payment: this one is a double payment.
-            logger.warning("order already paid by another payment; refunding this one", metadata: ["order.id": "\(orderId)", "payment.id": "\(payment.id)"])
-            return false
-        }
-        // Paid after it was cancelled: take the stock again if it is there, else give the money back.
-        var reserved: [OrderItem] = []
-        for item in OrderRepository.lockOrder(order.items) {
-            if try await catalog.reserve(productId: item.productId, quantity: item.quantity, now: now, on: db) {
-                reserved.append(item)
-            } else {
-                for r in reserved { try await catalog.release(productId: r.productId, quantity: r.quantity, now: now, on: db) }
-                logger.warning("late payment for a cancelled order and no stock left; refunding", metadata: ["order.id": "\(orderId)", "payment.id": "\(payment.id)"])
-                return false
-            }
-        }
-        guard try await orders.markPaid(id: orderId, from: .cancelled, now: now, on: db) else {
-            for r in reserved { try await catalog.release(productId: r.productId, quantity: r.quantity, now: now, on: db) }
-            return false
-        }
-        logger.info("late payment revived a cancelled order", metadata: ["order.id": "\(orderId)", "payment.id": "\(payment.id)"])
-        return true
-    }
-
-    private func cancelOrderUnlessOtherPayment(_ payment: Payment, now: Int, on db: any SQLDatabase) async throws {
-        guard payment.kind == .order, let orderId = payment.orderId else { return }
-        if try await payments.otherLiveOrPaid(orderId: orderId, except: payment.id, on: db) { return }
-        guard try await orders.cancelReleasingStock(id: orderId, now: now, on: db) else { return }
-        logger.info("order cancelled after its payment ended", metadata: ["order.id": "\(orderId)", "payment.id": "\(payment.id)"])
+    /// Applies what Stripe says about one payment (`sync`, closing a payment); returns the payment as it ends.
+    @discardableResult
+    func apply(paymentId: String, facts: [PaymentFact], details: StripeFacts.Details) async throws -> Payment? {
+        let report = StripeFacts.Report(lookup: .init(paymentId: paymentId), facts: facts, details: details)
+        _ = try await apply([Item(eventId: nil, report: report)])
+        return try await database.withConnection { db in try await payments.find(id: paymentId, on: db) }
     }
 
     /// Gives all the money of `payment` back at Stripe. The payment stays marked until Stripe accepts, so the

@@ -1,6 +1,7 @@
 import DequeModule
 import SQLKit
 import Synchronization
+import TillCore
 
 /// Stores verified webhook events with group commit, and settles them in the same transaction.
 ///
@@ -85,16 +86,21 @@ final class WebhookInbox: Sendable {
             var seen = Set<String>()
             let deliveries = batch.map(\.delivery).filter { seen.insert($0.id).inserted }
             do {
-                let (inserted, leftOver): (Set<String>, Int)
+                let written: Written
                 do {
-                    (inserted, leftOver) = try await database.transaction { db in try await write(deliveries, settling: true, on: db) }
+                    written = try await database.transaction { db in try await write(deliveries, settling: true, on: db) }
                 } catch {
-                    if !(error is SettlementService.BatchConflict) {
+                    if !(error is Conflict || error is SettlementService.Conflict) {
                         settlement.logger.warning("settling webhook events on arrival failed; the processor will", metadata: ["error": "\(error)"])
                     }
-                    (inserted, leftOver) = try await database.transaction { db in try await write(deliveries, settling: false, on: db) }
+                    written = try await database.transaction { db in try await write(deliveries, settling: false, on: db) }
                 }
-                if leftOver > 0 { processor.notify() }
+                if written.pending > 0 { processor.notify() }
+                if !written.refunds.isEmpty {
+                    // Money that must go back: to Stripe after the commit, without holding up the acknowledgements.
+                    Task { [settlement] in for payment in written.refunds { await settlement.refundInFull(payment) } }
+                }
+                let inserted = written.ids
                 var answered = Set<String>()
                 for pending in batch {
                     // Only the first delivery of an id in the batch counts as new.
@@ -107,34 +113,51 @@ final class WebhookInbox: Sendable {
         }
     }
 
-    /// Settles the events not stored yet where the batch path can (when `settling`), then stores them with their
-    /// outcome, so an event is written once rather than stored pending and updated. Throws when settling goes wrong
-    /// (a payment changed meanwhile, or, on PostgreSQL, a copy of an event stored by another transaction first):
-    /// the caller rolls back and stores the group again without settling, all `pending` for the processor. (A
-    /// savepoint would avoid the second transaction, but on SQLite it copies every page the settlement touches into
-    /// a statement journal, on every batch, for a case that is rare.) Returns the ids stored and how many of them
-    /// are pending.
-    private func write(_ deliveries: [Delivery], settling: Bool, on db: any SQLDatabase) async throws -> (Set<String>, Int) {
+    /// A copy of an event was stored by another transaction between the check and the insert: what was settled for
+    /// it in this transaction must not stand.
+    struct Conflict: Error {}
+
+    struct Written {
+        /// The ids stored now.
+        var ids: Set<String>
+        /// How many of them wait for the processor.
+        var pending: Int
+        var refunds: [Payment]
+    }
+
+    /// Settles the events not stored yet (when `settling`), through the one applier, then stores them with their
+    /// outcome, so an event is written once rather than stored pending and updated. Events the applier defers are
+    /// stored `pending` for the processor. Throws when settling goes wrong (a payment changed meanwhile, or, on
+    /// PostgreSQL, a copy of an event stored by another transaction first): the caller rolls back and stores the
+    /// group again without settling, all `pending`. (A savepoint would avoid the second transaction, but on SQLite it
+    /// copies every page the settlement touches into a statement journal, on every batch, for a case that is rare.)
+    private func write(_ deliveries: [Delivery], settling: Bool, on db: any SQLDatabase) async throws -> Written {
         let now = clock.nowMillis()
         let repository = WebhookEventRepository()
         let stored = try await repository.existing(deliveries.map(\.id), on: db)
-        let fresh = deliveries.filter { !stored.contains($0.id) }
-        var events = fresh.map { WebhookEventRepository.New(id: $0.id, type: $0.type, payload: $0.payload) }
-        var items: [SettlementService.BatchItem] = []
-        for delivery in fresh where settling {
-            if case .decoded(let report) = delivery.reading { items.append(.init(eventId: delivery.id, report: report)) }
+        var events = deliveries.filter { !stored.contains($0.id) }.map {
+            (delivery: $0, row: WebhookEventRepository.New(id: $0.id, type: $0.type, payload: $0.payload))
         }
         var settled = 0
-        if !items.isEmpty {
-            let outcome = try await settlement.applyBatch(items, on: db)
-            let verdicts = Dictionary(
-                outcome.processed.map { ($0, "processed") } + outcome.ignored.map { ($0, "ignored") }, uniquingKeysWith: { a, _ in a })
-            for index in events.indices { events[index].status = verdicts[events[index].id] ?? "pending" }
-            settled = verdicts.count
+        var refunds: [Payment] = []
+        let readable = events.indices.compactMap { index -> (Int, SettlementService.Item)? in
+            guard settling, case .decoded(let report) = events[index].delivery.reading else { return nil }
+            return (index, SettlementService.Item(eventId: events[index].delivery.id, report: report))
         }
-        let inserted = try await repository.insert(events, now: now, on: db)
-        // A copy stored by another transaction since the check: what was settled for it must not stand.
-        if settled > 0, inserted.count < events.count { throw SettlementService.BatchConflict() }
-        return (inserted, inserted.count - settled)
+        if !readable.isEmpty {
+            let outcome = try await settlement.apply(readable.map(\.1), on: db)
+            for ((index, _), verdict) in zip(readable, outcome.verdicts) {
+                switch verdict {
+                case .processed: events[index].row.status = .processed
+                case .ignored: events[index].row.status = .ignored
+                case .deferred: continue
+                }
+                settled += 1
+            }
+            refunds = outcome.refunds
+        }
+        let inserted = try await repository.insert(events.map(\.row), now: now, on: db)
+        if settled > 0, inserted.count < events.count { throw Conflict() }
+        return Written(ids: inserted, pending: inserted.count - settled, refunds: refunds)
     }
 }

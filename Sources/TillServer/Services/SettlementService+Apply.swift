@@ -1,0 +1,304 @@
+import SQLKit
+import TillCore
+
+/// The one applier of payment decisions. Whatever brings a report (a webhook event stored by the inbox, one claimed by
+/// the processor, a session or intent read back by `sync` or the reconciler), it comes here as an `Item`; a single
+/// report is a batch of one.
+///
+/// 1. Decide: each item's facts go through `PaymentMachine`, in arrival order, against its payment's state as the
+///    earlier items of the batch leave it. Nothing is written yet.
+/// 2. Apply: the decisions are cut into runs of consecutive steps that touch distinct payments, orders and users and
+///    carry the same effects. A run is written as one guarded transition for all its payments, then each effect in
+///    the decision's order, each as few statements as the repositories allow. Steps of a run share nothing, and the
+///    effects that share stock only add to it or take it in arrival order, so a run ends exactly as its steps would one
+///    by one: the differential test holds the batch to that.
+extension SettlementService {
+    /// One report to apply, with the webhook event it came from, if any.
+    struct Item: Sendable {
+        let eventId: String?
+        let report: StripeFacts.Report?
+    }
+
+    /// What became of an item.
+    enum Verdict: Sendable, Equatable {
+        case processed
+        /// Not about a payment Till knows.
+        case ignored
+        /// A refund or dispute reported before the success it follows: nothing was applied; try again later.
+        case deferred(String)
+    }
+
+    struct Outcome: Sendable {
+        /// One per item, in the items' order.
+        var verdicts: [Verdict] = []
+        /// Payments whose money must go back in full, to refund at Stripe once the transaction has committed.
+        var refunds: [Payment] = []
+        /// The payments the items were about, by lookup order (for `sync`'s answer, re-read after commit).
+        var paymentIds: [String?] = []
+    }
+
+    /// A payment changed between being read and being written (another processor got there first): the whole batch
+    /// is rolled back and decided again from fresh reads.
+    struct Conflict: Error {}
+
+    /// One decision about one payment.
+    struct Step: Sendable {
+        let before: Payment
+        let decision: PaymentDecision
+
+        /// The effects' kinds: steps are grouped into runs only with steps of the same kinds.
+        var signature: [String] { decision.effects.map(\.kind) }
+    }
+
+    /// Decides and applies `items` inside the caller's transaction. Throws `Conflict` when a payment moved since it
+    /// was read.
+    func apply(_ items: [Item], on db: any SQLDatabase) async throws -> Outcome {
+        let now = clock.nowMillis()
+        var current = try await load(items.compactMap { $0.report?.lookup }, on: db)
+        let loaded = current.byId
+        var outcome = Outcome()
+        var steps: [Step] = []
+        for item in items {
+            guard let report = item.report, let found = current.resolve(report.lookup) else {
+                outcome.verdicts.append(.ignored)
+                outcome.paymentIds.append(nil)
+                continue
+            }
+            var payment = found
+            var verdict = Verdict.processed
+            for fact in report.facts {
+                if fact.followsSuccess, !payment.status.isPaid, payment.status.isLive {
+                    verdict = .deferred("payment \(payment.id) is not paid yet; will retry after its success is applied")
+                    break
+                }
+                let decision = PaymentMachine.decide(payment.state, fact)
+                if decision != .nothing { steps.append(Step(before: payment, decision: decision)) }
+                if let status = decision.status { payment.status = status }
+                if let refunded = decision.amountRefunded { payment.amountRefunded = refunded }
+            }
+            if verdict == .processed {
+                payment.paymentIntentId = payment.paymentIntentId ?? report.details.paymentIntentId
+                payment.customerEmail = report.details.customerEmail ?? payment.customerEmail
+            }
+            current.update(payment)
+            outcome.verdicts.append(verdict)
+            outcome.paymentIds.append(payment.id)
+        }
+
+        var fulfilled = Set<String>()
+        for run in Self.runs(steps) {
+            outcome.refunds += try await apply(run, fulfilled: &fulfilled, now: now, on: db)
+        }
+        let details = current.byId.values.compactMap { p -> (id: String, paymentIntentId: String?, customerEmail: String?)? in
+            guard let before = loaded[p.id], before.paymentIntentId != p.paymentIntentId || before.customerEmail != p.customerEmail
+            else { return nil }
+            return (p.id, p.paymentIntentId, p.customerEmail)
+        }
+        try await payments.setDetails(details.sorted { $0.id < $1.id }, on: db)
+        return outcome
+    }
+
+    /// Cuts steps, in order, into runs of steps about distinct payments, orders and users, with the same effects.
+    static func runs(_ steps: [Step]) -> [[Step]] {
+        var runs: [[Step]] = []
+        var run: [Step] = []
+        var touched = Set<String>()
+        for step in steps {
+            // Plan grants of one user add up in any order, but a run keeps them apart all the same.
+            let keys =
+                ["payment:" + step.before.id] + (step.before.orderId.map { ["order:" + $0] } ?? [])
+                + (step.before.kind == .plan ? ["user:" + step.before.userId] : [])
+            let clashes = keys.contains { touched.contains($0) }
+            if let first = run.first, clashes || first.signature != step.signature {
+                runs.append(run)
+                run = []
+                touched = []
+            }
+            run.append(step)
+            touched.formUnion(keys)
+        }
+        if !run.isEmpty { runs.append(run) }
+        return runs
+    }
+
+    /// Writes one run: the guarded transitions, then each effect in the decisions' order. `fulfilled` gathers the
+    /// payments this batch delivered. Returns the payments whose money must go back.
+    private func apply(_ run: [Step], fulfilled: inout Set<String>, now: Int, on db: any SQLDatabase) async throws -> [Payment] {
+        let moves = run.compactMap { step in
+            step.decision.status.map {
+                PaymentRepository.Transition(
+                    id: step.before.id, from: step.before.state, to: $0,
+                    amountRefunded: step.decision.amountRefunded ?? step.before.amountRefunded)
+            }
+        }
+        guard try await payments.transition(moves, now: now, on: db) == moves.count else { throw Conflict() }
+        for step in run {
+            guard let status = step.decision.status else { continue }
+            logger.info(
+                "payment status changed",
+                metadata: ["payment.id": "\(step.before.id)", "from": "\(step.before.status.rawValue)", "to": "\(status.rawValue)"])
+            if status == .requiresReview {
+                logger.error(
+                    "Stripe reported an amount or currency that differs from the payment; nothing fulfilled",
+                    metadata: ["payment.id": "\(step.before.id)"])
+            }
+        }
+        var refunds: [Payment] = []
+        // Every step of a run has the same effects, in the same order.
+        for (index, _) in (run.first?.decision.effects ?? []).enumerated() {
+            let effects = run.map { ($0.before, $0.decision.effects[index]) }
+            switch effects[0].1 {
+            case .fulfil:
+                let delivered = try await fulfil(effects.map(\.0), now: now, on: db)
+                fulfilled.formUnion(delivered)
+                try await payments.markFulfilled(ids: effects.map(\.0.id).filter { delivered.contains($0) }, on: db)
+                let undeliverable = effects.map(\.0).filter { !delivered.contains($0.id) }
+                try await payments.markNeedsRefund(ids: undeliverable.map(\.id), on: db)
+                refunds += undeliverable
+            case .cancelOrderUnlessOtherPayment:
+                for (payment, _) in effects { try await cancelOrderUnlessOtherPayment(payment, now: now, on: db) }
+            case .recordRefund:
+                for case (let payment, .recordRefund(let amountRefunded)) in effects {
+                    // Only the payment that delivered the order speaks for the order's refunds.
+                    guard payment.kind == .order, let orderId = payment.orderId, payment.fulfilled || fulfilled.contains(payment.id)
+                    else { continue }
+                    try await orders.recordRefund(
+                        id: orderId, amountRefunded: amountRefunded,
+                        status: OrderStatus.afterRefund(amountRefunded, of: payment.amount), now: now, on: db)
+                }
+            case .flagDispute:
+                for (payment, _) in effects {
+                    try await payments.flagDispute(id: payment.id, on: db)
+                    logger.warning("payment disputed", metadata: ["payment.id": "\(payment.id)"])
+                }
+            case .recordFailure:
+                for case (let payment, .recordFailure(let code, let message)) in effects {
+                    try await payments.recordFailure(id: payment.id, code: code, message: message, on: db)
+                }
+            }
+        }
+        return refunds
+    }
+
+    /// Delivers what each payment paid for; returns the ids of those delivered. An order still `PENDING` becomes
+    /// `PAID` (one statement for all of them); one cancelled meanwhile takes its stock again if it is there; one paid
+    /// already through another payment, a plan payment without its plan: not delivered, so the money goes back.
+    private func fulfil(_ paid: [Payment], now: Int, on db: any SQLDatabase) async throws -> Set<String> {
+        var delivered = Set<String>()
+        let orderPayments = paid.filter { $0.kind == .order && $0.orderId != nil }
+        var nowPaid = try await orders.markPaid(ids: orderPayments.compactMap(\.orderId), now: now, kind: database.kind, on: db)
+        for payment in paid {
+            switch payment.kind {
+            case .order:
+                guard let orderId = payment.orderId else { continue }
+                if nowPaid.remove(orderId) != nil {
+                    logger.info("order paid", metadata: ["order.id": "\(orderId)", "payment.id": "\(payment.id)"])
+                    delivered.insert(payment.id)
+                } else if try await revive(orderId: orderId, payment: payment, now: now, on: db) {
+                    delivered.insert(payment.id)
+                }
+            case .plan:
+                guard let planId = payment.planId,
+                    try await UserRepository().grantPlan(userId: payment.userId, planId: planId, on: db)
+                else {
+                    logger.warning(
+                        "plan payment without its plan; refunding", metadata: ["payment.id": "\(payment.id)", "plan.id": "\(payment.planId ?? "")"])
+                    continue
+                }
+                logger.info("plan granted", metadata: ["payment.id": "\(payment.id)", "plan.id": "\(planId)"])
+                delivered.insert(payment.id)
+            }
+        }
+        return delivered
+    }
+
+    /// A success for an order that is not pending: paid already through another payment (a double payment: refund
+    /// this one), or cancelled (take the stock again if it is there, else refund).
+    private func revive(orderId: String, payment: Payment, now: Int, on db: any SQLDatabase) async throws -> Bool {
+        guard let order = try await orders.find(id: orderId, userId: nil, on: db), order.status == .cancelled else {
+            logger.warning(
+                "order already paid by another payment; refunding this one", metadata: ["order.id": "\(orderId)", "payment.id": "\(payment.id)"])
+            return false
+        }
+        var reserved: [OrderItem] = []
+        for item in OrderRepository.lockOrder(order.items) {
+            guard try await catalog.reserve(productId: item.productId, quantity: item.quantity, now: now, on: db) else {
+                for r in reserved { try await catalog.release(productId: r.productId, quantity: r.quantity, now: now, on: db) }
+                logger.warning(
+                    "late payment for a cancelled order and no stock left; refunding", metadata: ["order.id": "\(orderId)", "payment.id": "\(payment.id)"])
+                return false
+            }
+            reserved.append(item)
+        }
+        guard try await orders.markPaid(id: orderId, from: .cancelled, now: now, on: db) else {
+            for r in reserved { try await catalog.release(productId: r.productId, quantity: r.quantity, now: now, on: db) }
+            return false
+        }
+        logger.info("late payment revived a cancelled order", metadata: ["order.id": "\(orderId)", "payment.id": "\(payment.id)"])
+        return true
+    }
+
+    private func cancelOrderUnlessOtherPayment(_ payment: Payment, now: Int, on db: any SQLDatabase) async throws {
+        guard payment.kind == .order, let orderId = payment.orderId else { return }
+        if try await payments.otherHoldingOrder(orderId: orderId, except: payment.id, on: db) { return }
+        guard try await orders.cancelReleasingStock(id: orderId, now: now, on: db) else { return }
+        logger.info("order cancelled after its payment ended", metadata: ["order.id": "\(orderId)", "payment.id": "\(payment.id)"])
+    }
+
+    /// The payments the lookups name, by Till's id first, then by Stripe's ids for those not found by it.
+    private func load(_ lookups: [StripeFacts.Lookup], on db: any SQLDatabase) async throws -> Loaded {
+        var loaded = Loaded()
+        loaded.add(try await payments.find(.id, in: Set(lookups.compactMap(\.paymentId)), on: db))
+        let rest = lookups.filter { $0.paymentId.flatMap { loaded.byId[$0] } == nil }
+        loaded.add(try await payments.find(.checkoutSessionId, in: Set(rest.compactMap(\.sessionId)), on: db))
+        loaded.add(try await payments.find(.paymentIntentId, in: Set(rest.compactMap(\.paymentIntentId)), on: db))
+        return loaded
+    }
+
+    /// Payments by Till's id and by Stripe's ids, as the batch's decisions leave them.
+    struct Loaded {
+        var byId: [String: Payment] = [:]
+        var bySession: [String: String] = [:]
+        var byIntent: [String: String] = [:]
+
+        mutating func add(_ rows: [Payment]) {
+            for p in rows { update(p) }
+        }
+
+        mutating func update(_ p: Payment) {
+            byId[p.id] = p
+            if let s = p.checkoutSessionId { bySession[s] = p.id }
+            if let i = p.paymentIntentId { byIntent[i] = p.id }
+        }
+
+        func resolve(_ lookup: StripeFacts.Lookup) -> Payment? {
+            if let id = lookup.paymentId, let p = byId[id] { return p }
+            if let id = lookup.sessionId.flatMap({ bySession[$0] }) { return byId[id] }
+            if let id = lookup.paymentIntentId.flatMap({ byIntent[$0] }) { return byId[id] }
+            return nil
+        }
+    }
+}
+
+extension PaymentFact {
+    /// Reports something that happens to money already taken (a refund, a dispute).
+    var followsSuccess: Bool {
+        switch self {
+        case .refunded, .disputed: true
+        default: false
+        }
+    }
+}
+
+extension PaymentEffect {
+    /// The effect's kind, without its values.
+    var kind: String {
+        switch self {
+        case .fulfil: "fulfil"
+        case .cancelOrderUnlessOtherPayment: "cancel"
+        case .recordRefund: "refund"
+        case .flagDispute: "dispute"
+        case .recordFailure: "failure"
+        }
+    }
+}
