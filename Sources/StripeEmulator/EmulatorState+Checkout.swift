@@ -6,16 +6,26 @@ extension EmulatorState {
     func createSession(_ p: FormNode, _ request: RequestInfo) throws(EmulatorError) -> CheckoutSession {
         guard let mode = p["mode"]?.string, !mode.isEmpty else { throw .missing("mode") }
         guard mode == "payment" else {
-            throw .invalid("mode", "The emulator supports mode=payment only (got \(mode)).", code: "parameter_invalid_string")
+            throw .invalid(
+                "mode", "The emulator supports mode=payment only (got \(mode)).", code: "parameter_invalid_string")
         }
-        guard let successURL = p["success_url"]?.string, !successURL.isEmpty else { throw .missing("success_url") }
+        guard let successURL = try Params.httpURL(p["success_url"], param: "success_url", required: true) else {
+            throw .missing("success_url")
+        }
+        let cancelURL = try Params.httpURL(p["cancel_url"], param: "cancel_url", required: false)
         guard let lineNodes = p["line_items"]?.array, !lineNodes.isEmpty else { throw .missing("line_items") }
+        guard lineNodes.count <= 100 else {
+            throw .invalid(
+                "line_items", "A Checkout Session can have at most 100 line items.", code: "parameter_invalid_integer")
+        }
         let created = now()
         var expiresAt = created + 24 * 3600
-        if let raw = p["expires_at"]?.string {
-            guard let value = Int(raw), value >= created + 30 * 60 - 5, value <= created + 24 * 3600 else {
+        if p["expires_at"] != nil {
+            let value = try Params.integer(p["expires_at"], param: "expires_at")
+            guard value >= created + 30 * 60 - 5, value <= created + 24 * 3600 else {
                 throw .invalid(
-                    "expires_at", "The `expires_at` timestamp must be between 30 minutes and 24 hours from Checkout Session creation.",
+                    "expires_at",
+                    "The `expires_at` timestamp must be between 30 minutes and 24 hours from Checkout Session creation.",
                     code: "parameter_invalid_integer")
             }
             expiresAt = value
@@ -25,43 +35,57 @@ extension EmulatorState {
         var currency: String?
         for (index, node) in lineNodes.enumerated() {
             let param = "line_items[\(index)]"
+            guard node.object != nil else {
+                throw .invalid(param, "Invalid object", code: "parameter_invalid_string")
+            }
             let quantity = try Params.amount(node["quantity"], param: "\(param)[quantity]")
             let price: Price
             if let priceId = node["price"]?.string {
                 guard let found = prices[priceId] else { throw .notFound("price", priceId, param: "\(param)[price]") }
                 price = found
             } else if let data = node["price_data"] {
-                guard let cur = data["currency"]?.string?.lowercased() else { throw .missing("\(param)[price_data][currency]") }
-                guard let amountText = data["unit_amount"]?.string, let amount = Int(amountText), amount >= 0 else {
-                    throw .missing("\(param)[price_data][unit_amount]")
-                }
+                let cur = try Params.currency(data["currency"], param: "\(param)[price_data][currency]")
+                let amount = try Params.amount(
+                    data["unit_amount"], param: "\(param)[price_data][unit_amount]", currency: cur, allowZero: true)
                 let productId: String
                 if let id = data["product"]?.string {
-                    guard products[id] != nil else { throw .notFound("product", id, param: "\(param)[price_data][product]") }
+                    guard products[id] != nil else {
+                        throw .notFound("product", id, param: "\(param)[price_data][product]")
+                    }
                     productId = id
                 } else if let name = data["product_data"]?["name"]?.string, !name.isEmpty {
-                    productId = try createProduct(.object([("name", .value(name))] + (data["product_data"]?["description"].map { [("description", $0)] } ?? []))).id
+                    productId = try createProduct(
+                        .object(
+                            [("name", .value(name))]
+                                + (data["product_data"]?["description"].map { [("description", $0)] } ?? []))
+                    ).id
                 } else {
                     throw .missing("\(param)[price_data][product_data][name]")
                 }
-                price = Price(id: TestEvents.randomId("price"), currency: cur, unitAmount: amount, product: .id(productId), active: false, created: created)
+                price = Price(
+                    id: TestEvents.randomId("price"), currency: cur, unitAmount: amount, product: .id(productId),
+                    active: false, created: created)
                 prices[price.id] = price
             } else {
                 throw .missing("\(param)[price]")
             }
             if let currency, currency != price.currency {
-                throw .invalid("line_items", "All line items must use the same currency.", code: "parameter_invalid_string")
+                throw .invalid(
+                    "line_items", "All line items must use the same currency.", code: "parameter_invalid_string")
             }
             currency = price.currency
             let unit = price.unitAmount ?? 0
+            let lineTotal = try Params.product(unit, quantity, param: "\(param)[quantity]", currency: price.currency)
             let name = products[price.product.id]?.name ?? "Item"
             var expandedPrice = price
             expandedPrice.product = .id(price.product.id)
-            lines.append(LineItem(
-                id: TestEvents.randomId("li"), amountSubtotal: unit * quantity, amountTotal: unit * quantity,
-                currency: price.currency, description: name, quantity: quantity, price: expandedPrice))
+            lines.append(
+                LineItem(
+                    id: TestEvents.randomId("li"), amountSubtotal: lineTotal, amountTotal: lineTotal,
+                    currency: price.currency, description: name, quantity: quantity, price: expandedPrice))
         }
-        let total = lines.reduce(0) { $0 + $1.amountTotal }
+        var total = 0
+        for line in lines { total = try Params.sum(total, line.amountTotal, param: "line_items", currency: currency) }
 
         var session = CheckoutSession(
             id: TestEvents.randomId("cs_test"), created: created, expiresAt: expiresAt, mode: mode,
@@ -72,7 +96,7 @@ extension EmulatorState {
         session.clientReferenceId = p["client_reference_id"]?.string
         session.customerEmail = p["customer_email"]?.string
         session.successUrl = successURL
-        session.cancelUrl = p["cancel_url"]?.string
+        session.cancelUrl = cancelURL
         session.url = "\(checkoutBaseURL)/checkout/\(session.id)"
         sessions[session.id] = session
         openSessionExpiries[session.id] = expiresAt
@@ -132,7 +156,9 @@ extension EmulatorState {
 
     /// Pays an open session as the hosted page does: a PaymentIntent for its total (with `payment_intent_data`'s
     /// metadata), confirmed with `paymentMethod`. A decline leaves the session open and throws the card error.
-    func completeSession(_ id: String, paymentMethod: String, email: String?, _ request: RequestInfo) throws(EmulatorError) -> CheckoutSession {
+    func completeSession(_ id: String, paymentMethod: String, email: String?, _ request: RequestInfo)
+        throws(EmulatorError) -> CheckoutSession
+    {
         var session = try session(id)
         guard session.status == .open else {
             throw .unexpectedState(
@@ -153,7 +179,8 @@ extension EmulatorState {
             ]
             let metadata = sessionIntentMetadata[id] ?? [:]
             if !metadata.isEmpty {
-                params.append(("metadata", .object(metadata.sorted { $0.key < $1.key }.map { ($0.key, .value($0.value)) })))
+                params.append(
+                    ("metadata", .object(metadata.sorted { $0.key < $1.key }.map { ($0.key, .value($0.value)) })))
             }
             intentId = try createPaymentIntent(.object(params), request).id
             session.paymentIntent = .id(intentId)
@@ -174,7 +201,9 @@ extension EmulatorState {
         return session
     }
 
-    func sessions(limit: Int, startingAfter: String?, paymentIntent: String?) throws(EmulatorError) -> (items: [CheckoutSession], hasMore: Bool) {
+    func sessions(limit: Int, startingAfter: String?, paymentIntent: String?) throws(EmulatorError) -> (
+        items: [CheckoutSession], hasMore: Bool
+    ) {
         sweepExpiredSessions()
         return try sessions.page(limit: limit, startingAfter: startingAfter) { session in
             paymentIntent == nil || session.paymentIntent?.id == paymentIntent
@@ -189,7 +218,8 @@ extension EmulatorState {
         }
         if fields.contains("line_items") {
             let lines = sessionLines[session.id] ?? []
-            session.lineItems = StripeList(data: lines, hasMore: false, url: "/v1/checkout/sessions/\(session.id)/line_items")
+            session.lineItems = StripeList(
+                data: lines, hasMore: false, url: "/v1/checkout/sessions/\(session.id)/line_items")
         }
         return session
     }

@@ -38,7 +38,8 @@ actor EmulatorState {
             id: TestEvents.randomId("evt"), type: .init(rawValue: type), object: object, created: now(),
             apiVersion: StripeConfiguration.pinnedAPIVersion,
             request: request.map { .init(id: $0.requestId, idempotencyKey: $0.idempotencyKey) })
-        event.pendingWebhooks = endpoints.byId.values.filter { $0.enabledEvents.contains("*") || $0.enabledEvents.contains(type) }.count
+        event.pendingWebhooks =
+            endpoints.byId.values.filter { $0.enabledEvents.contains("*") || $0.enabledEvents.contains(type) }.count
         events[event.id] = event
         emit(event)
     }
@@ -64,11 +65,8 @@ actor EmulatorState {
     }
 
     func createPrice(_ p: FormNode) throws(EmulatorError) -> Price {
-        guard let currency = p["currency"]?.string?.lowercased(), !currency.isEmpty else { throw .missing("currency") }
-        guard let amountText = p["unit_amount"]?.string else { throw .missing("unit_amount") }
-        guard let amount = Int(amountText), amount >= 0 else {
-            throw .invalid("unit_amount", "Invalid non-negative integer", code: "parameter_invalid_integer")
-        }
+        let currency = try Params.currency(p["currency"])
+        let amount = try Params.amount(p["unit_amount"], param: "unit_amount", currency: currency, allowZero: true)
         let productId: String
         if let id = p["product"]?.string {
             guard products[id] != nil else { throw .notFound("product", id, param: "product") }
@@ -93,8 +91,8 @@ actor EmulatorState {
     // MARK: PaymentIntents
 
     func createPaymentIntent(_ p: FormNode, _ request: RequestInfo) throws(EmulatorError) -> PaymentIntent {
-        let amount = try Params.amount(p["amount"], param: "amount")
-        guard let currency = p["currency"]?.string?.lowercased(), !currency.isEmpty else { throw .missing("currency") }
+        let currency = try Params.currency(p["currency"])
+        let amount = try Params.amount(p["amount"], param: "amount", currency: currency)
         var intent = PaymentIntent(
             id: TestEvents.randomId("pi"), amount: amount, currency: currency, created: now(),
             metadata: Metadata.apply(p["metadata"], to: [:]))
@@ -133,7 +131,7 @@ actor EmulatorState {
             guard [.requiresPaymentMethod, .requiresConfirmation].contains(intent.status) else {
                 throw .unexpectedState("You cannot update the amount of a PaymentIntent with status \(intent.status).")
             }
-            intent.amount = try Params.amount(p["amount"], param: "amount")
+            intent.amount = try Params.amount(p["amount"], param: "amount", currency: intent.currency)
         }
         if let pm = p["payment_method"]?.string {
             guard TestCard.method(pm) != nil else { throw .notFound("PaymentMethod", pm, param: "payment_method") }
@@ -145,7 +143,9 @@ actor EmulatorState {
     }
 
     /// Attempts the payment with the given (or attached) payment method.
-    func confirmPaymentIntent(_ id: String, _ p: FormNode, _ request: RequestInfo) throws(EmulatorError) -> PaymentIntent {
+    func confirmPaymentIntent(_ id: String, _ p: FormNode, _ request: RequestInfo) throws(EmulatorError)
+        -> PaymentIntent
+    {
         var intent = try paymentIntent(id)
         switch intent.status {
         case .requiresPaymentMethod, .requiresConfirmation:
@@ -155,14 +155,18 @@ actor EmulatorState {
             return succeed(&intent, request)
         default:
             throw .unexpectedState(
-                "You cannot confirm this PaymentIntent because it has a status of \(intent.status). Only a PaymentIntent with one of the following statuses may be confirmed: requires_confirmation, requires_action, requires_payment_method.")
+                "You cannot confirm this PaymentIntent because it has a status of \(intent.status). Only a PaymentIntent with one of the following statuses may be confirmed: requires_confirmation, requires_action, requires_payment_method."
+            )
         }
         guard let pmId = p["payment_method"]?.string ?? intent.paymentMethod else {
             throw EmulatorError(
                 status: 400, type: "invalid_request_error", code: "payment_intent_unexpected_state",
-                message: "You cannot confirm this PaymentIntent because it's missing a payment method.", param: "payment_method")
+                message: "You cannot confirm this PaymentIntent because it's missing a payment method.",
+                param: "payment_method")
         }
-        guard let method = TestCard.method(pmId) else { throw .notFound("PaymentMethod", pmId, param: "payment_method") }
+        guard let method = TestCard.method(pmId) else {
+            throw .notFound("PaymentMethod", pmId, param: "payment_method")
+        }
         intent.paymentMethod = method.id
         intent.lastPaymentError = nil
         switch method.outcome {
@@ -175,7 +179,8 @@ actor EmulatorState {
             return intent
         case .decline(let code, let declineCode, let message):
             var charge = Charge(
-                id: TestEvents.randomId("ch"), amount: intent.amount, currency: intent.currency, paymentIntent: intent.id,
+                id: TestEvents.randomId("ch"), amount: intent.amount, currency: intent.currency,
+                paymentIntent: intent.id,
                 status: "failed", created: now(), metadata: intent.metadata)
             charge.failureCode = code
             charge.failureMessage = message
@@ -183,12 +188,14 @@ actor EmulatorState {
             charges[charge.id] = charge
             intent.status = .requiresPaymentMethod
             intent.latestCharge = .id(charge.id)
-            intent.lastPaymentError = PaymentError(type: "card_error", code: code, declineCode: declineCode, message: message)
+            intent.lastPaymentError = PaymentError(
+                type: "card_error", code: code, declineCode: declineCode, message: message)
             intent.paymentMethod = nil
             intents[id] = intent
             record("charge.failed", .charge(charge), request)
             record("payment_intent.payment_failed", .paymentIntent(intent), request)
-            var error = EmulatorError(status: 402, type: "card_error", code: code, declineCode: declineCode, message: message)
+            var error = EmulatorError(
+                status: 402, type: "card_error", code: code, declineCode: declineCode, message: message)
             error.paymentIntent = intent
             throw error
         }
@@ -221,15 +228,23 @@ actor EmulatorState {
         return intent
     }
 
-    func capturePaymentIntent(_ id: String, _ p: FormNode, _ request: RequestInfo) throws(EmulatorError) -> PaymentIntent {
+    func capturePaymentIntent(_ id: String, _ p: FormNode, _ request: RequestInfo) throws(EmulatorError)
+        -> PaymentIntent
+    {
         var intent = try paymentIntent(id)
         guard intent.status == .requiresCapture else {
             throw .unexpectedState(
-                "This PaymentIntent could not be captured because it has a status of \(intent.status). Only a PaymentIntent with one of the following statuses may be captured: requires_capture.")
+                "This PaymentIntent could not be captured because it has a status of \(intent.status). Only a PaymentIntent with one of the following statuses may be captured: requires_capture."
+            )
         }
-        let amount = try p["amount_to_capture"].map { node throws(EmulatorError) in try Params.amount(node, param: "amount_to_capture") } ?? intent.amountCapturable
+        let amount =
+            try p["amount_to_capture"].map { node throws(EmulatorError) in
+                try Params.amount(node, param: "amount_to_capture", currency: intent.currency)
+            } ?? intent.amountCapturable
         guard amount <= intent.amountCapturable else {
-            throw .invalid("amount_to_capture", "The amount to capture must be at most \(intent.amountCapturable).", code: "amount_too_large")
+            throw .invalid(
+                "amount_to_capture", "The amount to capture must be at most \(intent.amountCapturable).",
+                code: "amount_too_large")
         }
         intent.status = .succeeded
         intent.amountReceived = amount
@@ -244,15 +259,20 @@ actor EmulatorState {
         return intent
     }
 
-    func cancelPaymentIntent(_ id: String, _ p: FormNode, _ request: RequestInfo) throws(EmulatorError) -> PaymentIntent {
+    func cancelPaymentIntent(_ id: String, _ p: FormNode, _ request: RequestInfo) throws(EmulatorError) -> PaymentIntent
+    {
         var intent = try paymentIntent(id)
-        guard [.requiresPaymentMethod, .requiresConfirmation, .requiresAction, .requiresCapture].contains(intent.status) else {
+        guard
+            [.requiresPaymentMethod, .requiresConfirmation, .requiresAction, .requiresCapture].contains(intent.status)
+        else {
             throw .unexpectedState(
-                "You cannot cancel this PaymentIntent because it has a status of \(intent.status). Only a PaymentIntent with one of the following statuses may be canceled: requires_payment_method, requires_capture, requires_confirmation, requires_action, processing.")
+                "You cannot cancel this PaymentIntent because it has a status of \(intent.status). Only a PaymentIntent with one of the following statuses may be canceled: requires_payment_method, requires_capture, requires_confirmation, requires_action, processing."
+            )
         }
         if let owner = sessions.byId.values.first(where: { $0.paymentIntent?.id == id && $0.status == .open }) {
             throw .unexpectedState(
-                "You cannot cancel this PaymentIntent because it belongs to Checkout Session \(owner.id); expire the session instead.")
+                "You cannot cancel this PaymentIntent because it belongs to Checkout Session \(owner.id); expire the session instead."
+            )
         }
         intent.status = .canceled
         intent.canceledAt = now()
@@ -272,7 +292,8 @@ actor EmulatorState {
             charge = found
         } else if let intentId = p["payment_intent"]?.string {
             let intent = try paymentIntent(intentId)
-            guard intent.status == .succeeded, let chargeId = intent.latestCharge?.id, let found = charges[chargeId] else {
+            guard intent.status == .succeeded, let chargeId = intent.latestCharge?.id, let found = charges[chargeId]
+            else {
                 throw EmulatorError(
                     status: 400, type: "invalid_request_error", code: "charge_not_refundable",
                     message: "This PaymentIntent does not have a successful charge to refund.", param: "payment_intent")
@@ -287,7 +308,10 @@ actor EmulatorState {
                 status: 400, type: "invalid_request_error", code: "charge_already_refunded",
                 message: "Charge \(charge.id) has already been refunded.")
         }
-        let amount = try p["amount"].map { node throws(EmulatorError) in try Params.amount(node, param: "amount") } ?? remaining
+        let amount =
+            try p["amount"].map { node throws(EmulatorError) in
+                try Params.amount(node, param: "amount", currency: charge.currency)
+            } ?? remaining
         guard amount <= remaining else {
             throw .invalid(
                 "amount", "Refund amount (\(amount)) is greater than unrefunded amount on charge (\(remaining))",
@@ -319,10 +343,7 @@ actor EmulatorState {
     // MARK: Webhook endpoints and events
 
     func createWebhookEndpoint(_ p: FormNode, secret: String? = nil) throws(EmulatorError) -> WebhookEndpoint {
-        guard let url = p["url"]?.string, !url.isEmpty else { throw .missing("url") }
-        guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
-            throw .invalid("url", "Invalid URL: \(url)", code: "url_invalid")
-        }
+        guard let url = try Params.httpURL(p["url"], param: "url", required: true) else { throw .missing("url") }
         guard let events = p["enabled_events"]?.array?.compactMap(\.string), !events.isEmpty else {
             throw .missing("enabled_events")
         }
@@ -351,27 +372,6 @@ actor EmulatorState {
     func event(_ id: String) throws(EmulatorError) -> Event {
         guard let event = events[id] else { throw .notFound("event", id) }
         return event
-    }
-}
-
-enum Params {
-    static func amount(_ node: FormNode?, param: String) throws(EmulatorError) -> Int {
-        guard let text = node?.string, !text.isEmpty else { throw .missing(param) }
-        guard let value = Int(text), value > 0 else {
-            throw .invalid(param, "Invalid positive integer", code: "parameter_invalid_integer")
-        }
-        guard value <= 99_999_999 else {
-            throw .invalid(param, "Amount must be no more than 99999999", code: "amount_too_large")
-        }
-        return value
-    }
-
-    static func limit(_ node: FormNode?) throws(EmulatorError) -> Int {
-        guard let text = node?.string else { return 10 }
-        guard let value = Int(text), (1...100).contains(value) else {
-            throw .invalid("limit", "This value must be between 1 and 100.", code: "parameter_invalid_integer")
-        }
-        return value
     }
 }
 
