@@ -97,6 +97,26 @@ extension EmulatorState {
         session.customerEmail = p["customer_email"]?.string
         session.successUrl = successURL
         session.cancelUrl = cancelURL
+        if let customerId = try Params.string(p["customer"], param: "customer"), !customerId.isEmpty {
+            guard customers[customerId] != nil else { throw .notFound("customer", customerId, param: "customer") }
+            session.customer = .string(customerId)
+        }
+        session.totalDetails = ["amount_discount": 0, "amount_shipping": 0, "amount_tax": 0]
+        session.automaticTax = ["enabled": false, "liability": nil, "provider": nil, "status": nil]
+        session.customText = [
+            "after_submit": nil, "shipping_address": nil, "submit": nil, "terms_of_service_acceptance": nil,
+        ]
+        session.invoiceCreation = [
+            "enabled": false,
+            "invoice_data": [
+                "account_tax_ids": nil, "custom_fields": nil, "description": nil, "footer": nil, "issuer": nil,
+                "metadata": [:],
+                "rendering_options": nil,
+            ],
+        ]
+        session.paymentMethodOptions = ["card": ["request_three_d_secure": "automatic"]]
+        session.adaptivePricing = ["enabled": false]
+        session.customerCreation = session.customer == nil ? "if_required" : nil
         session.url = "\(checkoutBaseURL)/checkout/\(session.id)"
         sessions[session.id] = session
         openSessionExpiries[session.id] = expiresAt
@@ -165,7 +185,7 @@ extension EmulatorState {
                 "This Checkout Session is \(session.status?.rawValue ?? "unknown") and can no longer be paid.",
                 code: "checkout_session_unexpected_state")
         }
-        guard let method = TestCard.method(paymentMethod) else {
+        guard let method = card(for: paymentMethod) else {
             throw EmulatorError(
                 status: 402, type: "card_error", code: "incorrect_number", message: "Your card number is incorrect.",
                 param: "payment_method")
@@ -177,6 +197,7 @@ extension EmulatorState {
             var params: [(String, FormNode)] = [
                 ("amount", .value(String(session.amountTotal ?? 0))), ("currency", .value(session.currency ?? "usd")),
             ]
+            if let customer = session.customer.string { params.append(("customer", .value(customer))) }
             let metadata = sessionIntentMetadata[id] ?? [:]
             if !metadata.isEmpty {
                 params.append(
@@ -187,7 +208,8 @@ extension EmulatorState {
             sessions[id] = session
         }
         let customerEmail = email ?? session.customerEmail
-        let intent = try confirmPaymentIntent(intentId, .object([("payment_method", .value(method.id))]), request)
+        let pmId = paymentMethods[paymentMethod] != nil ? paymentMethod : method.id
+        let intent = try confirmPaymentIntent(intentId, .object([("payment_method", .value(pmId))]), request)
         if intent.status == .requiresAction {
             _ = try confirmPaymentIntent(intentId, .object([]), request)  // the hosted page completes 3D Secure
         }
@@ -195,7 +217,14 @@ extension EmulatorState {
         openSessionExpiries[id] = nil
         session.paymentStatus = .paid
         session.url = nil
-        session.customerDetails = .init(email: customerEmail, name: nil)
+        var details = CheckoutSession.CustomerDetails(email: customerEmail, name: nil)
+        var address = TestCard.emptyAddress
+        if case .object(var fields) = address {
+            fields["country"] = "US"
+            address = .object(fields)
+        }
+        details.address = address
+        session.customerDetails = details
         sessions[id] = session
         record("checkout.session.completed", .checkoutSession(session), request)
         return session
@@ -208,27 +237,5 @@ extension EmulatorState {
         return try sessions.page(limit: limit, startingAfter: startingAfter) { session in
             paymentIntent == nil || session.paymentIntent?.id == paymentIntent
         }
-    }
-
-    /// `expand[]` for the fields Till reads.
-    func expanded(_ session: CheckoutSession, _ fields: [String]) -> CheckoutSession {
-        var session = session
-        if fields.contains("payment_intent"), let id = session.paymentIntent?.id, let intent = intents[id] {
-            session.paymentIntent = .object(intent)
-        }
-        if fields.contains("line_items") {
-            let lines = sessionLines[session.id] ?? []
-            session.lineItems = StripeList(
-                data: lines, hasMore: false, url: "/v1/checkout/sessions/\(session.id)/line_items")
-        }
-        return session
-    }
-
-    func expanded(_ intent: PaymentIntent, _ fields: [String]) -> PaymentIntent {
-        var intent = intent
-        if fields.contains("latest_charge"), let id = intent.latestCharge?.id, let charge = charges[id] {
-            intent.latestCharge = .object(charge)
-        }
-        return intent
     }
 }

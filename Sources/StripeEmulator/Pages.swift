@@ -12,7 +12,8 @@ enum Pages {
     static let files: [String: String] = {
         var files: [String: String] = [:]
         for name in [
-            "page.html", "checkout.html", "checkout-closed.html", "summary.html", "not-found.html", "emulator.css",
+            "page.html", "checkout.html", "checkout-closed.html", "summary.html", "not-found.html", "receipt.html",
+            "authenticate.html", "authenticated.html", "emulator.css",
         ] {
             let parts = name.split(separator: ".", maxSplits: 1).map(String.init)
             if let url = Bundle.module.url(forResource: parts[0], withExtension: parts[1]),

@@ -22,7 +22,7 @@ extension StripeEmulator {
         }
         v1.get("payment_intents/:id") { r, c in
             await self.api(r, c) { call in
-                await self.state.expanded(try await self.state.paymentIntent(call.id), call.expand)
+                try await self.state.paymentIntent(call.id)
             }
         }
         v1.post("payment_intents/:id") { r, c in
@@ -40,7 +40,7 @@ extension StripeEmulator {
         // Checkout Sessions
         v1.post("checkout/sessions") { r, c in
             await self.api(r, c) { call in
-                await self.state.expanded(try await self.state.createSession(call.params, call.info), call.expand)
+                try await self.state.createSession(call.params, call.info)
             }
         }
         v1.get("checkout/sessions") { r, c in
@@ -52,7 +52,7 @@ extension StripeEmulator {
             }
         }
         v1.get("checkout/sessions/:id") { r, c in
-            await self.api(r, c) { call in await self.state.expanded(try await self.state.session(call.id), call.expand)
+            await self.api(r, c) { call in try await self.state.session(call.id)
             }
         }
         v1.get("checkout/sessions/:id/line_items") { r, c in
@@ -114,7 +114,39 @@ extension StripeEmulator {
                 }
             }
         }
-        // Events and webhook endpoints
+        // Customers, payment methods, balance transactions
+        v1.post("customers") { r, c in await self.api(r, c) { call in try await self.state.createCustomer(call.params) }
+        }
+        v1.get("customers") { r, c in
+            await self.api(r, c) { call in
+                try await self.list(call, "/v1/customers") { limit, after in
+                    try await self.state.customers(
+                        limit: limit, startingAfter: after, email: call.params["email"]?.string)
+                }
+            }
+        }
+        v1.get("customers/:id") { r, c in await self.api(r, c) { call in try await self.state.customer(call.id) } }
+        v1.post("customers/:id") { r, c in
+            await self.api(r, c) { call in try await self.state.updateCustomer(call.id, call.params) }
+        }
+        v1.get("payment_methods/:id") { r, c in
+            await self.api(r, c) { call in try await self.state.paymentMethod(call.id) }
+        }
+        v1.post("payment_methods/:id/attach") { r, c in
+            await self.api(r, c) { call in try await self.state.attachPaymentMethod(call.id, call.params) }
+        }
+        v1.get("balance_transactions/:id") { r, c in
+            await self.api(r, c) { call in try await self.state.balanceTransaction(call.id) }
+        }
+        v1.get("balance_transactions") { r, c in
+            await self.api(r, c) { call in
+                try await self.list(call, "/v1/balance_transactions") { limit, after in
+                    try await self.state.balanceTransactions.page(limit: limit, startingAfter: after) { txn in
+                        (call.params["source"]?.string).map { txn.source == $0 } ?? true
+                    }
+                }
+            }
+        }  // Events and webhook endpoints
         v1.get("events") { r, c in
             await self.api(r, c) { call in
                 try await self.list(call, "/v1/events") { limit, after in
@@ -165,6 +197,7 @@ extension StripeEmulator {
         }
 
         addCheckoutPage(to: router)
+        addReceiptAndAuthenticationPages(to: router)
         addFaultRoutes(to: router)
     }
 
@@ -275,7 +308,12 @@ extension StripeEmulator {
         let status: Int
         let json: Data
         do {
-            json = try StripeJSON.encoder().encode(try await body(call))
+            let output = try await body(call)
+            if call.expand.isEmpty {
+                json = try StripeJSON.encoder().encode(output)
+            } else {
+                json = try StripeJSON.encoder().encode(try await state.expand(.from(output), call.expand))
+            }
             status = 200
         } catch let error as EmulatorError {
             status = error.status
