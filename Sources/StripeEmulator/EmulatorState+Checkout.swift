@@ -176,9 +176,13 @@ extension EmulatorState {
 
     /// Pays an open session as the hosted page does: a PaymentIntent for its total (with `payment_intent_data`'s
     /// metadata), confirmed with `paymentMethod`. A decline leaves the session open and throws the card error.
-    func completeSession(_ id: String, paymentMethod: String, email: String?, _ request: RequestInfo)
-        throws(EmulatorError) -> CheckoutSession
-    {
+    ///
+    /// With `authenticateOnPage` (the hosted page), a card that asks for 3D Secure leaves the session open and its
+    /// intent in `requires_action`, whose `return_url` brings the customer back to `checkout/:id/authenticated`;
+    /// without it (the test helper), authentication passes at once.
+    func completeSession(
+        _ id: String, paymentMethod: String, email: String?, _ request: RequestInfo, authenticateOnPage: Bool = false
+    ) throws(EmulatorError) -> CheckoutSession {
         var session = try session(id)
         guard session.status == .open else {
             throw .unexpectedState(
@@ -209,10 +213,32 @@ extension EmulatorState {
         }
         let customerEmail = email ?? session.customerEmail
         let pmId = paymentMethods[paymentMethod] != nil ? paymentMethod : method.id
+        if authenticateOnPage { returnURLs[intentId] = "\(checkoutBaseURL)/checkout/\(id)/authenticated" }
         let intent = try confirmPaymentIntent(intentId, .object([("payment_method", .value(pmId))]), request)
         if intent.status == .requiresAction {
-            _ = try confirmPaymentIntent(intentId, .object([]), request)  // the hosted page completes 3D Secure
+            if authenticateOnPage {
+                pendingSessionEmails[id] = customerEmail
+                return session
+            }
+            _ = try confirmPaymentIntent(intentId, .object([]), request)  // the test helper passes 3D Secure
         }
+        return markComplete(&session, email: customerEmail, request)
+    }
+
+    /// After 3D Secure on the emulator's page: completes the session when its intent succeeded; otherwise it stays
+    /// open (answered as is, for the page to say so).
+    func completeAuthenticatedSession(_ id: String, _ request: RequestInfo) throws(EmulatorError) -> CheckoutSession {
+        var session = try session(id)
+        guard session.status == .open, let intentId = session.paymentIntent?.id, intents[intentId]?.status == .succeeded
+        else { return session }
+        return markComplete(
+            &session, email: pendingSessionEmails.removeValue(forKey: id) ?? session.customerEmail, request)
+    }
+
+    private func markComplete(_ session: inout CheckoutSession, email customerEmail: String?, _ request: RequestInfo)
+        -> CheckoutSession
+    {
+        let id = session.id
         session.status = .complete
         openSessionExpiries[id] = nil
         session.paymentStatus = .paid

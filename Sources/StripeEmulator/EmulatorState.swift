@@ -30,6 +30,8 @@ actor EmulatorState {
     var balanceTransactions = Table<BalanceTransaction>()
     /// `return_url` of PaymentIntents that were given one, for 3D Secure's redirect.
     var returnURLs: [String: String] = [:]
+    /// The email typed on the hosted page of a session waiting for 3D Secure.
+    var pendingSessionEmails: [String: String?] = [:]
     var endpoints = Table<WebhookEndpoint>()
 
     init(now: @escaping @Sendable () -> Int, checkoutBaseURL: String, emit: @escaping @Sendable (Event) -> Void) {

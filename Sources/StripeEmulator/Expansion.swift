@@ -24,7 +24,7 @@ extension EmulatorState {
         var value = value
         for (index, path) in paths.enumerated() {
             let parts = path.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
-            guard !path.isEmpty, parts.count <= Self.maxExpansionDepth + 1, !parts.contains("") else {
+            guard !path.isEmpty, parts.count <= Self.maxExpansionDepth, !parts.contains("") else {
                 throw Self.cannotExpand(path, index: index)
             }
             value = try expand(value, parts[...], full: path, index: index)

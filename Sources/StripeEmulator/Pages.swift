@@ -48,7 +48,8 @@ enum Pages {
     /// The Content-Security-Policy of a page. Forms post to the page itself; `formTargets` are the origins its
     /// answer may redirect to (the `success_url` or `return_url`, already checked to be http or https).
     static func contentSecurityPolicy(formTargets: [String] = []) -> String {
-        let targets = (["'self'"] + formTargets).joined(separator: " ")
+        var seen: Set<String> = []
+        let targets = (["'self'"] + formTargets).filter { seen.insert($0).inserted }.joined(separator: " ")
         return
             "default-src 'none'; style-src 'self'; img-src 'self'; form-action \(targets); base-uri 'none'; frame-ancestors 'none'"
     }

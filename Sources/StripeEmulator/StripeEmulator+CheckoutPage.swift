@@ -13,6 +13,19 @@ extension StripeEmulator {
             let id = context.parameters.get("id") ?? ""
             return await self.checkoutPage(id: id, error: nil, email: nil)
         }
+        router.get("checkout/:id/authenticated") { _, context in
+            let id = context.parameters.get("id") ?? ""
+            let info = EmulatorState.RequestInfo(requestId: TestEvents.randomId("req"), idempotencyKey: nil)
+            guard let session = try? await self.state.completeAuthenticatedSession(id, info) else {
+                return Pages.notFound("Checkout not found", "There is no Checkout Session \(id).")
+            }
+            if session.status == .complete { return Self.redirectToSuccess(session) }
+            return await self.checkoutPage(
+                id: id,
+                error:
+                    "We are unable to authenticate your payment method. Please choose a different payment method and try again.",
+                email: nil)
+        }
         router.post("checkout/:id") { request, context in
             let id = context.parameters.get("id") ?? ""
             var request = request
@@ -28,10 +41,15 @@ extension StripeEmulator {
             let info = EmulatorState.RequestInfo(requestId: TestEvents.randomId("req"), idempotencyKey: nil)
             do {
                 let session = try await self.state.completeSession(
-                    id, paymentMethod: number, email: email?.isEmpty == false ? email : nil, info)
-                let target = (session.successUrl ?? "/").replacingOccurrences(
-                    of: "{CHECKOUT_SESSION_ID}", with: session.id)
-                return Response(status: .seeOther, headers: [.location: target])
+                    id, paymentMethod: number, email: email?.isEmpty == false ? email : nil, info,
+                    authenticateOnPage: true)
+                if session.status == .open, let intentId = session.paymentIntent?.id {
+                    // The card asks for 3D Secure: the bank's page, which comes back to `checkout/:id/authenticated`.
+                    return Response(
+                        status: .seeOther,
+                        headers: [.location: "\(self.configuration.baseURL)/authenticate/\(intentId)"])
+                }
+                return Self.redirectToSuccess(session)
             } catch let error as EmulatorError {
                 return await self.checkoutPage(
                     id: id, error: error.body.error.message ?? "Your card was declined.", email: email)
@@ -39,6 +57,11 @@ extension StripeEmulator {
                 return await self.checkoutPage(id: id, error: "Something went wrong.", email: email)
             }
         }
+    }
+
+    static func redirectToSuccess(_ session: CheckoutSession) -> Response {
+        let target = (session.successUrl ?? "/").replacingOccurrences(of: "{CHECKOUT_SESSION_ID}", with: session.id)
+        return Response(status: .seeOther, headers: [.location: target])
     }
 
     static func cardProblem(number: String, expiry: String, cvc: String) -> String? {
@@ -94,7 +117,8 @@ extension StripeEmulator {
             ])
         return Pages.page(
             .ok, title: "Pay · Stripe emulator", body: body,
-            formTargets: session.successUrl.flatMap(Params.origin).map { [$0] } ?? [])
+            formTargets: ([session.successUrl.flatMap(Params.origin), Params.origin(configuration.baseURL)]).compactMap
+            { $0 })
     }
 
     /// An amount in a currency's major unit, for display: 1999 usd → 19.99 USD, 500 jpy → 500 JPY. The digits are

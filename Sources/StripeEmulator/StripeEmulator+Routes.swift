@@ -132,6 +132,25 @@ extension StripeEmulator {
         v1.get("payment_methods/:id") { r, c in
             await self.api(r, c) { call in try await self.state.paymentMethod(call.id) }
         }
+        v1.get("payment_methods") { r, c in
+            await self.api(r, c) { call in
+                try await self.list(call, "/v1/payment_methods") { limit, after in
+                    try await self.state.paymentMethods.page(limit: limit, startingAfter: after) { method in
+                        (call.params["customer"]?.string).map { method.customer == $0 } ?? true
+                    }
+                }
+            }
+        }
+        v1.get("customers/:id/payment_methods") { r, c in
+            await self.api(r, c) { call in
+                _ = try await self.state.customer(call.id)
+                return try await self.list(call, "/v1/customers/\(call.id)/payment_methods") { limit, after in
+                    try await self.state.paymentMethods.page(limit: limit, startingAfter: after) {
+                        $0.customer == call.id
+                    }
+                }
+            }
+        }
         v1.post("payment_methods/:id/attach") { r, c in
             await self.api(r, c) { call in try await self.state.attachPaymentMethod(call.id, call.params) }
         }

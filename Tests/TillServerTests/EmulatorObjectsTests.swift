@@ -109,6 +109,51 @@ struct EmulatorObjectsTests {
         }
     }
 
+    func post(_ stripe: EmulatorHarness, _ path: String, _ form: String) async throws -> (Int, String?) {
+        let response = try await stripe.client.executeRequest(
+            uri: "/_stripe" + path, method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
+            body: .init(string: form))
+        return (Int(response.status.code), response.headers[.location])
+    }
+
+    @Test(
+        "the hosted page sends a 3D Secure card to the bank's page; completing it pays the session, failing does not",
+        arguments: [true, false])
+    func hostedAuthentication(complete: Bool) async throws {
+        try await EmulatorHarness.run { stripe in
+            let session = try await stripe.session()
+            let id = session.string("id")
+            let card = "email=a%40b.test&cardnumber=4000+0025+0000+3155&expiry=12%2F40&cvc=123"
+            let (status, location) = try await post(stripe, "/checkout/\(id)", card)
+            #expect(status == 303)
+            let authenticate = try #require(location)
+            #expect(authenticate.hasPrefix("http://localhost:8080/_stripe/authenticate/pi_"))
+            let path = String(authenticate.dropFirst("http://localhost:8080/_stripe".count))
+            #expect(try await stripe.call(.get, "/v1/checkout/sessions/\(id)").string("status") == "open")
+            let (answer, back) = try await post(stripe, path, complete ? "result=complete" : "result=fail")
+            #expect(answer == 303)
+            let returnURL = try #require(back)
+            #expect(
+                returnURL.hasPrefix("http://localhost:8080/_stripe/checkout/\(id)/authenticated?payment_intent=pi_"))
+            let response = try await stripe.client.executeRequest(
+                uri: "/_stripe" + returnURL.dropFirst("http://localhost:8080/_stripe".count), method: .get,
+                headers: [:], body: nil)
+            let paid = try await stripe.call(.get, "/v1/checkout/sessions/\(id)")
+            if complete {
+                #expect(response.status == .seeOther)
+                #expect(response.headers[.location] == "http://localhost:8080/ok?s=\(id)")
+                #expect(paid.string("status") == "complete")
+                #expect(paid.string("payment_status") == "paid")
+                #expect((paid.json?["customer_details"] as? [String: Any])?["email"] as? String == "a@b.test")
+            } else {
+                #expect(response.status == .ok)
+                #expect(String(buffer: response.body).contains("unable to authenticate"))
+                #expect(paid.string("status") == "open")
+                #expect(paid.string("payment_status") == "unpaid")
+            }
+        }
+    }
+
     @Test("a receipt_url answers a receipt page with the card and the amount")
     func receipt() async throws {
         try await EmulatorHarness.run { stripe in

@@ -156,3 +156,28 @@ def test_expansions(client):
     with pytest.raises(stripe.InvalidRequestError) as caught:
         stripe.PaymentIntent.retrieve(full.payment_intent.id, expand=["nope"])
     assert "cannot be expanded" in str(caught.value)
+
+
+def test_hosted_page_3ds_and_customer_lists(client):
+    session = stripe.checkout.Session.create(
+        mode="payment", success_url="https://shop.test/ok?s={CHECKOUT_SESSION_ID}",
+        line_items=[{"price_data": {"currency": "usd", "unit_amount": 900, "product_data": {"name": "Tea"}}, "quantity": 1}])
+    card = {"email": "a@b.test", "cardnumber": "4000 0025 0000 3155", "expiry": "12/40", "cvc": "123"}
+    to_bank = requests.post(session.url, data=card, allow_redirects=False, timeout=10)
+    assert to_bank.status_code == 303 and "/authenticate/pi_" in to_bank.headers["Location"]
+    assert stripe.checkout.Session.retrieve(session.id).status == "open"
+    back = requests.post(to_bank.headers["Location"], data={"result": "complete"}, allow_redirects=False, timeout=10)
+    assert back.status_code == 303 and f"/checkout/{session.id}/authenticated" in back.headers["Location"]
+    done = requests.get(back.headers["Location"], allow_redirects=False, timeout=10)
+    assert done.status_code == 303 and done.headers["Location"] == f"https://shop.test/ok?s={session.id}"
+    paid = stripe.checkout.Session.retrieve(session.id, expand=["payment_intent.latest_charge"])
+    assert paid.status == "complete" and paid.customer_details.email == "a@b.test"
+    assert paid.payment_intent.latest_charge.payment_method_details.card.three_d_secure.result == "authenticated"
+
+    customer = stripe.Customer.create(email="lists@example.com")
+    attached = stripe.PaymentMethod.attach("pm_card_mastercard", customer=customer.id)
+    stripe.Customer.modify(customer.id, invoice_settings={"default_payment_method": attached.id})
+    expanded = stripe.Customer.retrieve(customer.id, expand=["invoice_settings.default_payment_method"])
+    assert expanded.invoice_settings.default_payment_method.card.brand == "mastercard"
+    assert [m.id for m in stripe.PaymentMethod.list(customer=customer.id).data] == [attached.id]
+    assert [m.id for m in stripe.Customer.list_payment_methods(customer.id).data] == [attached.id]
