@@ -86,6 +86,7 @@ extension EmulatorState {
         }
         var total = 0
         for line in lines { total = try Params.sum(total, line.amountTotal, param: "line_items", currency: currency) }
+        try Params.checkMinimum(total, param: "line_items", currency: currency ?? "usd")
 
         var session = CheckoutSession(
             id: TestEvents.randomId("cs_test"), created: created, expiresAt: expiresAt, mode: mode,

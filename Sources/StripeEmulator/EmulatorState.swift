@@ -102,7 +102,7 @@ actor EmulatorState {
 
     func createPaymentIntent(_ p: FormNode, _ request: RequestInfo) throws(EmulatorError) -> PaymentIntent {
         let currency = try Params.currency(p["currency"])
-        let amount = try Params.amount(p["amount"], param: "amount", currency: currency)
+        let amount = try Params.chargeAmount(p["amount"], param: "amount", currency: currency)
         var intent = PaymentIntent(
             id: TestEvents.randomId("pi"), amount: amount, currency: currency, created: now(),
             metadata: Metadata.apply(p["metadata"], to: [:]))
@@ -212,7 +212,7 @@ actor EmulatorState {
             guard [.requiresPaymentMethod, .requiresConfirmation].contains(intent.status) else {
                 throw .unexpectedState("You cannot update the amount of a PaymentIntent with status \(intent.status).")
             }
-            intent.amount = try Params.amount(p["amount"], param: "amount", currency: intent.currency)
+            intent.amount = try Params.chargeAmount(p["amount"], param: "amount", currency: intent.currency)
         }
         if let pm = try Params.string(p["payment_method"], param: "payment_method") {
             guard let card = card(for: pm) else { throw .notFound("PaymentMethod", pm, param: "payment_method") }

@@ -35,6 +35,22 @@ enum Params {
         return value
     }
 
+    /// An amount to charge: as `amount`, and at least Stripe's minimum charge for the currency (`amount_too_small`).
+    static func chargeAmount(_ node: FormNode?, param: String, currency: String) throws(EmulatorError) -> Int {
+        let value = try amount(node, param: param, currency: currency)
+        try checkMinimum(value, param: param, currency: currency)
+        return value
+    }
+
+    /// `amount_too_small` when `value` is under Stripe's minimum charge for `currency` (TillCore's table).
+    static func checkMinimum(_ value: Int, param: String, currency: String) throws(EmulatorError) {
+        let minimum = Currency(currency)?.minimumChargeAmount ?? 1
+        guard value >= minimum else {
+            throw .invalid(
+                param, "Amount must be at least \(StripeEmulator.format(minimum, currency))", code: "amount_too_small")
+        }
+    }
+
     /// `amount_too_large` when `value` is over Stripe's maximum for `currency`.
     static func checkMaximum(_ value: Int, param: String, currency: String?) throws(EmulatorError) {
         let maximum = maximumAmount(currency)

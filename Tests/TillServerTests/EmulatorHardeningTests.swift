@@ -143,6 +143,30 @@ struct EmulatorHardeningTests {
         }
     }
 
+    @Test("a charge below Stripe's minimum for its currency is amount_too_small (TillCore's table)")
+    func minimums() async throws {
+        try await EmulatorHarness.run { stripe in
+            let low = try await stripe.call(.post, "/v1/payment_intents", "amount=49&currency=usd")
+            #expect(low.status == 400)
+            #expect(low.errorCode == "amount_too_small")
+            #expect(low.error?["message"] as? String == "Amount must be at least 0.50 USD")
+            #expect(try await stripe.call(.post, "/v1/payment_intents", "amount=50&currency=usd").status == 200)
+            #expect(
+                try await stripe.call(.post, "/v1/payment_intents", "amount=49&currency=jpy").errorCode
+                    == "amount_too_small")
+            let intent = try await stripe.call(.post, "/v1/payment_intents", "amount=500&currency=gbp")
+            let lowered = try await stripe.call(.post, "/v1/payment_intents/\(intent.string("id"))", "amount=29")
+            #expect(lowered.errorCode == "amount_too_small")
+            let session = try await stripe.call(
+                .post, "/v1/checkout/sessions",
+                "mode=payment&success_url=https%3A%2F%2Fshop.test%2Fok&line_items[0][price_data][currency]=usd"
+                    + "&line_items[0][price_data][unit_amount]=10&line_items[0][price_data][product_data][name]=X&line_items[0][quantity]=4"
+            )
+            #expect(session.errorCode == "amount_too_small")
+            #expect(session.errorParam == "line_items")
+        }
+    }
+
     @Test("a currency Stripe does not support is refused")
     func unknownCurrency() async throws {
         try await EmulatorHarness.run { stripe in
