@@ -7,7 +7,7 @@ import Testing
 
 /// Random bodies against every route: malformed, deep, huge, wrong types, huge and negative numbers, `NaN`, unknown
 /// ids. Every answer must be a 2xx or a 4xx in Stripe's error shape, and the process must stay up (a trap would end
-/// the test run). Seeded, so a failure can be replayed.
+/// the test run). Seeded, so a failure can be replayed; `EMULATOR_FUZZ_ROUNDS` (default 150 a seed) runs longer.
 @Suite("Stripe emulator fuzz")
 struct EmulatorFuzzTests {
     struct SplitMix64: RandomNumberGenerator {
@@ -123,7 +123,8 @@ struct EmulatorFuzzTests {
                 ($0["data"] as? [[String: Any]])?.first?["id"] as? String
             }
             var statuses: [Int: Int] = [:]
-            for _ in 0..<150 {
+            let rounds = ProcessInfo.processInfo.environment["EMULATOR_FUZZ_ROUNDS"].flatMap { Int($0) } ?? 150
+            for _ in 0..<rounds {
                 let (method, template) = Self.routes.randomElement(using: &rng)!
                 var path = template
                 for (name, id) in ids {
