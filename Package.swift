@@ -41,12 +41,13 @@ let package = Package(
         .target(
             name: "StripeEmulator",
             dependencies: [
-                "StripeAPI",
+                "StripeAPI", "TillCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            resources: [.process("Resources")],
             swiftSettings: swiftSettings
         ),
         .target(

@@ -6,16 +6,26 @@ extension EmulatorState {
     func createSession(_ p: FormNode, _ request: RequestInfo) throws(EmulatorError) -> CheckoutSession {
         guard let mode = p["mode"]?.string, !mode.isEmpty else { throw .missing("mode") }
         guard mode == "payment" else {
-            throw .invalid("mode", "The emulator supports mode=payment only (got \(mode)).", code: "parameter_invalid_string")
+            throw .invalid(
+                "mode", "The emulator supports mode=payment only (got \(mode)).", code: "parameter_invalid_string")
         }
-        guard let successURL = p["success_url"]?.string, !successURL.isEmpty else { throw .missing("success_url") }
+        guard let successURL = try Params.httpURL(p["success_url"], param: "success_url", required: true) else {
+            throw .missing("success_url")
+        }
+        let cancelURL = try Params.httpURL(p["cancel_url"], param: "cancel_url", required: false)
         guard let lineNodes = p["line_items"]?.array, !lineNodes.isEmpty else { throw .missing("line_items") }
+        guard lineNodes.count <= 100 else {
+            throw .invalid(
+                "line_items", "A Checkout Session can have at most 100 line items.", code: "parameter_invalid_integer")
+        }
         let created = now()
         var expiresAt = created + 24 * 3600
-        if let raw = p["expires_at"]?.string {
-            guard let value = Int(raw), value >= created + 30 * 60 - 5, value <= created + 24 * 3600 else {
+        if p["expires_at"] != nil {
+            let value = try Params.integer(p["expires_at"], param: "expires_at")
+            guard value >= created + 30 * 60 - 5, value <= created + 24 * 3600 else {
                 throw .invalid(
-                    "expires_at", "The `expires_at` timestamp must be between 30 minutes and 24 hours from Checkout Session creation.",
+                    "expires_at",
+                    "The `expires_at` timestamp must be between 30 minutes and 24 hours from Checkout Session creation.",
                     code: "parameter_invalid_integer")
             }
             expiresAt = value
@@ -25,43 +35,58 @@ extension EmulatorState {
         var currency: String?
         for (index, node) in lineNodes.enumerated() {
             let param = "line_items[\(index)]"
+            guard node.object != nil else {
+                throw .invalid(param, "Invalid object", code: "parameter_invalid_string")
+            }
             let quantity = try Params.amount(node["quantity"], param: "\(param)[quantity]")
             let price: Price
             if let priceId = node["price"]?.string {
                 guard let found = prices[priceId] else { throw .notFound("price", priceId, param: "\(param)[price]") }
                 price = found
             } else if let data = node["price_data"] {
-                guard let cur = data["currency"]?.string?.lowercased() else { throw .missing("\(param)[price_data][currency]") }
-                guard let amountText = data["unit_amount"]?.string, let amount = Int(amountText), amount >= 0 else {
-                    throw .missing("\(param)[price_data][unit_amount]")
-                }
+                let cur = try Params.currency(data["currency"], param: "\(param)[price_data][currency]")
+                let amount = try Params.amount(
+                    data["unit_amount"], param: "\(param)[price_data][unit_amount]", currency: cur, allowZero: true)
                 let productId: String
                 if let id = data["product"]?.string {
-                    guard products[id] != nil else { throw .notFound("product", id, param: "\(param)[price_data][product]") }
+                    guard products[id] != nil else {
+                        throw .notFound("product", id, param: "\(param)[price_data][product]")
+                    }
                     productId = id
                 } else if let name = data["product_data"]?["name"]?.string, !name.isEmpty {
-                    productId = try createProduct(.object([("name", .value(name))] + (data["product_data"]?["description"].map { [("description", $0)] } ?? []))).id
+                    productId = try createProduct(
+                        .object(
+                            [("name", .value(name))]
+                                + (data["product_data"]?["description"].map { [("description", $0)] } ?? []))
+                    ).id
                 } else {
                     throw .missing("\(param)[price_data][product_data][name]")
                 }
-                price = Price(id: TestEvents.randomId("price"), currency: cur, unitAmount: amount, product: .id(productId), active: false, created: created)
+                price = Price(
+                    id: TestEvents.randomId("price"), currency: cur, unitAmount: amount, product: .id(productId),
+                    active: false, created: created)
                 prices[price.id] = price
             } else {
                 throw .missing("\(param)[price]")
             }
             if let currency, currency != price.currency {
-                throw .invalid("line_items", "All line items must use the same currency.", code: "parameter_invalid_string")
+                throw .invalid(
+                    "line_items", "All line items must use the same currency.", code: "parameter_invalid_string")
             }
             currency = price.currency
             let unit = price.unitAmount ?? 0
+            let lineTotal = try Params.product(unit, quantity, param: "\(param)[quantity]", currency: price.currency)
             let name = products[price.product.id]?.name ?? "Item"
             var expandedPrice = price
             expandedPrice.product = .id(price.product.id)
-            lines.append(LineItem(
-                id: TestEvents.randomId("li"), amountSubtotal: unit * quantity, amountTotal: unit * quantity,
-                currency: price.currency, description: name, quantity: quantity, price: expandedPrice))
+            lines.append(
+                LineItem(
+                    id: TestEvents.randomId("li"), amountSubtotal: lineTotal, amountTotal: lineTotal,
+                    currency: price.currency, description: name, quantity: quantity, price: expandedPrice))
         }
-        let total = lines.reduce(0) { $0 + $1.amountTotal }
+        var total = 0
+        for line in lines { total = try Params.sum(total, line.amountTotal, param: "line_items", currency: currency) }
+        try Params.checkMinimum(total, param: "line_items", currency: currency ?? "usd")
 
         var session = CheckoutSession(
             id: TestEvents.randomId("cs_test"), created: created, expiresAt: expiresAt, mode: mode,
@@ -72,7 +97,27 @@ extension EmulatorState {
         session.clientReferenceId = p["client_reference_id"]?.string
         session.customerEmail = p["customer_email"]?.string
         session.successUrl = successURL
-        session.cancelUrl = p["cancel_url"]?.string
+        session.cancelUrl = cancelURL
+        if let customerId = try Params.string(p["customer"], param: "customer"), !customerId.isEmpty {
+            guard customers[customerId] != nil else { throw .notFound("customer", customerId, param: "customer") }
+            session.customer = .string(customerId)
+        }
+        session.totalDetails = ["amount_discount": 0, "amount_shipping": 0, "amount_tax": 0]
+        session.automaticTax = ["enabled": false, "liability": nil, "provider": nil, "status": nil]
+        session.customText = [
+            "after_submit": nil, "shipping_address": nil, "submit": nil, "terms_of_service_acceptance": nil,
+        ]
+        session.invoiceCreation = [
+            "enabled": false,
+            "invoice_data": [
+                "account_tax_ids": nil, "custom_fields": nil, "description": nil, "footer": nil, "issuer": nil,
+                "metadata": [:],
+                "rendering_options": nil,
+            ],
+        ]
+        session.paymentMethodOptions = ["card": ["request_three_d_secure": "automatic"]]
+        session.adaptivePricing = ["enabled": false]
+        session.customerCreation = session.customer == nil ? "if_required" : nil
         session.url = "\(checkoutBaseURL)/checkout/\(session.id)"
         sessions[session.id] = session
         openSessionExpiries[session.id] = expiresAt
@@ -132,14 +177,20 @@ extension EmulatorState {
 
     /// Pays an open session as the hosted page does: a PaymentIntent for its total (with `payment_intent_data`'s
     /// metadata), confirmed with `paymentMethod`. A decline leaves the session open and throws the card error.
-    func completeSession(_ id: String, paymentMethod: String, email: String?, _ request: RequestInfo) throws(EmulatorError) -> CheckoutSession {
+    ///
+    /// With `authenticateOnPage` (the hosted page), a card that asks for 3D Secure leaves the session open and its
+    /// intent in `requires_action`, whose `return_url` brings the customer back to `checkout/:id/authenticated`;
+    /// without it (the test helper), authentication passes at once.
+    func completeSession(
+        _ id: String, paymentMethod: String, email: String?, _ request: RequestInfo, authenticateOnPage: Bool = false
+    ) throws(EmulatorError) -> CheckoutSession {
         var session = try session(id)
         guard session.status == .open else {
             throw .unexpectedState(
                 "This Checkout Session is \(session.status?.rawValue ?? "unknown") and can no longer be paid.",
                 code: "checkout_session_unexpected_state")
         }
-        guard let method = TestCard.method(paymentMethod) else {
+        guard let method = card(for: paymentMethod) else {
             throw EmulatorError(
                 status: 402, type: "card_error", code: "incorrect_number", message: "Your card number is incorrect.",
                 param: "payment_method")
@@ -151,54 +202,67 @@ extension EmulatorState {
             var params: [(String, FormNode)] = [
                 ("amount", .value(String(session.amountTotal ?? 0))), ("currency", .value(session.currency ?? "usd")),
             ]
+            if let customer = session.customer.string { params.append(("customer", .value(customer))) }
             let metadata = sessionIntentMetadata[id] ?? [:]
             if !metadata.isEmpty {
-                params.append(("metadata", .object(metadata.sorted { $0.key < $1.key }.map { ($0.key, .value($0.value)) })))
+                params.append(
+                    ("metadata", .object(metadata.sorted { $0.key < $1.key }.map { ($0.key, .value($0.value)) })))
             }
             intentId = try createPaymentIntent(.object(params), request).id
             session.paymentIntent = .id(intentId)
             sessions[id] = session
         }
         let customerEmail = email ?? session.customerEmail
-        let intent = try confirmPaymentIntent(intentId, .object([("payment_method", .value(method.id))]), request)
+        let pmId = paymentMethods[paymentMethod] != nil ? paymentMethod : method.id
+        if authenticateOnPage { returnURLs[intentId] = "\(checkoutBaseURL)/checkout/\(id)/authenticated" }
+        let intent = try confirmPaymentIntent(intentId, .object([("payment_method", .value(pmId))]), request)
         if intent.status == .requiresAction {
-            _ = try confirmPaymentIntent(intentId, .object([]), request)  // the hosted page completes 3D Secure
+            if authenticateOnPage {
+                pendingSessionEmails[id] = customerEmail
+                return session
+            }
+            _ = try confirmPaymentIntent(intentId, .object([]), request)  // the test helper passes 3D Secure
         }
+        return markComplete(&session, email: customerEmail, request)
+    }
+
+    /// After 3D Secure on the emulator's page: completes the session when its intent succeeded; otherwise it stays
+    /// open (answered as is, for the page to say so).
+    func completeAuthenticatedSession(_ id: String, _ request: RequestInfo) throws(EmulatorError) -> CheckoutSession {
+        var session = try session(id)
+        guard session.status == .open, let intentId = session.paymentIntent?.id, intents[intentId]?.status == .succeeded
+        else { return session }
+        return markComplete(
+            &session, email: pendingSessionEmails.removeValue(forKey: id) ?? session.customerEmail, request)
+    }
+
+    private func markComplete(_ session: inout CheckoutSession, email customerEmail: String?, _ request: RequestInfo)
+        -> CheckoutSession
+    {
+        let id = session.id
         session.status = .complete
         openSessionExpiries[id] = nil
         session.paymentStatus = .paid
         session.url = nil
-        session.customerDetails = .init(email: customerEmail, name: nil)
+        var details = CheckoutSession.CustomerDetails(email: customerEmail, name: nil)
+        var address = TestCard.emptyAddress
+        if case .object(var fields) = address {
+            fields["country"] = "US"
+            address = .object(fields)
+        }
+        details.address = address
+        session.customerDetails = details
         sessions[id] = session
         record("checkout.session.completed", .checkoutSession(session), request)
         return session
     }
 
-    func sessions(limit: Int, startingAfter: String?, paymentIntent: String?) throws(EmulatorError) -> (items: [CheckoutSession], hasMore: Bool) {
+    func sessions(limit: Int, startingAfter: String?, paymentIntent: String?) throws(EmulatorError) -> (
+        items: [CheckoutSession], hasMore: Bool
+    ) {
         sweepExpiredSessions()
         return try sessions.page(limit: limit, startingAfter: startingAfter) { session in
             paymentIntent == nil || session.paymentIntent?.id == paymentIntent
         }
-    }
-
-    /// `expand[]` for the fields Till reads.
-    func expanded(_ session: CheckoutSession, _ fields: [String]) -> CheckoutSession {
-        var session = session
-        if fields.contains("payment_intent"), let id = session.paymentIntent?.id, let intent = intents[id] {
-            session.paymentIntent = .object(intent)
-        }
-        if fields.contains("line_items") {
-            let lines = sessionLines[session.id] ?? []
-            session.lineItems = StripeList(data: lines, hasMore: false, url: "/v1/checkout/sessions/\(session.id)/line_items")
-        }
-        return session
-    }
-
-    func expanded(_ intent: PaymentIntent, _ fields: [String]) -> PaymentIntent {
-        var intent = intent
-        if fields.contains("latest_charge"), let id = intent.latestCharge?.id, let charge = charges[id] {
-            intent.latestCharge = .object(charge)
-        }
-        return intent
     }
 }

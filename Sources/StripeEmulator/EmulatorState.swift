@@ -23,6 +23,15 @@ actor EmulatorState {
     var sessionLines: [String: [LineItem]] = [:]
     var sessionIntentMetadata: [String: [String: String]] = [:]
     var events = Table<Event>()
+    var customers = Table<Customer>()
+    /// Payment methods made by `attach`, and the test card behind each.
+    var paymentMethods = Table<PaymentMethod>()
+    var paymentMethodCards: [String: String] = [:]
+    var balanceTransactions = Table<BalanceTransaction>()
+    /// `return_url` of PaymentIntents that were given one, for 3D Secure's redirect.
+    var returnURLs: [String: String] = [:]
+    /// The email typed on the hosted page of a session waiting for 3D Secure.
+    var pendingSessionEmails: [String: String?] = [:]
     var endpoints = Table<WebhookEndpoint>()
 
     init(now: @escaping @Sendable () -> Int, checkoutBaseURL: String, emit: @escaping @Sendable (Event) -> Void) {
@@ -33,12 +42,14 @@ actor EmulatorState {
 
     // MARK: Events
 
-    func record(_ type: String, _ object: Event.Object, _ request: RequestInfo?) {
+    func record(_ type: String, _ object: Event.Object, _ request: RequestInfo?, raw: JSONValue? = nil) {
         var event = Event(
             id: TestEvents.randomId("evt"), type: .init(rawValue: type), object: object, created: now(),
             apiVersion: StripeConfiguration.pinnedAPIVersion,
             request: request.map { .init(id: $0.requestId, idempotencyKey: $0.idempotencyKey) })
-        event.pendingWebhooks = endpoints.byId.values.filter { $0.enabledEvents.contains("*") || $0.enabledEvents.contains(type) }.count
+        event.data.rawObject = raw
+        event.pendingWebhooks =
+            endpoints.byId.values.filter { $0.enabledEvents.contains("*") || $0.enabledEvents.contains(type) }.count
         events[event.id] = event
         emit(event)
     }
@@ -64,11 +75,8 @@ actor EmulatorState {
     }
 
     func createPrice(_ p: FormNode) throws(EmulatorError) -> Price {
-        guard let currency = p["currency"]?.string?.lowercased(), !currency.isEmpty else { throw .missing("currency") }
-        guard let amountText = p["unit_amount"]?.string else { throw .missing("unit_amount") }
-        guard let amount = Int(amountText), amount >= 0 else {
-            throw .invalid("unit_amount", "Invalid non-negative integer", code: "parameter_invalid_integer")
-        }
+        let currency = try Params.currency(p["currency"])
+        let amount = try Params.amount(p["unit_amount"], param: "unit_amount", currency: currency, allowZero: true)
         let productId: String
         if let id = p["product"]?.string {
             guard products[id] != nil else { throw .notFound("product", id, param: "product") }
@@ -93,8 +101,8 @@ actor EmulatorState {
     // MARK: PaymentIntents
 
     func createPaymentIntent(_ p: FormNode, _ request: RequestInfo) throws(EmulatorError) -> PaymentIntent {
-        let amount = try Params.amount(p["amount"], param: "amount")
-        guard let currency = p["currency"]?.string?.lowercased(), !currency.isEmpty else { throw .missing("currency") }
+        let currency = try Params.currency(p["currency"])
+        let amount = try Params.chargeAmount(p["amount"], param: "amount", currency: currency)
         var intent = PaymentIntent(
             id: TestEvents.randomId("pi"), amount: amount, currency: currency, created: now(),
             metadata: Metadata.apply(p["metadata"], to: [:]))
@@ -107,9 +115,22 @@ actor EmulatorState {
             }
             intent.captureMethod = method
         }
-        if let pm = p["payment_method"]?.string {
-            guard TestCard.method(pm) != nil else { throw .notFound("PaymentMethod", pm, param: "payment_method") }
-            intent.paymentMethod = pm
+        if let customerId = try Params.string(p["customer"], param: "customer"), !customerId.isEmpty {
+            guard customers[customerId] != nil else { throw .notFound("customer", customerId, param: "customer") }
+            intent.customer = .string(customerId)
+        }
+        try applyPaymentMethodTypes(&intent, p)
+        intent.paymentMethodOptions = [
+            "card": [
+                "installments": nil, "mandate_options": nil, "network": nil, "request_three_d_secure": "automatic",
+            ]
+        ]
+        if let returnURL = try Params.httpURL(p["return_url"], param: "return_url", required: false) {
+            returnURLs[intent.id] = returnURL
+        }
+        if let pm = try Params.string(p["payment_method"], param: "payment_method") {
+            guard let card = card(for: pm) else { throw .notFound("PaymentMethod", pm, param: "payment_method") }
+            intent.paymentMethod = paymentMethods[pm] != nil ? pm : card.id
             intent.status = .requiresConfirmation
         }
         intents[intent.id] = intent
@@ -118,6 +139,64 @@ actor EmulatorState {
             return try confirmPaymentIntent(intent.id, .object([]), request)
         }
         return intent
+    }
+
+    /// `payment_method_types`, or Stripe's default since 2023-08-16: `automatic_payment_methods[enabled]=true` (the
+    /// emulator's only method is the card, so `payment_method_types` is `["card"]` either way).
+    private func applyPaymentMethodTypes(_ intent: inout PaymentIntent, _ p: FormNode) throws(EmulatorError) {
+        let automatic = p["automatic_payment_methods"]
+        var enabled: Bool?
+        if let node = automatic?["enabled"] {
+            guard let value = node.bool else {
+                throw .invalid(
+                    "automatic_payment_methods[enabled]", "Invalid boolean: \(node.string ?? "an object")",
+                    code: "parameter_invalid_boolean")
+            }
+            enabled = value
+        } else if automatic != nil {
+            throw .missing("automatic_payment_methods[enabled]")
+        }
+        if let node = p["payment_method_types"] {
+            guard let items = node.array, !items.isEmpty else {
+                throw .invalid("payment_method_types", "Invalid array", code: "parameter_invalid_empty")
+            }
+            guard enabled != true else {
+                throw EmulatorError(
+                    status: 400, type: "invalid_request_error", code: "parameter_unknown",
+                    message:
+                        "You may only specify one of these parameters: automatic_payment_methods, payment_method_types.",
+                    param: "automatic_payment_methods")
+            }
+            var types: [String] = []
+            for (index, item) in items.enumerated() {
+                guard item.string == "card" else {
+                    throw .invalid(
+                        "payment_method_types[\(index)]",
+                        "The payment method type \"\(String((item.string ?? "").prefix(40)))\" is invalid. The emulator offers card only.",
+                        code: "parameter_invalid_string")
+                }
+                types.append("card")
+            }
+            intent.paymentMethodTypes = types
+            intent.automaticPaymentMethods = nil
+            return
+        }
+        intent.paymentMethodTypes = ["card"]
+        if enabled ?? true {
+            let redirects =
+                try Params.string(automatic?["allow_redirects"], param: "automatic_payment_methods[allow_redirects]")
+                ?? "always"
+            guard ["always", "never"].contains(redirects) else {
+                throw .invalid(
+                    "automatic_payment_methods[allow_redirects]",
+                    "Invalid allow_redirects: \(String(redirects.prefix(40)))", code: "parameter_invalid_string")
+            }
+            intent.automaticPaymentMethods = ["enabled": true, "allow_redirects": .string(redirects)]
+            // Stripe names the payment method configuration that chose the methods; the emulator has one.
+            intent.paymentMethodConfigurationDetails = ["id": "pmc_emulator_default", "parent": nil]
+        } else {
+            intent.automaticPaymentMethods = nil
+        }
     }
 
     func paymentIntent(_ id: String) throws(EmulatorError) -> PaymentIntent {
@@ -133,11 +212,11 @@ actor EmulatorState {
             guard [.requiresPaymentMethod, .requiresConfirmation].contains(intent.status) else {
                 throw .unexpectedState("You cannot update the amount of a PaymentIntent with status \(intent.status).")
             }
-            intent.amount = try Params.amount(p["amount"], param: "amount")
+            intent.amount = try Params.chargeAmount(p["amount"], param: "amount", currency: intent.currency)
         }
-        if let pm = p["payment_method"]?.string {
-            guard TestCard.method(pm) != nil else { throw .notFound("PaymentMethod", pm, param: "payment_method") }
-            intent.paymentMethod = pm
+        if let pm = try Params.string(p["payment_method"], param: "payment_method") {
+            guard let card = card(for: pm) else { throw .notFound("PaymentMethod", pm, param: "payment_method") }
+            intent.paymentMethod = paymentMethods[pm] != nil ? pm : card.id
             if intent.status == .requiresPaymentMethod { intent.status = .requiresConfirmation }
         }
         intents[id] = intent
@@ -145,62 +224,82 @@ actor EmulatorState {
     }
 
     /// Attempts the payment with the given (or attached) payment method.
-    func confirmPaymentIntent(_ id: String, _ p: FormNode, _ request: RequestInfo) throws(EmulatorError) -> PaymentIntent {
+    func confirmPaymentIntent(_ id: String, _ p: FormNode, _ request: RequestInfo) throws(EmulatorError)
+        -> PaymentIntent
+    {
         var intent = try paymentIntent(id)
         switch intent.status {
         case .requiresPaymentMethod, .requiresConfirmation:
             break
         case .requiresAction:
             // A second confirmation stands for the customer completing 3D Secure.
-            return succeed(&intent, request)
+            return succeed(&intent, request, threeDSecure: true)
         default:
             throw .unexpectedState(
-                "You cannot confirm this PaymentIntent because it has a status of \(intent.status). Only a PaymentIntent with one of the following statuses may be confirmed: requires_confirmation, requires_action, requires_payment_method.")
+                "You cannot confirm this PaymentIntent because it has a status of \(intent.status). Only a PaymentIntent with one of the following statuses may be confirmed: requires_confirmation, requires_action, requires_payment_method."
+            )
         }
-        guard let pmId = p["payment_method"]?.string ?? intent.paymentMethod else {
+        if let returnURL = try Params.httpURL(p["return_url"], param: "return_url", required: false) {
+            returnURLs[id] = returnURL
+        }
+        guard let pmId = try Params.string(p["payment_method"], param: "payment_method") ?? intent.paymentMethod else {
             throw EmulatorError(
                 status: 400, type: "invalid_request_error", code: "payment_intent_unexpected_state",
-                message: "You cannot confirm this PaymentIntent because it's missing a payment method.", param: "payment_method")
+                message: "You cannot confirm this PaymentIntent because it's missing a payment method.",
+                param: "payment_method")
         }
-        guard let method = TestCard.method(pmId) else { throw .notFound("PaymentMethod", pmId, param: "payment_method") }
-        intent.paymentMethod = method.id
+        guard let method = card(for: pmId) else { throw .notFound("PaymentMethod", pmId, param: "payment_method") }
+        intent.paymentMethod = paymentMethods[pmId] != nil ? pmId : method.id
         intent.lastPaymentError = nil
         switch method.outcome {
         case .succeed:
-            return succeed(&intent, request)
+            return succeed(&intent, request, threeDSecure: false)
         case .requireAuthentication:
             intent.status = .requiresAction
+            let url = "\(checkoutBaseURL)/authenticate/\(intent.id)"
+            if let returnURL = returnURLs[id] {
+                intent.nextAction = [
+                    "type": "redirect_to_url",
+                    "redirect_to_url": ["return_url": .string(returnURL), "url": .string(url)],
+                ]
+            } else {
+                intent.nextAction = [
+                    "type": "use_stripe_sdk",
+                    "use_stripe_sdk": [
+                        "type": "three_d_secure_redirect", "stripe_js": .string(url),
+                        "source": .string(TestEvents.randomId("src")),
+                    ],
+                ]
+            }
             intents[id] = intent
             record("payment_intent.requires_action", .paymentIntent(intent), request)
             return intent
         case .decline(let code, let declineCode, let message):
-            var charge = Charge(
-                id: TestEvents.randomId("ch"), amount: intent.amount, currency: intent.currency, paymentIntent: intent.id,
-                status: "failed", created: now(), metadata: intent.metadata)
+            var charge = makeCharge(intent, method: method, status: "failed", threeDSecure: false)
             charge.failureCode = code
             charge.failureMessage = message
-            charge.paymentMethod = method.id
             charges[charge.id] = charge
             intent.status = .requiresPaymentMethod
             intent.latestCharge = .id(charge.id)
-            intent.lastPaymentError = PaymentError(type: "card_error", code: code, declineCode: declineCode, message: message)
+            intent.lastPaymentError = PaymentError(
+                type: "card_error", code: code, declineCode: declineCode, message: message)
             intent.paymentMethod = nil
             intents[id] = intent
             record("charge.failed", .charge(charge), request)
             record("payment_intent.payment_failed", .paymentIntent(intent), request)
-            var error = EmulatorError(status: 402, type: "card_error", code: code, declineCode: declineCode, message: message)
+            var error = EmulatorError(
+                status: 402, type: "card_error", code: code, declineCode: declineCode, message: message)
             error.paymentIntent = intent
             throw error
         }
     }
 
-    func succeed(_ intent: inout PaymentIntent, _ request: RequestInfo) -> PaymentIntent {
-        var charge = Charge(
-            id: TestEvents.randomId("ch"), amount: intent.amount, currency: intent.currency, paymentIntent: intent.id,
-            created: now(), metadata: intent.metadata)
-        charge.paymentMethod = intent.paymentMethod
+    func succeed(_ intent: inout PaymentIntent, _ request: RequestInfo, threeDSecure: Bool) -> PaymentIntent {
+        let method = intent.paymentMethod.flatMap { card(for: $0) } ?? TestCard.methods["pm_card_visa"]!
+        var charge = makeCharge(intent, method: method, status: "succeeded", threeDSecure: threeDSecure)
         intent.latestCharge = .id(charge.id)
         intent.lastPaymentError = nil
+        intent.nextAction = nil
         if intent.captureMethod == "manual" {
             charge.captured = false
             charge.amountCaptured = 0
@@ -214,6 +313,7 @@ actor EmulatorState {
         }
         intent.status = .succeeded
         intent.amountReceived = intent.amount
+        settle(&charge)
         charges[charge.id] = charge
         intents[intent.id] = intent
         record("charge.succeeded", .charge(charge), request)
@@ -221,15 +321,46 @@ actor EmulatorState {
         return intent
     }
 
-    func capturePaymentIntent(_ id: String, _ p: FormNode, _ request: RequestInfo) throws(EmulatorError) -> PaymentIntent {
+    /// The customer completed (or failed) 3D Secure on the emulator's page. Answers the intent and its `return_url`.
+    func finishAuthentication(_ id: String, succeed success: Bool, _ request: RequestInfo) throws(EmulatorError) -> (
+        PaymentIntent, String?
+    ) {
+        var intent = try paymentIntent(id)
+        guard intent.status == .requiresAction else {
+            throw .unexpectedState("This PaymentIntent is \(intent.status) and is not waiting for authentication.")
+        }
+        let returnURL = returnURLs[id]
+        if success { return (succeed(&intent, request, threeDSecure: true), returnURL) }
+        intent.status = .requiresPaymentMethod
+        intent.nextAction = nil
+        intent.paymentMethod = nil
+        intent.lastPaymentError = PaymentError(
+            type: "invalid_request_error", code: "payment_intent_authentication_failure", declineCode: nil,
+            message:
+                "The provided PaymentMethod has failed authentication. You can provide payment_method_data or a new PaymentMethod to attempt to fulfill this PaymentIntent again."
+        )
+        intents[id] = intent
+        record("payment_intent.payment_failed", .paymentIntent(intent), request)
+        return (intent, returnURL)
+    }
+
+    func capturePaymentIntent(_ id: String, _ p: FormNode, _ request: RequestInfo) throws(EmulatorError)
+        -> PaymentIntent
+    {
         var intent = try paymentIntent(id)
         guard intent.status == .requiresCapture else {
             throw .unexpectedState(
-                "This PaymentIntent could not be captured because it has a status of \(intent.status). Only a PaymentIntent with one of the following statuses may be captured: requires_capture.")
+                "This PaymentIntent could not be captured because it has a status of \(intent.status). Only a PaymentIntent with one of the following statuses may be captured: requires_capture."
+            )
         }
-        let amount = try p["amount_to_capture"].map { node throws(EmulatorError) in try Params.amount(node, param: "amount_to_capture") } ?? intent.amountCapturable
+        let amount =
+            try p["amount_to_capture"].map { node throws(EmulatorError) in
+                try Params.amount(node, param: "amount_to_capture", currency: intent.currency)
+            } ?? intent.amountCapturable
         guard amount <= intent.amountCapturable else {
-            throw .invalid("amount_to_capture", "The amount to capture must be at most \(intent.amountCapturable).", code: "amount_too_large")
+            throw .invalid(
+                "amount_to_capture", "The amount to capture must be at most \(intent.amountCapturable).",
+                code: "amount_too_large")
         }
         intent.status = .succeeded
         intent.amountReceived = amount
@@ -237,6 +368,7 @@ actor EmulatorState {
         if let chargeId = intent.latestCharge?.id, var charge = charges[chargeId] {
             charge.captured = true
             charge.amountCaptured = amount
+            settle(&charge)
             charges[chargeId] = charge
         }
         intents[id] = intent
@@ -244,15 +376,20 @@ actor EmulatorState {
         return intent
     }
 
-    func cancelPaymentIntent(_ id: String, _ p: FormNode, _ request: RequestInfo) throws(EmulatorError) -> PaymentIntent {
+    func cancelPaymentIntent(_ id: String, _ p: FormNode, _ request: RequestInfo) throws(EmulatorError) -> PaymentIntent
+    {
         var intent = try paymentIntent(id)
-        guard [.requiresPaymentMethod, .requiresConfirmation, .requiresAction, .requiresCapture].contains(intent.status) else {
+        guard
+            [.requiresPaymentMethod, .requiresConfirmation, .requiresAction, .requiresCapture].contains(intent.status)
+        else {
             throw .unexpectedState(
-                "You cannot cancel this PaymentIntent because it has a status of \(intent.status). Only a PaymentIntent with one of the following statuses may be canceled: requires_payment_method, requires_capture, requires_confirmation, requires_action, processing.")
+                "You cannot cancel this PaymentIntent because it has a status of \(intent.status). Only a PaymentIntent with one of the following statuses may be canceled: requires_payment_method, requires_capture, requires_confirmation, requires_action, processing."
+            )
         }
         if let owner = sessions.byId.values.first(where: { $0.paymentIntent?.id == id && $0.status == .open }) {
             throw .unexpectedState(
-                "You cannot cancel this PaymentIntent because it belongs to Checkout Session \(owner.id); expire the session instead.")
+                "You cannot cancel this PaymentIntent because it belongs to Checkout Session \(owner.id); expire the session instead."
+            )
         }
         intent.status = .canceled
         intent.canceledAt = now()
@@ -272,7 +409,8 @@ actor EmulatorState {
             charge = found
         } else if let intentId = p["payment_intent"]?.string {
             let intent = try paymentIntent(intentId)
-            guard intent.status == .succeeded, let chargeId = intent.latestCharge?.id, let found = charges[chargeId] else {
+            guard intent.status == .succeeded, let chargeId = intent.latestCharge?.id, let found = charges[chargeId]
+            else {
                 throw EmulatorError(
                     status: 400, type: "invalid_request_error", code: "charge_not_refundable",
                     message: "This PaymentIntent does not have a successful charge to refund.", param: "payment_intent")
@@ -287,19 +425,38 @@ actor EmulatorState {
                 status: 400, type: "invalid_request_error", code: "charge_already_refunded",
                 message: "Charge \(charge.id) has already been refunded.")
         }
-        let amount = try p["amount"].map { node throws(EmulatorError) in try Params.amount(node, param: "amount") } ?? remaining
+        let amount =
+            try p["amount"].map { node throws(EmulatorError) in
+                try Params.amount(node, param: "amount", currency: charge.currency)
+            } ?? remaining
         guard amount <= remaining else {
             throw .invalid(
                 "amount", "Refund amount (\(amount)) is greater than unrefunded amount on charge (\(remaining))",
                 code: "amount_too_large")
         }
-        let refund = Refund(
+        var refund = Refund(
             id: TestEvents.randomId("re"), amount: amount, currency: charge.currency, charge: charge.id,
-            paymentIntent: charge.paymentIntent, status: .succeeded, reason: p["reason"]?.string,
+            paymentIntent: charge.paymentIntent, status: .succeeded,
+            reason: try Params.string(p["reason"], param: "reason"),
             metadata: Metadata.apply(p["metadata"], to: [:]), created: now())
+        let txn = balanceTransaction(
+            amount: -amount, currency: charge.currency, source: refund.id, type: "refund",
+            description: "REFUND FOR CHARGE")
+        refund.balanceTransaction = .string(txn.id)
+        refund.destinationDetails = [
+            "card": [
+                "reference": .string(String(TestEvents.randomToken(23).uppercased().prefix(23))),
+                "reference_status": "available",
+                "reference_type": "acquirer_reference_number", "type": "refund",
+            ],
+            "type": "card",
+        ]
+        refund.paymentMethod = charge.paymentMethod.map(JSONValue.string) ?? nil
+        refund.customer = charge.customer
         refunds[refund.id] = refund
         charge.amountRefunded += amount
         charge.refunded = charge.amountRefunded >= charge.amountCaptured
+        charge.refunds = refundList(chargeId: charge.id)
         charges[charge.id] = charge
         record("refund.created", .refund(refund), request)
         record("charge.refunded", .charge(charge), request)
@@ -319,17 +476,16 @@ actor EmulatorState {
     // MARK: Webhook endpoints and events
 
     func createWebhookEndpoint(_ p: FormNode, secret: String? = nil) throws(EmulatorError) -> WebhookEndpoint {
-        guard let url = p["url"]?.string, !url.isEmpty else { throw .missing("url") }
-        guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
-            throw .invalid("url", "Invalid URL: \(url)", code: "url_invalid")
-        }
+        guard let url = try Params.httpURL(p["url"], param: "url", required: true) else { throw .missing("url") }
         guard let events = p["enabled_events"]?.array?.compactMap(\.string), !events.isEmpty else {
             throw .missing("enabled_events")
         }
-        let endpoint = WebhookEndpoint(
+        var endpoint = WebhookEndpoint(
             id: TestEvents.randomId("we"), url: url, enabledEvents: events,
             secret: secret ?? "whsec_" + TestEvents.randomToken(32), created: now(),
             metadata: Metadata.apply(p["metadata"], to: [:]))
+        endpoint.description = try Params.string(p["description"], param: "description")
+        endpoint.apiVersion = try Params.string(p["api_version"], param: "api_version")
         endpoints[endpoint.id] = endpoint
         return endpoint
     }
@@ -351,27 +507,6 @@ actor EmulatorState {
     func event(_ id: String) throws(EmulatorError) -> Event {
         guard let event = events[id] else { throw .notFound("event", id) }
         return event
-    }
-}
-
-enum Params {
-    static func amount(_ node: FormNode?, param: String) throws(EmulatorError) -> Int {
-        guard let text = node?.string, !text.isEmpty else { throw .missing(param) }
-        guard let value = Int(text), value > 0 else {
-            throw .invalid(param, "Invalid positive integer", code: "parameter_invalid_integer")
-        }
-        guard value <= 99_999_999 else {
-            throw .invalid(param, "Amount must be no more than 99999999", code: "amount_too_large")
-        }
-        return value
-    }
-
-    static func limit(_ node: FormNode?) throws(EmulatorError) -> Int {
-        guard let text = node?.string else { return 10 }
-        guard let value = Int(text), (1...100).contains(value) else {
-            throw .invalid("limit", "This value must be between 1 and 100.", code: "parameter_invalid_integer")
-        }
-        return value
     }
 }
 

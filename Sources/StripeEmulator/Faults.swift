@@ -12,24 +12,65 @@ actor Faults {
         case drop, duplicate, delay, reorder
     }
 
+    /// Bounds on what a test may ask for, so no value can trap (`Duration` traps past about 9e18 seconds) or tie
+    /// the process up for long.
+    static let countRange = 1...1000
+    static let hangRange = 0.0...300.0
+    static let delayMillisRange = 0...60_000
+    /// Armed faults of each target at once; more are refused.
+    static let maxArmed = 100
+
     struct APIFault: Sendable {
         let pathPrefix: String
         let mode: APIMode
         var remaining: Int
         let hangSeconds: Double
+
+        init(pathPrefix: String, mode: APIMode, remaining: Int, hangSeconds: Double) {
+            self.pathPrefix = String(pathPrefix.prefix(200))
+            self.mode = mode
+            self.remaining = Faults.clamp(remaining, Faults.countRange)
+            self.hangSeconds =
+                hangSeconds.isNaN ? 30 : min(max(hangSeconds, Faults.hangRange.lowerBound), Faults.hangRange.upperBound)
+        }
     }
 
     struct WebhookFault: Sendable {
         let mode: WebhookMode
         var remaining: Int
         let delayMillis: Int
+
+        init(mode: WebhookMode, remaining: Int, delayMillis: Int) {
+            self.mode = mode
+            self.remaining = Faults.clamp(remaining, Faults.countRange)
+            self.delayMillis = Faults.clamp(delayMillis, Faults.delayMillisRange)
+        }
+    }
+
+    static func clamp(_ value: Int, _ range: ClosedRange<Int>) -> Int {
+        min(max(value, range.lowerBound), range.upperBound)
     }
 
     private var api: [APIFault] = []
     private var webhooks: [WebhookFault] = []
 
-    func add(_ fault: APIFault) { api.append(fault) }
-    func add(_ fault: WebhookFault) { webhooks.append(fault) }
+    /// Arms `fault`; `false` when `maxArmed` are armed already.
+    @discardableResult
+    func add(_ fault: APIFault) -> Bool {
+        guard api.count < Self.maxArmed else { return false }
+        api.append(fault)
+        return true
+    }
+
+    @discardableResult
+    func add(_ fault: WebhookFault) -> Bool {
+        guard webhooks.count < Self.maxArmed else { return false }
+        webhooks.append(fault)
+        return true
+    }
+
+    /// What is armed, with the values in force after clamping.
+    var armed: (api: [APIFault], webhooks: [WebhookFault]) { (api, webhooks) }
 
     func clear() {
         api = []
@@ -38,7 +79,9 @@ actor Faults {
 
     /// The fault for this request, if one is armed for its path (and counts it down).
     func takeAPIFault(path: String) -> APIFault? {
-        guard let index = api.firstIndex(where: { path.hasPrefix($0.pathPrefix) && $0.remaining > 0 }) else { return nil }
+        guard let index = api.firstIndex(where: { path.hasPrefix($0.pathPrefix) && $0.remaining > 0 }) else {
+            return nil
+        }
         api[index].remaining -= 1
         let fault = api[index]
         if fault.remaining == 0 { api.remove(at: index) }

@@ -3,13 +3,28 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import StripeAPI
+import TillCore
 
 /// The hosted checkout page at a session's `url`: a card form that pays the session as Stripe's page would.
 extension StripeEmulator {
     func addCheckoutPage<Router: RouterMethods>(to router: Router) {
+        router.get("assets/:file") { _, context in Pages.asset(context.parameters.get("file") ?? "") }
         router.get("checkout/:id") { _, context in
             let id = context.parameters.get("id") ?? ""
             return await self.checkoutPage(id: id, error: nil, email: nil)
+        }
+        router.get("checkout/:id/authenticated") { _, context in
+            let id = context.parameters.get("id") ?? ""
+            let info = EmulatorState.RequestInfo(requestId: TestEvents.randomId("req"), idempotencyKey: nil)
+            guard let session = try? await self.state.completeAuthenticatedSession(id, info) else {
+                return Pages.notFound("Checkout not found", "There is no Checkout Session \(id).")
+            }
+            if session.status == .complete { return Self.redirectToSuccess(session) }
+            return await self.checkoutPage(
+                id: id,
+                error:
+                    "We are unable to authenticate your payment method. Please choose a different payment method and try again.",
+                email: nil)
         }
         router.post("checkout/:id") { request, context in
             let id = context.parameters.get("id") ?? ""
@@ -18,21 +33,35 @@ extension StripeEmulator {
             let form = FormEncoding.decode(body)
             let email = form["email"]?.string?.trimmingCharacters(in: .whitespaces)
             let number = form["cardnumber"]?.string ?? ""
-            if let problem = Self.cardProblem(number: number, expiry: form["expiry"]?.string ?? "", cvc: form["cvc"]?.string ?? "") {
+            if let problem = Self.cardProblem(
+                number: number, expiry: form["expiry"]?.string ?? "", cvc: form["cvc"]?.string ?? "")
+            {
                 return await self.checkoutPage(id: id, error: problem, email: email)
             }
             let info = EmulatorState.RequestInfo(requestId: TestEvents.randomId("req"), idempotencyKey: nil)
             do {
                 let session = try await self.state.completeSession(
-                    id, paymentMethod: number, email: email?.isEmpty == false ? email : nil, info)
-                let target = (session.successUrl ?? "/").replacingOccurrences(of: "{CHECKOUT_SESSION_ID}", with: session.id)
-                return Response(status: .seeOther, headers: [.location: target])
+                    id, paymentMethod: number, email: email?.isEmpty == false ? email : nil, info,
+                    authenticateOnPage: true)
+                if session.status == .open, let intentId = session.paymentIntent?.id {
+                    // The card asks for 3D Secure: the bank's page, which comes back to `checkout/:id/authenticated`.
+                    return Response(
+                        status: .seeOther,
+                        headers: [.location: "\(self.configuration.baseURL)/authenticate/\(intentId)"])
+                }
+                return Self.redirectToSuccess(session)
             } catch let error as EmulatorError {
-                return await self.checkoutPage(id: id, error: error.body.error.message ?? "Your card was declined.", email: email)
+                return await self.checkoutPage(
+                    id: id, error: error.body.error.message ?? "Your card was declined.", email: email)
             } catch {
                 return await self.checkoutPage(id: id, error: "Something went wrong.", email: email)
             }
         }
+    }
+
+    static func redirectToSuccess(_ session: CheckoutSession) -> Response {
+        let target = (session.successUrl ?? "/").replacingOccurrences(of: "{CHECKOUT_SESSION_ID}", with: session.id)
+        return Response(status: .seeOther, headers: [.location: target])
     }
 
     static func cardProblem(number: String, expiry: String, cvc: String) -> String? {
@@ -44,7 +73,9 @@ extension StripeEmulator {
         }
         if year < 100 { year += 2000 }
         let now = Calendar(identifier: .gregorian).dateComponents(in: .gmt, from: Date())
-        if year < now.year! || (year == now.year! && month < now.month!) { return "Your card's expiration date is in the past." }
+        if year < now.year! || (year == now.year! && month < now.month!) {
+            return "Your card's expiration date is in the past."
+        }
         if !(3...4).contains(cvc.filter(\.isNumber).count) || cvc.contains(where: { !$0.isNumber }) {
             return "Your card's security code is incomplete."
         }
@@ -58,78 +89,50 @@ extension StripeEmulator {
             session = try await state.session(id)
             lines = try await state.lineItems(id)
         } catch {
-            return Self.html(.notFound, title: "Checkout not found", body: "<h1>Checkout not found</h1><p>There is no Checkout Session <code>\(Self.escape(id))</code>.</p>")
+            return Pages.notFound("Checkout not found", "There is no Checkout Session \(id).")
         }
         let currency = session.currency ?? "usd"
         let rows = lines.map { line in
-            "<tr><td>\(Self.escape(line.description)) × \(line.quantity)</td><td class=\"amount\">\(Self.format(line.amountTotal, currency))</td></tr>"
+            "<tr><td>\(Pages.escape(line.description)) × \(line.quantity)</td><td class=\"amount\">\(Self.format(line.amountTotal, currency))</td></tr>"
         }.joined()
-        let cancel = session.cancelUrl.map { "<p><a href=\"\(Self.escape($0))\" id=\"cancel\">← Back to the shop</a></p>" } ?? ""
-        let summary = """
-            <table class="lines">\(rows)<tr class="total"><td>Total</td><td class="amount" id="total">\(Self.format(session.amountTotal ?? 0, currency))</td></tr></table>
-            """
+        // Checked at creation to be http or https, so it cannot be a `javascript:` link.
+        let cancel =
+            session.cancelUrl.map { "<p><a href=\"\(Pages.escape($0))\" id=\"cancel\">← Back to the shop</a></p>" }
+            ?? ""
+        let total = Self.format(session.amountTotal ?? 0, currency)
+        let summary = Pages.render("summary.html", ["rows": rows, "total": total])
         guard session.status == .open else {
-            let message = session.status == .complete ? "This checkout is already paid." : "This checkout session has expired."
-            return Self.html(.ok, title: "Checkout", body: "<h1>Checkout</h1>\(summary)<p id=\"status\" role=\"status\">\(message)</p>\(cancel)")
+            let message =
+                session.status == .complete ? "This checkout is already paid." : "This checkout session has expired."
+            return Pages.page(
+                .ok, title: "Checkout",
+                body: Pages.render("checkout-closed.html", ["summary": summary, "message": message, "cancel": cancel]))
         }
-        let errorBlock = error.map { "<p id=\"error\" class=\"error\" role=\"alert\">\(Self.escape($0))</p>" } ?? ""
-        let form = """
-            <h1>Pay</h1>
-            \(summary)
-            \(errorBlock)
-            <form method="post" autocomplete="off">
-              <label>Email <input type="email" name="email" id="email" value="\(Self.escape(email ?? session.customerEmail ?? ""))" required></label>
-              <label>Card number <input name="cardnumber" id="cardnumber" inputmode="numeric" placeholder="4242 4242 4242 4242" required></label>
-              <div class="row">
-                <label>Expiry <input name="expiry" id="expiry" placeholder="MM / YY" required></label>
-                <label>CVC <input name="cvc" id="cvc" inputmode="numeric" placeholder="123" required></label>
-              </div>
-              <button type="submit" id="pay">Pay \(Self.format(session.amountTotal ?? 0, currency))</button>
-            </form>
-            \(cancel)
-            <p class="hint">Stripe emulator · test cards: 4242 4242 4242 4242 pays, 4000 0000 0000 0002 is declined,
-            4000 0000 0000 9995 has insufficient funds, 4000 0025 0000 3155 asks for authentication (approved here).</p>
-            """
-        return Self.html(.ok, title: "Pay · Stripe emulator", body: form)
+        let errorBlock = error.map { "<p id=\"error\" class=\"error\" role=\"alert\">\(Pages.escape($0))</p>" } ?? ""
+        let body = Pages.render(
+            "checkout.html",
+            [
+                "summary": summary, "error": errorBlock, "email": Pages.escape(email ?? session.customerEmail ?? ""),
+                "total": total, "cancel": cancel,
+            ])
+        return Pages.page(
+            .ok, title: "Pay · Stripe emulator", body: body,
+            formTargets: ([session.successUrl.flatMap(Params.origin), Params.origin(configuration.baseURL)]).compactMap
+            { $0 })
     }
 
-    static func html(_ status: HTTPResponse.Status, title: String, body: String) -> Response {
-        let page = """
-            <!doctype html>
-            <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-            <title>\(escape(title))</title>
-            <style>
-            body{font-family:system-ui,sans-serif;max-width:28rem;margin:2rem auto;padding:0 1rem;color:#1a1f36}
-            h1{font-size:1.4rem}table{width:100%;border-collapse:collapse;margin:1rem 0}td{padding:.4rem 0;border-bottom:1px solid #e3e8ee}
-            .amount{text-align:right}.total td{font-weight:600}label{display:block;margin:.6rem 0;font-size:.9rem}
-            input{display:block;width:100%;box-sizing:border-box;padding:.55rem;font-size:1rem;border:1px solid #c1c9d2;border-radius:6px}
-            .row{display:flex;gap:.75rem}.row label{flex:1}button{width:100%;padding:.75rem;margin-top:.8rem;font-size:1rem;
-            background:#635bff;color:#fff;border:0;border-radius:6px;cursor:pointer}.error{color:#df1b41;font-weight:600}
-            .hint{color:#697386;font-size:.8rem;margin-top:2rem}
-            </style></head><body>\(body)</body></html>
-            """
-        return Response(
-            status: status,
-            headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
-                      HTTPField.Name("X-Frame-Options")!: "DENY", HTTPField.Name("X-Content-Type-Options")!: "nosniff"],
-            body: .init(byteBuffer: ByteBuffer(string: page)))
-    }
-
-    static func escape(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-            .replacingOccurrences(of: "'", with: "&#39;")
-    }
-
-    /// An amount in a currency's major unit, for display: 1999 usd → 19.99 USD, 500 jpy → 500 JPY.
+    /// An amount in a currency's major unit, for display: 1999 usd → 19.99 USD, 500 jpy → 500 JPY. The digits are
+    /// TillCore's `Currency` rules.
     static func format(_ amount: Int, _ currency: String) -> String {
-        let zero: Set<String> = ["bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"]
-        let three: Set<String> = ["bhd", "jod", "kwd", "omr", "tnd"]
-        let digits = zero.contains(currency) ? 0 : three.contains(currency) ? 3 : 2
-        guard digits > 0 else { return "\(amount) \(currency.uppercased())" }
-        var divisor = 1
+        let digits = Currency(currency)?.minorUnitDigits ?? 2
+        let code = currency.uppercased()
+        let sign = amount < 0 ? "-" : ""
+        let magnitude = amount.magnitude
+        guard digits > 0 else { return "\(sign)\(magnitude) \(code)" }
+        var divisor: UInt = 1
         for _ in 0..<digits { divisor *= 10 }
-        let fraction = String(abs(amount) % divisor)
-        return "\(amount < 0 ? "-" : "")\(abs(amount) / divisor).\(String(repeating: "0", count: digits - fraction.count))\(fraction) \(currency.uppercased())"
+        let fraction = String(magnitude % divisor)
+        return
+            "\(sign)\(magnitude / divisor).\(String(repeating: "0", count: digits - fraction.count))\(fraction) \(code)"
     }
 }

@@ -8,7 +8,8 @@ import StripeAPI
 /// `POST /_emulator/faults` with JSON, one of:
 /// - `{"target": "api", "path": "/v1/checkout/sessions", "mode": "500" | "429" | "hang" | "reset", "count": 2, "hangSeconds": 30}`
 /// - `{"target": "webhooks", "mode": "drop" | "duplicate" | "delay" | "reorder", "count": 3, "delayMillis": 2000}`
-/// `DELETE /_emulator/faults` clears them; `GET /_emulator/faults` lists what is armed;
+/// Values are clamped: `count` to 1-1000, `hangSeconds` to 0-300, `delayMillis` to 0-60000; at most 100 faults of
+/// each target are armed at once. `DELETE /_emulator/faults` clears them; `GET /_emulator/faults` lists what is armed;
 /// `GET /_emulator/deliveries` lists webhook delivery attempts.
 extension StripeEmulator {
     struct FaultRequest: Decodable {
@@ -28,18 +29,26 @@ extension StripeEmulator {
             guard let fault = try? JSONDecoder().decode(FaultRequest.self, from: Data(body.readableBytesView)) else {
                 return Self.json(400, ["error": "expected {target, mode, count?, path?, hangSeconds?, delayMillis?}"])
             }
-            let count = max(fault.count ?? 1, 1)
+            let count = fault.count ?? 1
             switch fault.target {
             case "api":
-                guard let mode = Faults.APIMode(rawValue: fault.mode) else { return Self.json(400, ["error": "api mode is 500, 429, hang or reset"]) }
+                guard let mode = Faults.APIMode(rawValue: fault.mode) else {
+                    return Self.json(400, ["error": "api mode is 500, 429, hang or reset"])
+                }
                 let path = fault.path ?? "/v1/"
                 let prefix = path.range(of: "/v1/").map { String(path[$0.lowerBound...]) } ?? path
-                await self.faults.add(.init(pathPrefix: prefix, mode: mode, remaining: count, hangSeconds: fault.hangSeconds ?? 30))
+                guard
+                    await self.faults.add(
+                        .init(pathPrefix: prefix, mode: mode, remaining: count, hangSeconds: fault.hangSeconds ?? 30))
+                else { return Self.json(400, ["error": "at most \(Faults.maxArmed) api faults can be armed"]) }
             case "webhooks":
                 guard let mode = Faults.WebhookMode(rawValue: fault.mode) else {
                     return Self.json(400, ["error": "webhook mode is drop, duplicate, delay or reorder"])
                 }
-                await self.faults.add(.init(mode: mode, remaining: count, delayMillis: fault.delayMillis ?? 1000))
+                guard await self.faults.add(.init(mode: mode, remaining: count, delayMillis: fault.delayMillis ?? 1000))
+                else {
+                    return Self.json(400, ["error": "at most \(Faults.maxArmed) webhook faults can be armed"])
+                }
             default:
                 return Self.json(400, ["error": "target is api or webhooks"])
             }

@@ -10,16 +10,24 @@ extension StripeEmulator {
     public func addRoutes<Router: RouterMethods>(to router: Router) {
         let v1 = router.group("v1")
         // PaymentIntents
-        v1.post("payment_intents") { r, c in await self.api(r, c) { call in try await self.state.createPaymentIntent(call.params, call.info) } }
+        v1.post("payment_intents") { r, c in
+            await self.api(r, c) { call in try await self.state.createPaymentIntent(call.params, call.info) }
+        }
         v1.get("payment_intents") { r, c in
             await self.api(r, c) { call in
-                try await self.list(call, "/v1/payment_intents") { limit, after in try await self.state.intents.page(limit: limit, startingAfter: after) }
+                try await self.list(call, "/v1/payment_intents") { limit, after in
+                    try await self.state.intents.page(limit: limit, startingAfter: after)
+                }
             }
         }
         v1.get("payment_intents/:id") { r, c in
-            await self.api(r, c) { call in await self.state.expanded(try await self.state.paymentIntent(call.id), call.expand) }
+            await self.api(r, c) { call in
+                try await self.state.paymentIntent(call.id)
+            }
         }
-        v1.post("payment_intents/:id") { r, c in await self.api(r, c) { call in try await self.state.updatePaymentIntent(call.id, call.params) } }
+        v1.post("payment_intents/:id") { r, c in
+            await self.api(r, c) { call in try await self.state.updatePaymentIntent(call.id, call.params) }
+        }
         v1.post("payment_intents/:id/confirm") { r, c in
             await self.api(r, c) { call in try await self.state.confirmPaymentIntent(call.id, call.params, call.info) }
         }
@@ -31,17 +39,21 @@ extension StripeEmulator {
         }
         // Checkout Sessions
         v1.post("checkout/sessions") { r, c in
-            await self.api(r, c) { call in await self.state.expanded(try await self.state.createSession(call.params, call.info), call.expand) }
+            await self.api(r, c) { call in
+                try await self.state.createSession(call.params, call.info)
+            }
         }
         v1.get("checkout/sessions") { r, c in
             await self.api(r, c) { call in
                 try await self.list(call, "/v1/checkout/sessions") { limit, after in
-                    try await self.state.sessions(limit: limit, startingAfter: after, paymentIntent: call.params["payment_intent"]?.string)
+                    try await self.state.sessions(
+                        limit: limit, startingAfter: after, paymentIntent: call.params["payment_intent"]?.string)
                 }
             }
         }
         v1.get("checkout/sessions/:id") { r, c in
-            await self.api(r, c) { call in await self.state.expanded(try await self.state.session(call.id), call.expand) }
+            await self.api(r, c) { call in try await self.state.session(call.id)
+            }
         }
         v1.get("checkout/sessions/:id/line_items") { r, c in
             await self.api(r, c) { call in
@@ -49,7 +61,9 @@ extension StripeEmulator {
                 return StripeList(data: lines, hasMore: false, url: "/v1/checkout/sessions/\(call.id)/line_items")
             }
         }
-        v1.post("checkout/sessions/:id/expire") { r, c in await self.api(r, c) { call in try await self.state.expireSession(call.id, call.info) } }
+        v1.post("checkout/sessions/:id/expire") { r, c in
+            await self.api(r, c) { call in try await self.state.expireSession(call.id, call.info) }
+        }
         v1.post("test_helpers/checkout/sessions/:id/complete") { r, c in
             await self.api(r, c) { call in
                 try await self.state.completeSession(
@@ -61,19 +75,25 @@ extension StripeEmulator {
         v1.post("products") { r, c in await self.api(r, c) { call in try await self.state.createProduct(call.params) } }
         v1.get("products") { r, c in
             await self.api(r, c) { call in
-                try await self.list(call, "/v1/products") { limit, after in try await self.state.products.page(limit: limit, startingAfter: after) }
+                try await self.list(call, "/v1/products") { limit, after in
+                    try await self.state.products.page(limit: limit, startingAfter: after)
+                }
             }
         }
         v1.get("products/:id") { r, c in await self.api(r, c) { call in try await self.state.product(call.id) } }
         v1.post("prices") { r, c in await self.api(r, c) { call in try await self.state.createPrice(call.params) } }
         v1.get("prices") { r, c in
             await self.api(r, c) { call in
-                try await self.list(call, "/v1/prices") { limit, after in try await self.state.prices.page(limit: limit, startingAfter: after) }
+                try await self.list(call, "/v1/prices") { limit, after in
+                    try await self.state.prices.page(limit: limit, startingAfter: after)
+                }
             }
         }
         v1.get("prices/:id") { r, c in await self.api(r, c) { call in try await self.state.price(call.id) } }
         // Refunds and charges
-        v1.post("refunds") { r, c in await self.api(r, c) { call in try await self.state.createRefund(call.params, call.info) } }
+        v1.post("refunds") { r, c in
+            await self.api(r, c) { call in try await self.state.createRefund(call.params, call.info) }
+        }
         v1.get("refunds") { r, c in
             await self.api(r, c) { call in
                 try await self.list(call, "/v1/refunds") { limit, after in
@@ -85,7 +105,67 @@ extension StripeEmulator {
         }
         v1.get("refunds/:id") { r, c in await self.api(r, c) { call in try await self.state.refund(call.id) } }
         v1.get("charges/:id") { r, c in await self.api(r, c) { call in try await self.state.charge(call.id) } }
-        // Events and webhook endpoints
+        v1.get("charges") { r, c in
+            await self.api(r, c) { call in
+                try await self.list(call, "/v1/charges") { limit, after in
+                    try await self.state.charges.page(limit: limit, startingAfter: after) { charge in
+                        (call.params["payment_intent"]?.string).map { charge.paymentIntent == $0 } ?? true
+                    }
+                }
+            }
+        }
+        // Customers, payment methods, balance transactions
+        v1.post("customers") { r, c in await self.api(r, c) { call in try await self.state.createCustomer(call.params) }
+        }
+        v1.get("customers") { r, c in
+            await self.api(r, c) { call in
+                try await self.list(call, "/v1/customers") { limit, after in
+                    try await self.state.customers(
+                        limit: limit, startingAfter: after, email: call.params["email"]?.string)
+                }
+            }
+        }
+        v1.get("customers/:id") { r, c in await self.api(r, c) { call in try await self.state.customer(call.id) } }
+        v1.post("customers/:id") { r, c in
+            await self.api(r, c) { call in try await self.state.updateCustomer(call.id, call.params) }
+        }
+        v1.get("payment_methods/:id") { r, c in
+            await self.api(r, c) { call in try await self.state.paymentMethod(call.id) }
+        }
+        v1.get("payment_methods") { r, c in
+            await self.api(r, c) { call in
+                try await self.list(call, "/v1/payment_methods") { limit, after in
+                    try await self.state.paymentMethods.page(limit: limit, startingAfter: after) { method in
+                        (call.params["customer"]?.string).map { method.customer == $0 } ?? true
+                    }
+                }
+            }
+        }
+        v1.get("customers/:id/payment_methods") { r, c in
+            await self.api(r, c) { call in
+                _ = try await self.state.customer(call.id)
+                return try await self.list(call, "/v1/customers/\(call.id)/payment_methods") { limit, after in
+                    try await self.state.paymentMethods.page(limit: limit, startingAfter: after) {
+                        $0.customer == call.id
+                    }
+                }
+            }
+        }
+        v1.post("payment_methods/:id/attach") { r, c in
+            await self.api(r, c) { call in try await self.state.attachPaymentMethod(call.id, call.params) }
+        }
+        v1.get("balance_transactions/:id") { r, c in
+            await self.api(r, c) { call in try await self.state.balanceTransaction(call.id) }
+        }
+        v1.get("balance_transactions") { r, c in
+            await self.api(r, c) { call in
+                try await self.list(call, "/v1/balance_transactions") { limit, after in
+                    try await self.state.balanceTransactions.page(limit: limit, startingAfter: after) { txn in
+                        (call.params["source"]?.string).map { txn.source == $0 } ?? true
+                    }
+                }
+            }
+        }  // Events and webhook endpoints
         v1.get("events") { r, c in
             await self.api(r, c) { call in
                 try await self.list(call, "/v1/events") { limit, after in
@@ -96,19 +176,47 @@ extension StripeEmulator {
             }
         }
         v1.get("events/:id") { r, c in await self.api(r, c) { call in try await self.state.event(call.id) } }
-        v1.post("webhook_endpoints") { r, c in await self.api(r, c) { call in try await self.state.createWebhookEndpoint(call.params) } }
+        v1.post("webhook_endpoints") { r, c in
+            await self.api(r, c) { call in try await self.state.createWebhookEndpoint(call.params) }
+        }
         v1.get("webhook_endpoints") { r, c in
             await self.api(r, c) { call in
                 try await self.list(call, "/v1/webhook_endpoints") { limit, after in
                     let page = try await self.state.endpoints.page(limit: limit, startingAfter: after)
-                    return (page.items.map { var e = $0; e.secret = nil; return e }, page.hasMore)
+                    return (
+                        page.items.map {
+                            var e = $0
+                            e.secret = nil
+                            return e
+                        }, page.hasMore
+                    )
                 }
             }
         }
-        v1.get("webhook_endpoints/:id") { r, c in await self.api(r, c) { call in try await self.state.webhookEndpoint(call.id) } }
-        v1.delete("webhook_endpoints/:id") { r, c in await self.api(r, c) { call in try await self.state.deleteWebhookEndpoint(call.id) } }
+        v1.get("webhook_endpoints/:id") { r, c in
+            await self.api(r, c) { call in try await self.state.webhookEndpoint(call.id) }
+        }
+        v1.delete("webhook_endpoints/:id") { r, c in
+            await self.api(r, c) { call in try await self.state.deleteWebhookEndpoint(call.id) }
+        }
+
+        // Anything else under /v1: Stripe's answer to an unknown URL.
+        for method in [HTTPRequest.Method.get, .post, .delete] {
+            v1.on(
+                "**", method: method,
+                use: { r, c in
+                    await self.api(r, c) { _ -> DeletedObject in
+                        throw EmulatorError(
+                            status: 404, type: "invalid_request_error",
+                            message:
+                                "Unrecognized request URL (\(method.rawValue): \(r.uri.path)). The Stripe emulator serves the resources listed in API.md."
+                        )
+                    }
+                })
+        }
 
         addCheckoutPage(to: router)
+        addReceiptAndAuthenticationPages(to: router)
         addFaultRoutes(to: router)
     }
 
@@ -130,21 +238,32 @@ extension StripeEmulator {
                 401, requestId,
                 EmulatorError(
                     status: 401, type: "invalid_request_error",
-                    message: "You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').").body)
+                    message:
+                        "You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY')."
+                ).body)
         }
         // Faults name API paths (`/v1/...`) whatever prefix the emulator is mounted under.
-        let apiPath = request.uri.path.range(of: "/v1/").map { String(request.uri.path[$0.lowerBound...]) } ?? request.uri.path
+        let apiPath =
+            request.uri.path.range(of: "/v1/").map { String(request.uri.path[$0.lowerBound...]) } ?? request.uri.path
         if let fault = await faults.takeAPIFault(path: apiPath) {
             switch fault.mode {
             case .error500:
-                return respond(500, requestId, StripeError.Body(error: .init(type: "api_error", message: "An unexpected error occurred (emulator fault).")))
+                return respond(
+                    500, requestId,
+                    StripeError.Body(
+                        error: .init(type: "api_error", message: "An unexpected error occurred (emulator fault).")))
             case .error429:
                 return respond(
                     429, requestId,
-                    StripeError.Body(error: .init(type: "invalid_request_error", code: "rate_limit", message: "Too many requests hit the API too quickly (emulator fault).")))
+                    StripeError.Body(
+                        error: .init(
+                            type: "invalid_request_error", code: "rate_limit",
+                            message: "Too many requests hit the API too quickly (emulator fault).")))
             case .hang:
                 try? await Task.sleep(for: .seconds(fault.hangSeconds))
-                return respond(500, requestId, StripeError.Body(error: .init(type: "api_error", message: "The request hung (emulator fault).")))
+                return respond(
+                    500, requestId,
+                    StripeError.Body(error: .init(type: "api_error", message: "The request hung (emulator fault).")))
             case .reset:
                 // Headers promise a body that never fully comes: the server drops the connection mid-answer.
                 return Response(
@@ -160,11 +279,19 @@ extension StripeEmulator {
             var request = request
             buffer = try await request.collectBody(upTo: 1 << 20)
         } catch {
-            return respond(413, requestId, EmulatorError.invalid("body", "The request body is too large.", code: "parameter_invalid_string").body)
+            return respond(
+                413, requestId,
+                EmulatorError.invalid("body", "The request body is too large.", code: "parameter_invalid_string").body)
         }
-        let text = request.method == .get || request.method == .delete
+        let text =
+            request.method == .get || request.method == .delete
             ? (request.uri.query ?? "") : (buffer.readString(length: buffer.readableBytes) ?? "")
-        let params = FormEncoding.decode(text)
+        let params: FormNode
+        do {
+            params = try FormEncoding.decode(text, limits: .standard)
+        } catch {
+            return respond(400, requestId, EmulatorError.form(error).body)
+        }
         let key = request.method == .post ? request.headers[HTTPField.Name("Idempotency-Key")!] : nil
         let call = Call(
             id: context.parameters.get("id") ?? "", params: params,
@@ -180,17 +307,32 @@ extension StripeEmulator {
             case .mismatch:
                 return respond(
                     400, requestId,
-                    StripeError.Body(error: .init(type: "idempotency_error", message: "Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '\(key)' if you meant to execute a different request.")))
+                    StripeError.Body(
+                        error: .init(
+                            type: "idempotency_error",
+                            message:
+                                "Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '\(key)' if you meant to execute a different request."
+                        )))
             case .inFlight:
                 return respond(
                     409, requestId,
-                    StripeError.Body(error: .init(type: "idempotency_error", code: "idempotency_key_in_use", message: "There is currently another in-progress request using this Idempotent Key (that probably means you submitted twice, and the other request is still going through): \(key). Please try again later.")))
+                    StripeError.Body(
+                        error: .init(
+                            type: "idempotency_error", code: "idempotency_key_in_use",
+                            message:
+                                "There is currently another in-progress request using this Idempotent Key (that probably means you submitted twice, and the other request is still going through): \(key). Please try again later."
+                        )))
             }
         }
         let status: Int
         let json: Data
         do {
-            json = try StripeJSON.encoder().encode(try await body(call))
+            let output = try await body(call)
+            if call.expand.isEmpty {
+                json = try StripeJSON.encoder().encode(output)
+            } else {
+                json = try StripeJSON.encoder().encode(try await state.expand(.from(output), call.expand))
+            }
             status = 200
         } catch let error as EmulatorError {
             status = error.status
@@ -198,7 +340,9 @@ extension StripeEmulator {
         } catch {
             logger.error("emulator error", metadata: ["error": "\(error)"])
             status = 500
-            json = (try? StripeJSON.encoder().encode(StripeError.Body(error: .init(type: "api_error", message: "\(error)")))) ?? Data()
+            json =
+                (try? StripeJSON.encoder().encode(
+                    StripeError.Body(error: .init(type: "api_error", message: "\(error)")))) ?? Data()
         }
         if let key {
             // Stripe keeps the answer once the request began executing, errors included (but not its own 500s).

@@ -1,7 +1,8 @@
 /// How the client reaches Stripe. Sendable and immutable: per-call state goes in `RequestOptions`.
 public struct StripeConfiguration: Sendable {
-    /// The API version this client's types are written against, sent as `Stripe-Version` on every request.
-    public static let pinnedAPIVersion = "2024-06-20"
+    /// The API version this client's types are written against, sent as `Stripe-Version` on every request: the
+    /// version of Stripe's fixtures (`stripe-fixtures3.json`), whose shapes the types and the emulator follow.
+    public static let pinnedAPIVersion = "2026-04-22.dahlia"
 
     public var secretKey: String
     /// `https://api.stripe.com`, or the emulator's base (`http://localhost:8080/_stripe`).

@@ -3,8 +3,9 @@ public enum FormEncoding {
     /// `a[b][0][c]=v&...`, in order; everything outside `A-Z a-z 0-9 - . _ ~` percent-encoded in values,
     /// brackets kept literal in keys.
     public static func encode(_ node: FormNode) -> String {
-        node.flattened().map { key, value in escape(key, keepBrackets: true) + "=" + escape(value, keepBrackets: false) }
-            .joined(separator: "&")
+        node.flattened().map { key, value in escape(key, keepBrackets: true) + "=" + escape(value, keepBrackets: false)
+        }
+        .joined(separator: "&")
     }
 
     /// Encodes an `Encodable` value (see `FormEncoder` for the rules).
@@ -12,31 +13,84 @@ public enum FormEncoding {
         encode(try FormEncoder().encode(value))
     }
 
+    /// Bounds on what a parsed body may hold, so that no request can exhaust the stack or the CPU.
+    public struct Limits: Sendable {
+        /// Bracket levels under a top-level key: `a[1][2]...[10]` is the deepest accepted.
+        public var maxDepth: Int
+        /// `key=value` pairs in one body.
+        public var maxPairs: Int
+
+        public init(maxDepth: Int = 10, maxPairs: Int = 1000) {
+            self.maxDepth = maxDepth
+            self.maxPairs = maxPairs
+        }
+
+        public static let standard = Limits()
+    }
+
+    /// Why a body was refused; `key` is the offending key (shortened when long).
+    public enum DecodingError: Error, Sendable, Equatable {
+        case tooDeep(key: String, limit: Int)
+        case tooManyPairs(limit: Int)
+    }
+
     /// Parses a body or query string into a tree. `a[0]`, `a[1]` become an array (as do `a[]` repeats);
-    /// other keys become objects, in the order first seen.
+    /// other keys become objects, in the order first seen. Keys nested deeper than the limit keep their extra
+    /// bracket levels as text, and pairs past the limit are dropped (use `decode(_:limits:)` to refuse instead).
     public static func decode(_ body: String) -> FormNode {
         var root = MutableNode.object([])
+        var pairs = 0
         for pair in body.split(separator: "&", omittingEmptySubsequences: true) {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let key = unescape(String(parts[0]))
-            let value = parts.count > 1 ? unescape(String(parts[1])) : ""
-            let path = splitKey(key)
+            pairs += 1
+            if pairs > Limits.standard.maxPairs { break }
+            let (key, value) = splitPair(pair)
+            let path = splitKey(key, maxDepth: Limits.standard.maxDepth).path
             guard !path.isEmpty else { continue }
             root.insert(path: path[...], value: value)
         }
         return root.frozen
     }
 
-    static func splitKey(_ key: String) -> [String] {
-        guard let open = key.firstIndex(of: "[") else { return [key] }
+    /// Parses like `decode(_:)` but refuses a body that nests deeper or holds more pairs than `limits` allow.
+    public static func decode(_ body: String, limits: Limits) throws(DecodingError) -> FormNode {
+        var root = MutableNode.object([])
+        var pairs = 0
+        for pair in body.split(separator: "&", omittingEmptySubsequences: true) {
+            pairs += 1
+            if pairs > limits.maxPairs { throw .tooManyPairs(limit: limits.maxPairs) }
+            let (key, value) = splitPair(pair)
+            let split = splitKey(key, maxDepth: limits.maxDepth)
+            if split.truncated {
+                throw .tooDeep(key: key.count > 100 ? String(key.prefix(100)) + "..." : key, limit: limits.maxDepth)
+            }
+            guard !split.path.isEmpty else { continue }
+            root.insert(path: split.path[...], value: value)
+        }
+        return root.frozen
+    }
+
+    private static func splitPair(_ pair: Substring) -> (String, String) {
+        let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+        return (unescape(String(parts[0])), parts.count > 1 ? unescape(String(parts[1])) : "")
+    }
+
+    static func splitKey(_ key: String) -> [String] { splitKey(key, maxDepth: Limits.standard.maxDepth).path }
+
+    /// The path of a key; bracket levels beyond `maxDepth` stay as text on the last segment (`truncated`).
+    static func splitKey(_ key: String, maxDepth: Int) -> (path: [String], truncated: Bool) {
+        guard let open = key.firstIndex(of: "[") else { return ([key], false) }
         var path = [String(key[..<open])]
         var rest = key[open...]
         while rest.first == "[", let close = rest.firstIndex(of: "]") {
+            if path.count > maxDepth {
+                path[path.count - 1] += rest
+                return (path, true)
+            }
             path.append(String(rest[rest.index(after: rest.startIndex)..<close]))
             rest = rest[rest.index(after: close)...]
         }
         if !rest.isEmpty { path[path.count - 1] += rest }  // malformed tail: keep it as text
-        return path
+        return (path, false)
     }
 
     static func escape(_ text: String, keepBrackets: Bool) -> String {
@@ -48,10 +102,12 @@ public enum FormEncoding {
                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
                 UInt8(ascii: "~"):
                 out.append(Character(Unicode.Scalar(byte)))
-            case UInt8(ascii: "["), UInt8(ascii: "]") where keepBrackets:
+            case UInt8(ascii: "["),
+                UInt8(ascii: "]") where keepBrackets:
                 out.append(Character(Unicode.Scalar(byte)))
             default:
-                out += "%" + String(byte >> 4, radix: 16, uppercase: true) + String(byte & 0xF, radix: 16, uppercase: true)
+                out +=
+                    "%" + String(byte >> 4, radix: 16, uppercase: true) + String(byte & 0xF, radix: 16, uppercase: true)
             }
         }
         return out

@@ -19,7 +19,37 @@ public struct Charge: Codable, Sendable, StripeIdentifiable {
     public var created: Int
     public var livemode: Bool
 
-    public init(id: String, amount: Int, currency: String, paymentIntent: String?, status: String = "succeeded", created: Int, metadata: [String: String] = [:], livemode: Bool = false) {
+    // Stripe's other fields, carried whole (defaults are what Stripe sends when they are not used).
+    public var application: JSONValue = nil
+    public var applicationFee: JSONValue = nil
+    public var applicationFeeAmount: JSONValue = nil
+    public var balanceTransaction: JSONValue = nil
+    public var billingDetails: JSONValue = nil
+    public var calculatedStatementDescriptor: JSONValue = nil
+    public var customer: JSONValue = nil
+    public var description: JSONValue = nil
+    public var failureBalanceTransaction: JSONValue = nil
+    public var fraudDetails: JSONValue = [:]
+    public var onBehalfOf: JSONValue = nil
+    public var outcome: JSONValue = nil
+    public var paymentMethodDetails: JSONValue = nil
+    public var receiptEmail: JSONValue = nil
+    public var receiptNumber: JSONValue = nil
+    public var receiptUrl: JSONValue = nil
+    public var refunds: JSONValue = nil
+    public var review: JSONValue = nil
+    public var shipping: JSONValue = nil
+    public var sourceTransfer: JSONValue = nil
+    public var statementDescriptor: JSONValue = nil
+    public var statementDescriptorSuffix: JSONValue = nil
+    public var transferData: JSONValue = nil
+    public var transferGroup: JSONValue = nil
+    public var source: JSONValue = nil
+
+    public init(
+        id: String, amount: Int, currency: String, paymentIntent: String?, status: String = "succeeded", created: Int,
+        metadata: [String: String] = [:], livemode: Bool = false
+    ) {
         self.id = id
         self.amount = amount
         self.amountCaptured = status == "succeeded" ? amount : 0
@@ -37,10 +67,35 @@ public struct Charge: Codable, Sendable, StripeIdentifiable {
     }
 
     enum CodingKeys: String, CodingKey {
+        case application
+        case applicationFee = "application_fee"
+        case applicationFeeAmount = "application_fee_amount"
+        case balanceTransaction = "balance_transaction"
+        case billingDetails = "billing_details"
+        case calculatedStatementDescriptor = "calculated_statement_descriptor"
+        case customer, description
+        case failureBalanceTransaction = "failure_balance_transaction"
+        case fraudDetails = "fraud_details"
+        case onBehalfOf = "on_behalf_of"
+        case outcome
+        case paymentMethodDetails = "payment_method_details"
+        case receiptEmail = "receipt_email"
+        case receiptNumber = "receipt_number"
+        case receiptUrl = "receipt_url"
+        case refunds, review, shipping
+        case sourceTransfer = "source_transfer"
+        case statementDescriptor = "statement_descriptor"
+        case statementDescriptorSuffix = "statement_descriptor_suffix"
+        case transferData = "transfer_data"
+        case transferGroup = "transfer_group"
+        case source
         case id, object, amount, currency, captured, paid, refunded, disputed, status, metadata, created, livemode
-        case amountCaptured = "amount_captured", amountRefunded = "amount_refunded"
-        case paymentIntent = "payment_intent", paymentMethod = "payment_method"
-        case failureCode = "failure_code", failureMessage = "failure_message"
+        case amountCaptured = "amount_captured"
+        case amountRefunded = "amount_refunded"
+        case paymentIntent = "payment_intent"
+        case paymentMethod = "payment_method"
+        case failureCode = "failure_code"
+        case failureMessage = "failure_message"
     }
 }
 
@@ -66,7 +121,20 @@ public struct Refund: Codable, Sendable, StripeIdentifiable {
     public var metadata: [String: String]
     public var created: Int
 
-    public init(id: String, amount: Int, currency: String, charge: String?, paymentIntent: String?, status: Status = .succeeded, reason: String? = nil, metadata: [String: String] = [:], created: Int) {
+    // Stripe's other fields, carried whole (defaults are what Stripe sends when they are not used).
+    public var balanceTransaction: JSONValue = nil
+    public var destinationDetails: JSONValue = nil
+    public var receiptNumber: JSONValue = nil
+    public var sourceTransferReversal: JSONValue = nil
+    public var transferReversal: JSONValue = nil
+    public var customer: JSONValue = nil
+    public var customerAccount: JSONValue = nil
+    public var paymentMethod: JSONValue = nil
+
+    public init(
+        id: String, amount: Int, currency: String, charge: String?, paymentIntent: String?, status: Status = .succeeded,
+        reason: String? = nil, metadata: [String: String] = [:], created: Int
+    ) {
         self.id = id
         self.amount = amount
         self.currency = currency
@@ -79,6 +147,14 @@ public struct Refund: Codable, Sendable, StripeIdentifiable {
     }
 
     enum CodingKeys: String, CodingKey {
+        case balanceTransaction = "balance_transaction"
+        case destinationDetails = "destination_details"
+        case receiptNumber = "receipt_number"
+        case sourceTransferReversal = "source_transfer_reversal"
+        case transferReversal = "transfer_reversal"
+        case customer
+        case customerAccount = "customer_account"
+        case paymentMethod = "payment_method"
         case id, object, amount, currency, charge, reason, status, metadata, created
         case paymentIntent = "payment_intent"
     }
@@ -107,7 +183,19 @@ public struct Dispute: Codable, Sendable, StripeIdentifiable {
     public var created: Int
     public var livemode: Bool
 
-    public init(id: String, amount: Int, currency: String, charge: String, paymentIntent: String?, reason: String = "fraudulent", status: Status = .needsResponse, created: Int, livemode: Bool = false) {
+    // Stripe's other fields, carried whole (defaults are what Stripe sends when they are not used).
+    public var balanceTransactions: JSONValue = []
+    public var evidence: JSONValue = nil
+    public var evidenceDetails: JSONValue = nil
+    public var isChargeRefundable: JSONValue = true
+    public var metadata: JSONValue = [:]
+    public var paymentMethodDetails: JSONValue = nil
+    public var enhancedEligibilityTypes: JSONValue = nil
+
+    public init(
+        id: String, amount: Int, currency: String, charge: String, paymentIntent: String?,
+        reason: String = "fraudulent", status: Status = .needsResponse, created: Int, livemode: Bool = false
+    ) {
         self.id = id
         self.amount = amount
         self.currency = currency
@@ -120,6 +208,13 @@ public struct Dispute: Codable, Sendable, StripeIdentifiable {
     }
 
     enum CodingKeys: String, CodingKey {
+        case balanceTransactions = "balance_transactions"
+        case evidence
+        case evidenceDetails = "evidence_details"
+        case isChargeRefundable = "is_charge_refundable"
+        case metadata
+        case paymentMethodDetails = "payment_method_details"
+        case enhancedEligibilityTypes = "enhanced_eligibility_types"
         case id, object, amount, currency, charge, reason, status, created, livemode
         case paymentIntent = "payment_intent"
     }
@@ -139,7 +234,13 @@ public struct WebhookEndpoint: Codable, Sendable, StripeIdentifiable {
     public var created: Int
     public var livemode: Bool
 
-    public init(id: String, url: String, enabledEvents: [String], secret: String?, apiVersion: String? = nil, created: Int, metadata: [String: String] = [:], livemode: Bool = false) {
+    // Stripe's other fields, carried whole (defaults are what Stripe sends when they are not used).
+    public var application: JSONValue = nil
+
+    public init(
+        id: String, url: String, enabledEvents: [String], secret: String?, apiVersion: String? = nil, created: Int,
+        metadata: [String: String] = [:], livemode: Bool = false
+    ) {
         self.id = id
         self.url = url
         self.enabledEvents = enabledEvents
@@ -152,8 +253,10 @@ public struct WebhookEndpoint: Codable, Sendable, StripeIdentifiable {
     }
 
     enum CodingKeys: String, CodingKey {
+        case application
         case id, object, url, secret, description, status, metadata, created, livemode
-        case enabledEvents = "enabled_events", apiVersion = "api_version"
+        case enabledEvents = "enabled_events"
+        case apiVersion = "api_version"
     }
 }
 

@@ -9,15 +9,32 @@ public struct CheckoutSession: Codable, Sendable, StripeIdentifiable {
     public enum PaymentStatus: StripeEnum {
         case paid, unpaid, noPaymentRequired
         case unknown(String)
-        public static let known: [(Self, String)] = [(.paid, "paid"), (.unpaid, "unpaid"), (.noPaymentRequired, "no_payment_required")]
+        public static let known: [(Self, String)] = [
+            (.paid, "paid"), (.unpaid, "unpaid"), (.noPaymentRequired, "no_payment_required"),
+        ]
     }
 
     public struct CustomerDetails: Codable, Sendable {
         @Nullable public var email: String?
         @Nullable public var name: String?
+        public var address: JSONValue = nil
+        public var phone: JSONValue = nil
+        public var taxExempt: JSONValue = "none"
+        public var taxIds: JSONValue = []
+        public var businessName: JSONValue = nil
+        public var individualName: JSONValue = nil
+
         public init(email: String?, name: String? = nil) {
             self.email = email
             self.name = name
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case email, name, address, phone
+            case taxExempt = "tax_exempt"
+            case taxIds = "tax_ids"
+            case businessName = "business_name"
+            case individualName = "individual_name"
         }
     }
 
@@ -43,7 +60,52 @@ public struct CheckoutSession: Codable, Sendable, StripeIdentifiable {
     /// Present only when expanded.
     public var lineItems: StripeList<LineItem>?
 
-    public init(id: String, created: Int, expiresAt: Int, mode: String = "payment", metadata: [String: String] = [:], livemode: Bool = false) {
+    // Stripe's other fields, carried whole (defaults are what Stripe sends when they are not used).
+    public var afterExpiration: JSONValue = nil
+    public var allowPromotionCodes: JSONValue = nil
+    public var automaticTax: JSONValue = nil
+    public var billingAddressCollection: JSONValue = nil
+    public var clientSecret: JSONValue = nil
+    public var consent: JSONValue = nil
+    public var consentCollection: JSONValue = nil
+    public var customFields: JSONValue = []
+    public var customText: JSONValue = nil
+    public var customer: JSONValue = nil
+    public var customerCreation: JSONValue = nil
+    public var invoice: JSONValue = nil
+    public var invoiceCreation: JSONValue = nil
+    public var locale: JSONValue = nil
+    public var paymentLink: JSONValue = nil
+    public var paymentMethodCollection: JSONValue = nil
+    public var paymentMethodConfigurationDetails: JSONValue = nil
+    public var paymentMethodOptions: JSONValue = [:]
+    public var paymentMethodTypes: JSONValue = ["card"]
+    public var phoneNumberCollection: JSONValue = ["enabled": false]
+    public var recoveredFrom: JSONValue = nil
+    public var savedPaymentMethodOptions: JSONValue = nil
+    public var setupIntent: JSONValue = nil
+    public var shippingAddressCollection: JSONValue = nil
+    public var shippingCost: JSONValue = nil
+    public var shippingOptions: JSONValue = []
+    public var submitType: JSONValue = nil
+    public var subscription: JSONValue = nil
+    public var totalDetails: JSONValue = nil
+    public var uiMode: JSONValue = nil
+    public var adaptivePricing: JSONValue = nil
+    public var discounts: JSONValue = nil
+    public var collectedInformation: JSONValue = nil
+    public var permissions: JSONValue = ["update_shipping_details": nil]
+    public var walletOptions: JSONValue = [:]
+    public var originContext: JSONValue = nil
+    public var currencyConversion: JSONValue = nil
+    public var customerAccount: JSONValue = nil
+    public var integrationIdentifier: JSONValue = nil
+    public var managedPayments: JSONValue = nil
+
+    public init(
+        id: String, created: Int, expiresAt: Int, mode: String = "payment", metadata: [String: String] = [:],
+        livemode: Bool = false
+    ) {
         self.id = id
         self.created = created
         self.expiresAt = expiresAt
@@ -55,11 +117,57 @@ public struct CheckoutSession: Codable, Sendable, StripeIdentifiable {
     }
 
     enum CodingKeys: String, CodingKey {
+        case afterExpiration = "after_expiration"
+        case allowPromotionCodes = "allow_promotion_codes"
+        case automaticTax = "automatic_tax"
+        case billingAddressCollection = "billing_address_collection"
+        case clientSecret = "client_secret"
+        case consent
+        case consentCollection = "consent_collection"
+        case customFields = "custom_fields"
+        case customText = "custom_text"
+        case customer
+        case customerCreation = "customer_creation"
+        case invoice
+        case invoiceCreation = "invoice_creation"
+        case locale
+        case paymentLink = "payment_link"
+        case paymentMethodCollection = "payment_method_collection"
+        case paymentMethodConfigurationDetails = "payment_method_configuration_details"
+        case paymentMethodOptions = "payment_method_options"
+        case paymentMethodTypes = "payment_method_types"
+        case phoneNumberCollection = "phone_number_collection"
+        case recoveredFrom = "recovered_from"
+        case savedPaymentMethodOptions = "saved_payment_method_options"
+        case setupIntent = "setup_intent"
+        case shippingAddressCollection = "shipping_address_collection"
+        case shippingCost = "shipping_cost"
+        case shippingOptions = "shipping_options"
+        case submitType = "submit_type"
+        case subscription
+        case totalDetails = "total_details"
+        case uiMode = "ui_mode"
+        case adaptivePricing = "adaptive_pricing"
+        case discounts
+        case collectedInformation = "collected_information"
+        case permissions
+        case walletOptions = "wallet_options"
+        case originContext = "origin_context"
+        case currencyConversion = "currency_conversion"
+        case customerAccount = "customer_account"
+        case integrationIdentifier = "integration_identifier"
+        case managedPayments = "managed_payments"
         case id, object, currency, created, livemode, metadata, mode, status, url
-        case amountSubtotal = "amount_subtotal", amountTotal = "amount_total"
-        case clientReferenceId = "client_reference_id", customerEmail = "customer_email"
-        case customerDetails = "customer_details", expiresAt = "expires_at", paymentIntent = "payment_intent"
-        case paymentStatus = "payment_status", successUrl = "success_url", cancelUrl = "cancel_url"
+        case amountSubtotal = "amount_subtotal"
+        case amountTotal = "amount_total"
+        case clientReferenceId = "client_reference_id"
+        case customerEmail = "customer_email"
+        case customerDetails = "customer_details"
+        case expiresAt = "expires_at"
+        case paymentIntent = "payment_intent"
+        case paymentStatus = "payment_status"
+        case successUrl = "success_url"
+        case cancelUrl = "cancel_url"
         case lineItems = "line_items"
     }
 }
@@ -75,7 +183,16 @@ public struct LineItem: Codable, Sendable, StripeIdentifiable {
     public var quantity: Int
     @Nullable public var price: Price?
 
-    public init(id: String, amountSubtotal: Int, amountTotal: Int, currency: String, description: String, quantity: Int, price: Price?) {
+    // Stripe's other fields, carried whole (defaults are what Stripe sends when they are not used).
+    public var amountDiscount: JSONValue = 0
+    public var amountTax: JSONValue = 0
+    public var metadata: JSONValue = nil
+    public var adjustableQuantity: JSONValue = nil
+
+    public init(
+        id: String, amountSubtotal: Int, amountTotal: Int, currency: String, description: String, quantity: Int,
+        price: Price?
+    ) {
         self.id = id
         self.amountSubtotal = amountSubtotal
         self.amountTotal = amountTotal
@@ -86,7 +203,12 @@ public struct LineItem: Codable, Sendable, StripeIdentifiable {
     }
 
     enum CodingKeys: String, CodingKey {
+        case amountDiscount = "amount_discount"
+        case amountTax = "amount_tax"
+        case metadata
+        case adjustableQuantity = "adjustable_quantity"
         case id, object, currency, description, quantity, price
-        case amountSubtotal = "amount_subtotal", amountTotal = "amount_total"
+        case amountSubtotal = "amount_subtotal"
+        case amountTotal = "amount_total"
     }
 }

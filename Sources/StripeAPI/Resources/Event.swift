@@ -70,8 +70,35 @@ public struct Event: Codable, Sendable, StripeIdentifiable {
 
     public struct DataBox: Codable, Sendable {
         public var object: Object
+        /// `data.object` as sent when its type is not one Till models, so that it encodes again whole.
+        public var rawObject: JSONValue?
+        /// `data.previous_attributes` of `*.updated` events, when sent.
+        public var previousAttributes: JSONValue?
+
         public init(object: Object) {
             self.object = object
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case object
+            case previousAttributes = "previous_attributes"
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            object = try container.decode(Object.self, forKey: .object)
+            if case .other = object { rawObject = try container.decode(JSONValue.self, forKey: .object) }
+            previousAttributes = try container.decodeIfPresent(JSONValue.self, forKey: .previousAttributes)
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            if case .other = object, let rawObject {
+                try container.encode(rawObject, forKey: .object)
+            } else {
+                try container.encode(object, forKey: .object)
+            }
+            try container.encodeIfPresent(previousAttributes, forKey: .previousAttributes)
         }
     }
 
@@ -100,7 +127,10 @@ public struct Event: Codable, Sendable, StripeIdentifiable {
     /// The exact JSON this event was decoded from (empty for events built in code).
     public var rawJSON: Data = Data()
 
-    public init(id: String, type: EventType, object: Object, created: Int, apiVersion: String?, livemode: Bool = false, request: RequestInfo? = nil) {
+    public init(
+        id: String, type: EventType, object: Object, created: Int, apiVersion: String?, livemode: Bool = false,
+        request: RequestInfo? = nil
+    ) {
         self.id = id
         self.type = type
         self.data = DataBox(object: object)
@@ -120,6 +150,7 @@ public struct Event: Codable, Sendable, StripeIdentifiable {
 
     enum CodingKeys: String, CodingKey {
         case id, object, created, livemode, request, type, data
-        case apiVersion = "api_version", pendingWebhooks = "pending_webhooks"
+        case apiVersion = "api_version"
+        case pendingWebhooks = "pending_webhooks"
     }
 }

@@ -1,7 +1,8 @@
 /// A Stripe PaymentIntent.
 public struct PaymentIntent: Codable, Sendable, StripeIdentifiable {
     public enum Status: StripeEnum {
-        case requiresPaymentMethod, requiresConfirmation, requiresAction, processing, requiresCapture, canceled, succeeded
+        case requiresPaymentMethod, requiresConfirmation, requiresAction, processing, requiresCapture, canceled,
+            succeeded
         case unknown(String)
         public static let known: [(Self, String)] = [
             (.requiresPaymentMethod, "requires_payment_method"), (.requiresConfirmation, "requires_confirmation"),
@@ -32,7 +33,33 @@ public struct PaymentIntent: Codable, Sendable, StripeIdentifiable {
     public var created: Int
     public var livemode: Bool
 
-    public init(id: String, amount: Int, currency: String, created: Int, metadata: [String: String] = [:], livemode: Bool = false) {
+    // Stripe's other fields, carried whole (defaults are what Stripe sends when they are not used).
+    public var amountDetails: JSONValue = ["tip": [:]]
+    public var application: JSONValue = nil
+    public var applicationFeeAmount: JSONValue = nil
+    public var automaticPaymentMethods: JSONValue = nil
+    public var customer: JSONValue = nil
+    public var nextAction: JSONValue = nil
+    public var onBehalfOf: JSONValue = nil
+    public var paymentMethodConfigurationDetails: JSONValue = nil
+    public var paymentMethodOptions: JSONValue = [:]
+    public var processing: JSONValue = nil
+    public var review: JSONValue = nil
+    public var setupFutureUsage: JSONValue = nil
+    public var shipping: JSONValue = nil
+    public var statementDescriptor: JSONValue = nil
+    public var statementDescriptorSuffix: JSONValue = nil
+    public var transferData: JSONValue = nil
+    public var transferGroup: JSONValue = nil
+    public var source: JSONValue = nil
+    public var excludedPaymentMethodTypes: JSONValue = nil
+    public var customerAccount: JSONValue = nil
+    public var managedPayments: JSONValue = nil
+
+    public init(
+        id: String, amount: Int, currency: String, created: Int, metadata: [String: String] = [:],
+        livemode: Bool = false
+    ) {
         self.id = id
         self.amount = amount
         self.amountCapturable = 0
@@ -48,13 +75,39 @@ public struct PaymentIntent: Codable, Sendable, StripeIdentifiable {
     }
 
     enum CodingKeys: String, CodingKey {
+        case amountDetails = "amount_details"
+        case application
+        case applicationFeeAmount = "application_fee_amount"
+        case automaticPaymentMethods = "automatic_payment_methods"
+        case customer
+        case nextAction = "next_action"
+        case onBehalfOf = "on_behalf_of"
+        case paymentMethodConfigurationDetails = "payment_method_configuration_details"
+        case paymentMethodOptions = "payment_method_options"
+        case processing, review
+        case setupFutureUsage = "setup_future_usage"
+        case shipping
+        case statementDescriptor = "statement_descriptor"
+        case statementDescriptorSuffix = "statement_descriptor_suffix"
+        case transferData = "transfer_data"
+        case transferGroup = "transfer_group"
+        case source
+        case excludedPaymentMethodTypes = "excluded_payment_method_types"
+        case customerAccount = "customer_account"
+        case managedPayments = "managed_payments"
         case id, object, amount, currency, status, description, metadata, created, livemode
-        case amountCapturable = "amount_capturable", amountReceived = "amount_received"
-        case clientSecret = "client_secret", captureMethod = "capture_method"
-        case confirmationMethod = "confirmation_method", latestCharge = "latest_charge"
-        case lastPaymentError = "last_payment_error", paymentMethod = "payment_method"
-        case paymentMethodTypes = "payment_method_types", canceledAt = "canceled_at"
-        case cancellationReason = "cancellation_reason", receiptEmail = "receipt_email"
+        case amountCapturable = "amount_capturable"
+        case amountReceived = "amount_received"
+        case clientSecret = "client_secret"
+        case captureMethod = "capture_method"
+        case confirmationMethod = "confirmation_method"
+        case latestCharge = "latest_charge"
+        case lastPaymentError = "last_payment_error"
+        case paymentMethod = "payment_method"
+        case paymentMethodTypes = "payment_method_types"
+        case canceledAt = "canceled_at"
+        case cancellationReason = "cancellation_reason"
+        case receiptEmail = "receipt_email"
     }
 }
 
