@@ -183,7 +183,7 @@ struct Scenario: Sendable {
     }
 
     static func payment(
-        id: String, kind: PaymentKind, method: PaymentMethod, orderId: String?, planId: String?, userId: String, amount: Int
+        id: String, kind: PaymentKind, method: TillServer.PaymentMethod, orderId: String?, planId: String?, userId: String, amount: Int
     ) -> SeededPayment {
         var payment = Payment(
             id: id, kind: kind, method: method, orderId: orderId, planId: planId, userId: userId, amount: amount,
