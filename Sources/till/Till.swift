@@ -16,9 +16,9 @@ struct TillCommand: AsyncParsableCommand {
 }
 
 /// Loads the configuration or exits with every problem listed.
-func loadConfig() -> AppConfig {
+func loadConfig() async -> AppConfig {
     do {
-        return try AppConfig.load()
+        return try await AppConfig.load()
     } catch {
         FileHandle.standardError.write(Data("\(error)\n".utf8))
         Foundation.exit(78)  // EX_CONFIG
@@ -26,8 +26,8 @@ func loadConfig() -> AppConfig {
 }
 
 /// The configuration, and the logger at its `LOG_LEVEL` (from the environment or `.env`, validated with the rest).
-func startup() -> (AppConfig, Logger) {
-    let config = loadConfig()
+func startup() async -> (AppConfig, Logger) {
+    let config = await loadConfig()
     return (config, makeLogger(level: config.logLevel))
 }
 
@@ -44,7 +44,7 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the HTTP server (the default).")
 
     func run() async throws {
-        let (config, logger) = startup()
+        let (config, logger) = await startup()
         logger.info("configuration\n\(config)")
         if config.jwtSecretGenerated {
             logger.warning("JWT_SECRET is not set: using a generated key; tokens stop working when Till restarts")
@@ -59,7 +59,7 @@ struct Migrate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Apply database migrations and exit.")
 
     func run() async throws {
-        let (config, logger) = startup()
+        let (config, logger) = await startup()
         let applied = try await Till.migrate(config: config, logger: logger)
         print(applied.isEmpty ? "Database is up to date." : "Applied migrations: \(applied.map(String.init).joined(separator: ", "))")
     }
@@ -76,7 +76,7 @@ struct Admin: AsyncParsableCommand {
         @Option(help: "The admin's password (at least 8 characters).") var password: String
 
         func run() async throws {
-            let (config, logger) = startup()
+            let (config, logger) = await startup()
             try await Till.createAdmin(config: config, email: email, password: password, logger: logger)
             print("Admin \(email.lowercased()) is ready.")
         }
@@ -104,7 +104,7 @@ struct Trigger: AsyncParsableCommand {
 
     func run() async throws {
         var secrets = secret.map { [$0] } ?? []
-        if secrets.isEmpty, let config = try? AppConfig.load(),
+        if secrets.isEmpty, let config = try? await AppConfig.load(),
             let configured = try? await Till.webhookSecret(config: config, logger: Logger(label: "till-trigger"))
         {
             secrets = [configured]
@@ -159,7 +159,7 @@ struct Reconcile: AsyncParsableCommand {
         abstract: "Run one reconciliation pass: re-read stuck payments from Stripe, retry failed webhook events and refunds, expire unpaid orders.")
 
     func run() async throws {
-        let (config, logger) = startup()
+        let (config, logger) = await startup()
         if config.usesStripeEmulator {
             logger.warning("no STRIPE_SECRET_KEY: the embedded emulator of this process starts empty, so there is nothing to reconcile against")
         }
@@ -189,7 +189,7 @@ struct Bench: AsyncParsableCommand {
             handler.logLevel = .error
             return handler
         }
-        let config = loadConfig()
+        let config = await loadConfig()
         guard let email = config.adminEmail, let password = config.adminPassword else {
             throw ValidationError("set ADMIN_EMAIL and ADMIN_PASSWORD (the same as the server's)")
         }

@@ -65,17 +65,20 @@ struct ConfigTests {
     }
 
     @Test("the .env file is read and the environment wins over it")
-    func dotEnv() throws {
+    func dotEnv() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent(UUID().uuidString)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         try """
         # a comment
         PORT=9090
-        export ORDER_TTL_SECONDS="600"
-        PUBLIC_BASE_URL='https://shop.example.com/'
+        ORDER_TTL_SECONDS="600"
+        PUBLIC_BASE_URL=https://shop.example.com/
+        LOG_LEVEL=warning
+        NOT_A_SETTING=ignored
         STRIPE_SECRET_KEY=sk_test_from_dotenv
         """.write(to: dir.appendingPathComponent(".env"), atomically: true, encoding: .utf8)
-        let config = try AppConfig.load(environment: ["PORT": "7070"], dotEnvDirectory: dir.path)
+        let config = try await AppConfig.load(environment: ["PORT": "7070"], dotEnvDirectory: dir.path)
+        #expect(config.logLevel == .warning, "LOG_LEVEL in .env is read like any other setting")
         #expect(config.port == 7070)
         #expect(config.orderTTLSeconds == 600)
         #expect(config.publicBaseURL == "https://shop.example.com")

@@ -22,7 +22,7 @@ def start(till_bin, directory, port):
     env.update(
         PORT=str(port), DATABASE_URL=f"sqlite://{directory}/till.sqlite", PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
         STRIPE_WEBHOOK_SECRET=SECRET, JWT_SECRET="sqlite-crash-jwt-secret-0123456789abcdef012", ADMIN_EMAIL=ADMIN["email"],
-        ADMIN_PASSWORD=ADMIN["password"], BCRYPT_COST="4", LOG_LEVEL="warning",
+        ADMIN_PASSWORD=ADMIN["password"], BCRYPT_COST="4", LOG_LEVEL="warning", REGISTRATIONS_PER_ADDRESS_PER_HOUR="0",
     )
     log = open(os.path.join(directory, "till.log"), "a")
     process = subprocess.Popen([till_bin, "serve"], env=env, cwd=directory, stdout=log, stderr=subprocess.STDOUT)

@@ -1,4 +1,5 @@
 import Foundation
+import Hummingbird
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -54,19 +55,33 @@ public struct AppConfig: Sendable, CustomStringConvertible {
     /// The embedded emulator's webhook retry delays (tests use a fast schedule).
     public var emulatorRetrySchedule: [Double] = [1, 2, 5, 10, 30, 60, 120, 300]
 
-    /// Reads the process environment over the values of `.env` in `directory` (the environment wins).
+    /// Every variable Till reads. Nothing else of the environment or `.env` is looked at.
+    public static let variables = [
+        "PORT", "HOST", "DATABASE_URL", "STRIPE_SECRET_KEY", "STRIPE_EMULATOR", "STRIPE_WEBHOOK_SECRET",
+        "STRIPE_PUBLISHABLE_KEY", "STRIPE_API_BASE", "PUBLIC_BASE_URL", "JWT_SECRET", "ADMIN_EMAIL", "ADMIN_PASSWORD",
+        "ORDER_TTL_SECONDS", "MAX_PENDING_ORDERS_PER_USER", "REGISTRATIONS_PER_ADDRESS_PER_HOUR", "TRUSTED_PROXIES",
+        "LOG_LEVEL", "BCRYPT_COST", "WEBHOOK_LEASE_SECONDS",
+    ]
+
+    /// Reads the process environment over the values of `.env` in `directory` (the environment wins). The file is
+    /// read by Hummingbird's `Environment`: `KEY=value` or `KEY="value"` lines and `#` comments.
     public static func load(
         environment: [String: String] = ProcessInfo.processInfo.environment,
         dotEnvDirectory: String? = FileManager.default.currentDirectoryPath
-    ) throws(ConfigError) -> AppConfig {
-        var merged: [String: String] = [:]
-        if let dir = dotEnvDirectory,
-            let text = try? String(contentsOfFile: dir + "/.env", encoding: .utf8)
-        {
-            merged = DotEnv.parse(text)
+    ) async throws -> AppConfig {
+        var file = Environment(values: [:])
+        if let dir = dotEnvDirectory, FileManager.default.fileExists(atPath: dir + "/.env") {
+            do {
+                file = try await Environment.dotEnv(dir + "/.env")
+            } catch {
+                throw ConfigError(problems: [".env could not be read: lines must be KEY=value or KEY=\"value\", or # comments"])
+            }
         }
-        merged.merge(environment) { _, env in env }
-        return try AppConfig(values: merged)
+        var values: [String: String] = [:]
+        for name in variables {
+            if let value = environment[name] ?? file.get(name) { values[name] = value }
+        }
+        return try AppConfig(values: values)
     }
 
     /// Builds and validates a configuration; every problem is reported at once.
