@@ -16,7 +16,6 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
-        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.1.0"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
@@ -29,6 +28,11 @@ let package = Package(
     ],
     targets: [
         .target(name: "TillCore", swiftSettings: swiftSettings),
+        // SQLite's C API from the system (Debian's libsqlite3-dev), for Till's own SQLite handle and log VFS.
+        .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
+        // A target of its own, so that the system's sqlite3.h never meets the copy inside sqlite-nio (SQLiteKit's)
+        // in one module.
+        .target(name: "TillSQLite", dependencies: ["CSQLite"], swiftSettings: swiftSettings),
         .target(
             name: "StripeAPI",
             dependencies: [
@@ -53,11 +57,10 @@ let package = Package(
         .target(
             name: "TillServer",
             dependencies: [
-                "TillCore", "StripeAPI", "StripeEmulator",
+                "TillCore", "StripeAPI", "StripeEmulator", "TillSQLite",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "JWTKit", package: "jwt-kit"),
@@ -93,7 +96,7 @@ let package = Package(
         .testTarget(
             name: "TillServerTests",
             dependencies: [
-                "TillServer", "StripeAPI", "StripeEmulator",
+                "TillServer", "StripeAPI", "StripeEmulator", "TillSQLite",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "JWTKit", package: "jwt-kit"),

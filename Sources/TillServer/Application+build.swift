@@ -34,7 +34,8 @@ public struct Till: Sendable {
     /// Opens the database, applies migrations, makes sure the configured admin exists, and sets up Stripe (or the
     /// embedded emulator, with Till's webhook endpoint registered on it).
     public static func start(config: AppConfig, logger: Logger, clock: TillClock = .system) async throws -> Till {
-        let database = try await DatabaseOpener.open(config.database, logger: logger)
+        let database = try await DatabaseOpener.open(
+            config.database, logger: logger, sqliteGatherLogWrites: config.sqliteGatherLogWrites)
         do {
             try await Migrations.run(on: database, logger: logger)
             let auth = await AuthService(

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TillSQLite
 @testable import TillServer
 
 /// The gathering VFS (SQLiteLogVFS) holds a commit's log writes in memory until the commit frame; these check that

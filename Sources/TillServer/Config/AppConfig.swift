@@ -33,6 +33,9 @@ public struct AppConfig: Sendable, CustomStringConvertible {
     public var trustedProxies: Set<String> = []
     /// `LOG_LEVEL`; the access log is at `info`.
     public var logLevel: Logger.Level = .info
+    /// `SQLITE_WAL_GATHER`: SQLite's write-ahead log is written through `SQLiteLogVFS` (a few large writes a
+    /// commit) unless this is off.
+    public var sqliteGatherLogWrites = true
     /// An HTTP connection with no request for this long is closed.
     public var idleTimeoutSeconds = 75
     /// bcrypt work factor (`BCRYPT_COST`, 4–15). 12 unless set; tests lower it.
@@ -60,7 +63,7 @@ public struct AppConfig: Sendable, CustomStringConvertible {
         "PORT", "HOST", "DATABASE_URL", "STRIPE_SECRET_KEY", "STRIPE_EMULATOR", "STRIPE_WEBHOOK_SECRET",
         "STRIPE_PUBLISHABLE_KEY", "STRIPE_API_BASE", "PUBLIC_BASE_URL", "JWT_SECRET", "ADMIN_EMAIL", "ADMIN_PASSWORD",
         "ORDER_TTL_SECONDS", "MAX_PENDING_ORDERS_PER_USER", "REGISTRATIONS_PER_ADDRESS_PER_HOUR", "TRUSTED_PROXIES",
-        "LOG_LEVEL", "BCRYPT_COST", "WEBHOOK_LEASE_SECONDS",
+        "LOG_LEVEL", "BCRYPT_COST", "WEBHOOK_LEASE_SECONDS", "SQLITE_WAL_GATHER",
     ]
 
     /// Reads the process environment over the values of `.env` in `directory` (the environment wins). The file is
@@ -179,6 +182,11 @@ public struct AppConfig: Sendable, CustomStringConvertible {
                 problems.append("\(key) must be a whole number from 0 (no limit) to 1000000 (got \"\(raw)\")")
             }
         }
+        switch value("SQLITE_WAL_GATHER") {
+        case nil, "1": sqliteGatherLogWrites = true
+        case "0": sqliteGatherLogWrites = false
+        case let other?: problems.append("SQLITE_WAL_GATHER must be 1 or 0 (got \"\(other)\")")
+        }
         count("MAX_PENDING_ORDERS_PER_USER", into: &maxPendingOrdersPerUser)
         count("REGISTRATIONS_PER_ADDRESS_PER_HOUR", into: &registrationsPerAddressPerHour)
         if let raw = value("TRUSTED_PROXIES") {
@@ -258,6 +266,7 @@ public struct AppConfig: Sendable, CustomStringConvertible {
             "REGISTRATIONS_PER_ADDRESS_PER_HOUR=\(registrationsPerAddressPerHour)",
             "TRUSTED_PROXIES=\(trustedProxies.isEmpty ? "(unset)" : trustedProxies.sorted().joined(separator: ","))",
             "LOG_LEVEL=\(logLevel.rawValue)",
+            "SQLITE_WAL_GATHER=\(sqliteGatherLogWrites ? 1 : 0)",
         ].joined(separator: "\n")
     }
 

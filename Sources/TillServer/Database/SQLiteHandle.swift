@@ -4,164 +4,52 @@ import NIOCore
 import NIOPosix
 import SQLKit
 import SQLiteKit
-import VaporCSQLite
+import TillSQLite
 
-/// One SQLite connection driven straight through the C API, statement by statement on the caller's thread.
+/// SQLKit's values over a `SQLiteConnection`.
 ///
 /// SQLiteNIO sends every statement to a thread pool and every row back to an event loop; for Till's short statements
 /// those hops cost more than the statements. Here a statement runs where it is called (the store's lock makes sure
-/// only one task uses the handle at a time), prepared statements are kept by their SQL text and reused, and rows are
-/// read straight into values. A commit in WAL mode with synchronous=NORMAL is a write to the log, not an fsync, so
-/// running it inline does not park a thread on the disk.
-final class SQLiteHandle: @unchecked Sendable {
-    private var raw: OpaquePointer?
-    /// Prepared statements by SQL text. Statements whose text varies (IN lists of many lengths) would fill it, so
-    /// it is emptied when it reaches `maxCached`.
-    private var cache: [String: OpaquePointer] = [:]
-    static let maxCached = 512
+/// only one task uses the handle at a time). A commit in WAL mode with synchronous=NORMAL is a write to the log, not
+/// an fsync, so running it inline does not park a thread on the disk.
+final class SQLiteHandle: Sendable {
+    let connection: TillSQLite.SQLiteConnection
 
-    /// Opens through `SQLiteLogVFS` (when it could be registered), which hands each commit's write-ahead log to the
-    /// OS in a few large writes instead of two a page.
-    init(path: String) throws {
-        var handle: OpaquePointer?
-        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI
-        let vfs = SQLiteLogVFS.registered ? SQLiteLogVFS.name : nil
-        let status = sqlite_nio_sqlite3_open_v2(path, &handle, flags, vfs)
-        guard status == SQLITE_OK, let handle else {
-            let message = handle.flatMap { sqlite_nio_sqlite3_errmsg($0) }.map { String(cString: $0) } ?? "cannot open"
-            sqlite_nio_sqlite3_close(handle)
-            throw SQLiteFailure(code: status, message: "\(message) (\(path))")
-        }
-        raw = handle
+    init(path: String, gatherLogWrites: Bool = true) throws {
+        connection = try TillSQLite.SQLiteConnection(path: path, gatherLogWrites: gatherLogWrites)
     }
 
-    /// Runs one statement (several `;`-separated statements are not supported), calling `onRow` for each row.
     func run(_ sql: String, _ binds: [SQLiteData], _ onRow: (SQLiteValues) throws -> Void) throws {
-        guard let raw else { throw SQLiteFailure(code: SQLITE_MISUSE, message: "the database is closed") }
-        let statement = try prepared(sql, on: raw)
-        defer {
-            sqlite_nio_sqlite3_reset(statement)
-            sqlite_nio_sqlite3_clear_bindings(statement)
-        }
-        for (index, value) in binds.enumerated() {
-            let position = Int32(index + 1)
-            let status: Int32
-            switch value {
-            case .integer(let n): status = sqlite_nio_sqlite3_bind_int64(statement, position, Int64(n))
-            case .float(let x): status = sqlite_nio_sqlite3_bind_double(statement, position, x)
-            case .text(let s):
-                var s = s
-                status = s.withUTF8 { bytes in
-                    guard let base = bytes.baseAddress, bytes.count > 0 else {
-                        return sqlite_nio_sqlite3_bind_text64(statement, position, "", 0, sqliteTransient, UInt8(SQLITE_UTF8))
-                    }
-                    return UnsafeRawPointer(base).withMemoryRebound(to: CChar.self, capacity: bytes.count) {
-                        sqlite_nio_sqlite3_bind_text64(statement, position, $0, UInt64(bytes.count), sqliteTransient, UInt8(SQLITE_UTF8))
-                    }
-                }
-            case .blob(let buffer):
-                status = buffer.withUnsafeReadableBytes {
-                    sqlite_nio_sqlite3_bind_blob64(statement, position, $0.baseAddress, UInt64($0.count), sqliteTransient)
-                }
-            case .null: status = sqlite_nio_sqlite3_bind_null(statement, position)
-            }
-            guard status == SQLITE_OK else { throw failure(status, raw) }
-        }
-        var columns: SQLiteColumns?
-        while true {
-            let status = sqlite_nio_sqlite3_step(statement)
-            if status == SQLITE_DONE { return }
-            guard status == SQLITE_ROW else { throw failure(status, raw) }
-            let names = columns ?? SQLiteColumns(statement)
-            columns = names
-            var values: [SQLiteData] = []
-            values.reserveCapacity(names.count)
-            for column in 0..<Int32(names.count) {
-                values.append(Self.value(statement, column))
-            }
-            try onRow(SQLiteValues(columns: names, values: values))
+        try connection.run(sql, binds.map(Self.value)) { columns, values in
+            try onRow(SQLiteValues(columns: columns, values: values))
         }
     }
 
-    private static func value(_ statement: OpaquePointer, _ column: Int32) -> SQLiteData {
-        switch sqlite_nio_sqlite3_column_type(statement, column) {
-        case SQLITE_INTEGER: return .integer(Int(sqlite_nio_sqlite3_column_int64(statement, column)))
-        case SQLITE_FLOAT: return .float(sqlite_nio_sqlite3_column_double(statement, column))
-        case SQLITE_TEXT:
-            guard let text = sqlite_nio_sqlite3_column_text(statement, column) else { return .text("") }
-            let count = Int(sqlite_nio_sqlite3_column_bytes(statement, column))
-            return .text(String(decoding: UnsafeBufferPointer(start: text, count: count), as: UTF8.self))
-        case SQLITE_BLOB:
-            let count = Int(sqlite_nio_sqlite3_column_bytes(statement, column))
-            var buffer = ByteBufferAllocator().buffer(capacity: count)
-            if let bytes = sqlite_nio_sqlite3_column_blob(statement, column) {
-                buffer.writeBytes(UnsafeRawBufferPointer(start: bytes, count: count))
-            }
-            return .blob(buffer)
-        default: return .null
+    func close() throws { try connection.close() }
+
+    static var libraryVersion: String { TillSQLite.SQLiteConnection.libraryVersion }
+
+    private static func value(_ data: SQLiteData) -> SQLiteValue {
+        switch data {
+        case .integer(let n): .integer(n)
+        case .float(let x): .float(x)
+        case .text(let s): .text(s)
+        case .blob(let buffer): .blob(Array(buffer.readableBytesView))
+        case .null: .null
         }
     }
-
-    private func prepared(_ sql: String, on raw: OpaquePointer) throws -> OpaquePointer {
-        if let statement = cache[sql] { return statement }
-        if cache.count >= Self.maxCached { finalizeAll() }
-        var statement: OpaquePointer?
-        let status = sqlite_nio_sqlite3_prepare_v3(raw, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
-        guard status == SQLITE_OK, let statement else { throw failure(status, raw) }
-        cache[sql] = statement
-        return statement
-    }
-
-    private func finalizeAll() {
-        for statement in cache.values { sqlite_nio_sqlite3_finalize(statement) }
-        cache.removeAll(keepingCapacity: true)
-    }
-
-    private func failure(_ status: Int32, _ raw: OpaquePointer) -> SQLiteFailure {
-        SQLiteFailure(code: status, message: String(cString: sqlite_nio_sqlite3_errmsg(raw)))
-    }
-
-    func close() throws {
-        guard let handle = raw else { return }
-        finalizeAll()
-        let status = sqlite_nio_sqlite3_close(handle)
-        guard status == SQLITE_OK else { throw failure(status, handle) }
-        raw = nil
-    }
-
-    deinit { try? close() }
-}
-
-private let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
-
-struct SQLiteFailure: Error, CustomStringConvertible {
-    let code: Int32
-    let message: String
-    var description: String { "SQLite error \(code): \(message)" }
-}
-
-/// A statement's column names, read once per statement run and shared by its rows.
-final class SQLiteColumns: Sendable {
-    let names: [String]
-    var count: Int { names.count }
-
-    init(_ statement: OpaquePointer) {
-        names = (0..<sqlite_nio_sqlite3_column_count(statement)).map { String(cString: sqlite_nio_sqlite3_column_name(statement, $0)) }
-    }
-
-    func index(of column: String) -> Int? { names.firstIndex(of: column) }
 }
 
 /// One result row for SQLKit.
 struct SQLiteValues: SQLRow {
     let columns: SQLiteColumns
-    let values: [SQLiteData]
+    let values: [SQLiteValue]
     private static let decoder = SQLiteDataDecoder()
 
     var allColumns: [String] { columns.names }
     func contains(column: String) -> Bool { columns.index(of: column) != nil }
 
-    private func value(_ column: String) throws -> SQLiteData {
+    private func value(_ column: String) throws -> SQLiteValue {
         guard let index = columns.index(of: column) else {
             throw DecodingError.keyNotFound(SQLiteColumnKey(column), .init(codingPath: [], debugDescription: "no column \(column)"))
         }
@@ -187,7 +75,19 @@ struct SQLiteValues: SQLRow {
             if D.self == Int?.self { return Int?.none as! D }
         default: break
         }
-        return try Self.decoder.decode(D.self, from: data)
+        return try Self.decoder.decode(D.self, from: Self.data(data))
+    }
+}
+
+extension SQLiteValues {
+    static func data(_ value: SQLiteValue) -> SQLiteData {
+        switch value {
+        case .integer(let n): .integer(n)
+        case .float(let x): .float(x)
+        case .text(let s): .text(s)
+        case .blob(let bytes): .blob(ByteBuffer(bytes: bytes))
+        case .null: .null
+        }
     }
 }
 
@@ -247,8 +147,8 @@ final class SQLiteCheckpointer: Sendable {
     private let stopping = DispatchSemaphore(value: 0)
     private let done = DispatchSemaphore(value: 0)
 
-    init(path: String, every interval: Duration, logger: Logger) throws {
-        let handle = try SQLiteHandle(path: path)
+    init(path: String, gatherLogWrites: Bool, every interval: Duration, logger: Logger) throws {
+        let handle = try SQLiteHandle(path: path, gatherLogWrites: gatherLogWrites)
         try handle.run("PRAGMA busy_timeout=5000", []) { _ in }
         let (stopping, done) = (stopping, done)
         let pause = DispatchTimeInterval.nanoseconds(Int(interval.seconds * 1e9))

@@ -1,5 +1,7 @@
-import Glibc
-import VaporCSQLite
+#if canImport(Glibc)
+    import Glibc
+#endif
+internal import CSQLite
 
 /// A VFS over SQLite's default one that writes a transaction's write-ahead log in a system call per 124 KiB instead
 /// of two a page.
@@ -13,17 +15,17 @@ import VaporCSQLite
 /// OS's cache exactly as without this VFS, and an acknowledged event still survives `kill -9`; other connections see
 /// a commit only after SQLite updates the WAL index, which it does after these writes. Other files pass straight
 /// through (every handle opens through this VFS; a connection that only reads the log never fills a buffer). This
-/// relies on SQLite writing a frame's header and its page in two calls (`walWriteOneFrame` in 3.54);
+/// relies on SQLite writing a frame's header and its page in two calls (`walWriteOneFrame`, 3.40 to 3.54);
 /// SQLiteLogVFSTests reads each commit from a second connection, so a SQLite that changed it would fail them.
-enum SQLiteLogVFS {
-    static let name = "till-wal-gather"
+public enum SQLiteLogVFS {
+    public static let name = "till-wal-gather"
     static let maxBuffered = 1 << 20
     /// The unix VFS writes at most 128 KiB a call (it masks the length with 0x1ffff).
     static let maxWrite = 0x1F000
 
     /// Registers the VFS (once); false if SQLite has no default VFS to wrap.
-    static let registered: Bool = {
-        guard let base = sqlite_nio_sqlite3_vfs_find(nil) else { return false }
+    public static let registered: Bool = {
+        guard let base = sqlite3_vfs_find(nil) else { return false }
         baseVFS = base
         stateOffset = (Int(base.pointee.szOsFile) + 15) & ~15
         let vfs = UnsafeMutablePointer<sqlite3_vfs>.allocate(capacity: 1)
@@ -32,7 +34,7 @@ enum SQLiteLogVFS {
         vfs.pointee.szOsFile = Int32(stateOffset + MemoryLayout<FileState>.stride)
         vfs.pointee.zName = UnsafePointer(strdup(name))
         vfs.pointee.xOpen = open
-        return sqlite_nio_sqlite3_vfs_register(vfs, 0) == SQLITE_OK
+        return sqlite3_vfs_register(vfs, 0) == SQLITE_OK
     }()
 
     nonisolated(unsafe) private static var baseVFS: UnsafeMutablePointer<sqlite3_vfs>!
