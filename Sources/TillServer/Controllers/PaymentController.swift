@@ -46,31 +46,3 @@ struct PaymentController {
         }
     }
 }
-
-struct AdminController {
-    let database: any Database
-    let processor: WebhookProcessor
-
-    func addRoutes(authenticated group: RouterGroup<TillRequestContext>) {
-        group.get("/admin/webhook-events") { request, context in
-            _ = try context.requireAdmin()
-            let query = request.queryDictionary
-            let status = query["status"]
-            if let status, !["pending", "processing", "processed", "ignored", "failed"].contains(status) {
-                throw TillError.invalid("status must be pending, processing, processed, ignored or failed")
-            }
-            let page = try PageRequest(query: query)
-            let rows = try await database.withConnection { db in try await WebhookEventRepository().list(status: status, page: page, on: db) }
-            return try JSONCoding.response(.ok, page.page(rows))
-        }
-        group.post("/admin/webhook-events/:id/replay") { _, context in
-            _ = try context.requireAdmin()
-            let id = try context.parameters.require("id")
-            guard let row = try await database.withConnection({ db in try await WebhookEventRepository().replay(id: id, on: db) }) else {
-                throw TillError.notFound("Webhook event")
-            }
-            processor.notify()
-            return try JSONCoding.response(.accepted, row)
-        }
-    }
-}

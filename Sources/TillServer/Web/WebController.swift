@@ -19,6 +19,10 @@ struct WebController {
     static let pages: [(route: String, file: String)] = [
         ("/", "pages/storefront.html"), ("/checkout/success", "pages/success.html"),
         ("/checkout/cancel", "pages/cancel.html"), ("/account", "pages/account.html"),
+        ("/admin", "pages/admin-dashboard.html"), ("/admin/catalog", "pages/admin-catalog.html"),
+        ("/admin/orders", "pages/admin-orders.html"), ("/admin/orders/:id", "pages/admin-order.html"),
+        ("/admin/payments", "pages/admin-payments.html"), ("/admin/payments/:id", "pages/admin-payment.html"),
+        ("/admin/webhooks", "pages/admin-webhooks.html"),
     ]
 
     var assets = WebAssets.bundled
