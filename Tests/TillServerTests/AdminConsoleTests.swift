@@ -152,6 +152,31 @@ struct AdminConsoleTests {
         }
     }
 
+    @Test("restock adds to the stock left after reservations, and only an admin can", arguments: Backend.available)
+    func restock(backend: Backend) async throws {
+        try await withTill(backend) { api, _ in
+            let (customer, admin, product, _) = try await api.orderSetup(inventory: 5, quantity: 2)
+            #expect(try await api.inventory(product) == 3)
+            let restocked = try await api.call(
+                .post, "/api/admin/products/\(product)/restock", token: admin, body: #"{"quantity":10}"#)
+            #expect(restocked.status == 200, "\(restocked.text)")
+            #expect(restocked.int("inventory") == 13)
+            #expect(try await api.inventory(product) == 13)
+            let refused = try await api.call(
+                .post, "/api/admin/products/\(product)/restock", token: customer, body: #"{"quantity":10}"#)
+            #expect(refused.status == 403)
+            for body in [#"{"quantity":0}"#, #"{"quantity":-1}"#, #"{"quantity":1000000000}"#, #"{"quantity":"9"}"#] {
+                let bad = try await api.call(.post, "/api/admin/products/\(product)/restock", token: admin, body: body)
+                #expect(bad.status == 400, "\(body): \(bad.text)")
+                #expect(bad.errorCode == "invalid_request")
+            }
+            #expect(try await api.inventory(product) == 13)
+            let missing = try await api.call(
+                .post, "/api/admin/products/nope/restock", token: admin, body: #"{"quantity":1}"#)
+            #expect(missing.status == 404)
+        }
+    }
+
     @Test("pages get each currency's digits from the server, and files are served with an ETag and the strict CSP")
     func assets() async throws {
         try await withTill(.sqlite) { api, _ in

@@ -141,6 +141,16 @@ def test_admin_sells_finds_and_refunds_part_of_an_order(console, browser):
     if SCREENSHOTS:
         full_page_screenshot(browser, "admin-dashboard.png")
 
+    # Restock from the catalog: the 4 left plus 10.
+    browser.get(console.root + "/admin/catalog")
+    row = "//table[@id='products']//tr[td='Oolong']"
+    wait(browser, lambda d: d.find_element(By.XPATH, row + "//td[@class='stock']").text == "4")
+    count = browser.find_element(By.XPATH, row + "//input")
+    count.clear()
+    count.send_keys("10")
+    browser.find_element(By.XPATH, row + "//button[text()='Restock']").click()
+    wait(browser, lambda d: d.find_element(By.XPATH, row + "//td[@class='stock']").text == "14")
+
 
 def signed(body):
     timestamp = int(time.time())

@@ -8,6 +8,10 @@ struct AdminController {
     let processor: WebhookProcessor
     let clock: TillClock
 
+    struct RestockRequest: Decodable {
+        let quantity: Int
+    }
+
     func addRoutes(authenticated group: RouterGroup<TillRequestContext>) {
         let admin = AdminService(database: database, clock: clock)
         group.get("/admin/webhook-events") { request, context in
@@ -39,6 +43,13 @@ struct AdminController {
         group.get("/admin/summary") { _, context in
             _ = try context.requireAdmin()
             return try JSONCoding.response(.ok, try await admin.summary())
+        }
+        group.post("/admin/products/:id/restock") { request, context in
+            _ = try context.requireAdmin()
+            let body = try await JSONCoding.decode(RestockRequest.self, from: request)
+            let product = try await admin.restock(
+                productId: try context.parameters.require("id"), quantity: body.quantity)
+            return try JSONCoding.response(.ok, product)
         }
         group.get("/admin/orders") { request, context in
             _ = try context.requireAdmin()

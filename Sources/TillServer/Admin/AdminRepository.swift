@@ -2,8 +2,8 @@ import Foundation
 import SQLKit
 import StripeAPI
 
-/// The admin console's read queries: aggregates for the dashboard, the order search, and the stored webhook events
-/// that mention an order or a payment. Writes stay with the services; nothing here changes a row.
+/// The admin console's queries: aggregates for the dashboard, the order search, the stored webhook events that
+/// mention an order or a payment, and restocking (the one write: an increment, so it never undoes a reservation).
 struct AdminRepository: Sendable {
     /// Sums of payments that succeeded in a window, per currency (gross, and what was refunded of it since).
     struct PaidTotal: Encodable, Sendable {
@@ -55,6 +55,23 @@ struct AdminRepository: Sendable {
             ORDER BY inventory, name LIMIT \(literal: limit)
             """
         ).all().map(Product.init(row:))
+    }
+
+    /// Adds `quantity` to a product's stock in one statement: reservations made meanwhile stay reserved, which a
+    /// read-then-`PATCH inventory` would undo. `nil` when the product does not exist or the stock would pass the cap.
+    func restock(productId: String, quantity: Int, cap: Int, now: Int, on db: any SQLDatabase) async throws -> Product?
+    {
+        try await db.raw(
+            """
+            UPDATE products SET inventory = inventory + \(bind: quantity), updated_at = \(bind: now)
+            WHERE id = \(bind: productId) AND inventory <= \(bind: cap - quantity)
+            RETURNING \(unsafeRaw: Product.columns)
+            """
+        ).first().map(Product.init(row:))
+    }
+
+    func productExists(_ id: String, on db: any SQLDatabase) async throws -> Bool {
+        try await db.raw("SELECT id FROM products WHERE id = \(bind: id)").first() != nil
     }
 
     struct OrderFilter: Sendable {

@@ -70,6 +70,24 @@ struct AdminService: Sendable {
         return page.page(rows)
     }
 
+    static let inventoryCap = 1_000_000_000
+
+    func restock(productId: String, quantity: Int) async throws -> Product {
+        guard (1...Self.inventoryCap).contains(quantity) else {
+            throw TillError.invalid("quantity must be a whole number from 1 to \(Self.inventoryCap)")
+        }
+        let now = clock.nowMillis()
+        return try await database.withConnection { db in
+            if let product = try await repository.restock(
+                productId: productId, quantity: quantity, cap: Self.inventoryCap, now: now, on: db)
+            {
+                return product
+            }
+            guard try await repository.productExists(productId, on: db) else { throw TillError.notFound("Product") }
+            throw TillError.invalid("the stock would pass \(Self.inventoryCap)")
+        }
+    }
+
     struct OrderTimeline: Encodable, Sendable {
         let order: AdminOrder
         let payments: [Payment]

@@ -50,8 +50,7 @@ async function loadProducts() {
       const n = Number(count.value);
       if (!Number.isSafeInteger(n) || n < 1) return;
       try {
-        const current = await Till.api("GET", `/api/products/${p.id}`);
-        await Till.api("PATCH", `/api/products/${p.id}`, {inventory: current.inventory + n});
+        await Till.api("POST", `/api/admin/products/${p.id}/restock`, {quantity: n});
         await loadProducts();
       } catch (e) { document.getElementById("product-error").textContent = e.message; }
     };
@@ -83,7 +82,9 @@ Admin.start(async () => {
         inventory: Number(document.getElementById("product-inventory").value)};
       if (editing) {
         body.active = document.getElementById("product-active").checked;
-        await Till.api("PATCH", `/api/products/${editing.id}`, body);
+        // Only what the admin changed: a stock figure read when the form opened would undo reservations made since.
+        for (const key of Object.keys(body)) if (body[key] === editing[key] || (key === "description" && body[key] === (editing[key] || ""))) delete body[key];
+        if (Object.keys(body).length) await Till.api("PATCH", `/api/products/${editing.id}`, body);
       } else {
         const created = await Till.api("POST", "/api/products", Object.assign({currency}, body));
         if (!document.getElementById("product-active").checked) await Till.api("PATCH", `/api/products/${created.id}`, {active: false});
