@@ -11,7 +11,10 @@ struct TillCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "till",
         abstract: "Till: a self-hostable payments service built on Stripe.",
-        subcommands: [Serve.self, Migrate.self, Admin.self, Trigger.self, Emulator.self, Reconcile.self, Bench.self, BenchSummary.self],
+        subcommands: [
+            Serve.self, Migrate.self, Admin.self, Trigger.self, Emulator.self, Reconcile.self, Bench.self,
+            BenchSummary.self,
+        ],
         defaultSubcommand: Serve.self)
 }
 
