@@ -14,6 +14,9 @@ public struct Currency: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { code }
 
+    /// Every currency Stripe accepts, in code order (pages format amounts with their digits, from `GET /api/config`).
+    public static var all: [Currency] { supported.sorted().compactMap(Currency.init) }
+
     /// Digits after the decimal point in the API's minor unit (what `amount` counts).
     public var minorUnitDigits: Int {
         if Self.zeroDecimal.contains(code) { return 0 }

@@ -137,7 +137,7 @@ public struct Till: Sendable {
                 closeOpenPayments: { orderId in try await payments.closeOpenPayments(orderId: orderId) })
         ).addRoutes(authenticated: authenticated)
         PaymentController(payments: payments).addRoutes(authenticated: authenticated)
-        AdminController(database: database, processor: processor).addRoutes(authenticated: authenticated)
+        AdminController(database: database, processor: processor, clock: clock).addRoutes(authenticated: authenticated)
         return router
     }
 

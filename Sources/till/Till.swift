@@ -11,7 +11,10 @@ struct TillCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "till",
         abstract: "Till: a self-hostable payments service built on Stripe.",
-        subcommands: [Serve.self, Migrate.self, Admin.self, Trigger.self, Emulator.self, Reconcile.self, Bench.self],
+        subcommands: [
+            Serve.self, Migrate.self, Admin.self, Trigger.self, Emulator.self, Reconcile.self, Bench.self,
+            BenchSummary.self,
+        ],
         defaultSubcommand: Serve.self)
 }
 
@@ -209,5 +212,27 @@ struct Bench: AsyncParsableCommand {
             print(try await bench.oversellCheck(productId: product))
         default: throw ValidationError("step is prepare, settle, oversell-prepare or oversell-check")
         }
+    }
+}
+
+struct BenchSummary: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-summary",
+        abstract: "Fill a database with orders (once) and print the admin dashboard summary's latency.")
+
+    @Option(help: "The database to fill and query: sqlite://PATH or postgres://...") var databaseURL: String
+    @Option(help: "Orders the database should hold.") var orders: Int = 1_000_000
+    @Option(help: "Timed runs of each query.") var runs: Int = 20
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .warning
+            return handler
+        }
+        let database = try DatabaseConfig(url: databaseURL)
+        let report = try await AdminSummaryBenchmark.run(
+            database: database, orders: orders, runs: runs, logger: Logger(label: "bench"))
+        print(report)
     }
 }

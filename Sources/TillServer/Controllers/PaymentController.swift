@@ -44,37 +44,3 @@ struct PaymentController {
         }
     }
 }
-
-struct AdminController {
-    let database: any Database
-    let processor: WebhookProcessor
-
-    func addRoutes(authenticated group: RouterGroup<TillRequestContext>) {
-        group.get("/admin/webhook-events") { request, context in
-            _ = try context.requireAdmin()
-            let query = request.queryDictionary
-            var status: WebhookEventStatus?
-            if let raw = query["status"] {
-                guard let known = WebhookEventStatus(rawValue: raw) else {
-                    let all = WebhookEventStatus.allCases.map(\.rawValue).joined(separator: ", ")
-                    throw TillError.invalid("status must be one of \(all)")
-                }
-                status = known
-            }
-            let page = try PageRequest(query: query)
-            let rows = try await database.withConnection { [status] db in
-                try await WebhookEventRepository().list(status: status, page: page, on: db)
-            }
-            return try JSONCoding.response(.ok, page.page(rows))
-        }
-        group.post("/admin/webhook-events/:id/replay") { _, context in
-            _ = try context.requireAdmin()
-            let id = try context.parameters.require("id")
-            guard let row = try await database.withConnection({ db in try await WebhookEventRepository().replay(id: id, on: db) }) else {
-                throw TillError.notFound("Webhook event")
-            }
-            processor.notify()
-            return try JSONCoding.response(.accepted, row)
-        }
-    }
-}

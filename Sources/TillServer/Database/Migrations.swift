@@ -177,6 +177,15 @@ enum Migrations {
         Migration(
             version: 4, name: "idempotency keys expire",
             statements: ["CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at)"]),
+        // The admin console: orders by status newest first (its search, and the dashboard's counts read from the
+        // index alone), and the money paid in a window (the index covers every column the sums read). The status
+        // index costs a settlement one more index entry moved, the price of a dashboard that does not scan orders.
+        Migration(
+            version: 5, name: "admin console indexes",
+            statements: [
+                "CREATE INDEX orders_status ON orders (status, created_at, id)",
+                "CREATE INDEX payments_succeeded ON payments (succeeded_at, currency, amount, amount_refunded)",
+            ]),
     ]
 
     /// Applies every migration not yet recorded, each in its own transaction. On PostgreSQL an advisory lock makes
