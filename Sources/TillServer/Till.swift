@@ -170,18 +170,6 @@ public struct Till: Sendable {
     }
 }
 
-/// Closes the database and the HTTP client once everything else has shut down.
-struct Closer: Service, CustomStringConvertible {
-    let till: Till
-    /// ServiceLifecycle logs its services: never the `Till` inside, with its keys.
-    var description: String { "Closer" }
-
-    func run() async throws {
-        try? await gracefulShutdown()
-        await till.close()
-    }
-}
-
 extension Till {
     /// `till migrate`: applies pending migrations and returns their versions.
     public static func migrate(config: AppConfig, logger: Logger) async throws -> [Int] {

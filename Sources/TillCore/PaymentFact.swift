@@ -1,0 +1,36 @@
+import Foundation
+
+/// What Stripe says happened to one payment, from a webhook event or from re-reading the session or intent.
+public enum PaymentFact: Sendable, Equatable {
+    /// Money was taken: `amount` and `currency` as Stripe reports them.
+    case succeeded(amount: Int, currency: String)
+    /// A delayed payment method was accepted and is on its way.
+    case processing
+    /// An attempt was declined. `final` when nothing can pay this payment any more
+    /// (`checkout.session.async_payment_failed`); otherwise the customer may try again.
+    case failed(code: String?, message: String?, final: Bool)
+    /// The session expired or the intent was cancelled: nothing more can be paid here.
+    case canceled
+    /// The charge now has `amountRefunded` refunded in all (Stripe's running total).
+    case refunded(amountRefunded: Int)
+    /// A dispute was opened on the charge.
+    case disputed
+    /// Stripe refused to create the session or intent: nothing can be paid through this payment, and the next
+    /// attempt starts a new one (Stripe would replay the refusal for the same idempotency key). The order stays.
+    case refusedByStripe(code: String?, message: String?)
+}
+
+/// The facts of a payment that the decision needs.
+public struct PaymentState: Sendable, Equatable {
+    public var status: PaymentStatus
+    public var amount: Int
+    public var currency: String
+    public var amountRefunded: Int
+
+    public init(status: PaymentStatus, amount: Int, currency: String, amountRefunded: Int = 0) {
+        self.status = status
+        self.amount = amount
+        self.currency = currency
+        self.amountRefunded = amountRefunded
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+
+/// What to do besides moving the payment's status; applied in the same transaction.
+public enum PaymentEffect: Sendable, Equatable {
+    /// Deliver what was paid for: the order becomes `PAID` (re-reserving its stock if it had been cancelled, or
+    /// refunding in full where that is impossible), or the plan's credits are granted.
+    case fulfil
+    /// Cancel the order and release its stock, unless another payment of it succeeded or is still live.
+    case cancelOrderUnlessOtherPayment
+    /// The order's refunded amount follows the payment's.
+    case recordRefund(amountRefunded: Int)
+    /// Flag the payment as disputed and log it.
+    case flagDispute
+    /// Record Stripe's decline code and message.
+    case recordFailure(code: String?, message: String?)
+}
+
+public struct PaymentDecision: Sendable, Equatable {
+    /// The payment's new status; `nil` leaves it as it is.
+    public var status: PaymentStatus?
+    public var amountRefunded: Int?
+    public var effects: [PaymentEffect]
+
+    public init(status: PaymentStatus? = nil, amountRefunded: Int? = nil, effects: [PaymentEffect] = []) {
+        self.status = status
+        self.amountRefunded = amountRefunded
+        self.effects = effects
+    }
+
+    public static let nothing = PaymentDecision()
+}
+
+/// The payment state machine: a pure function from (payment, fact) to a decision. It is monotonic: a paid payment
+/// never becomes unpaid, a settled one never reopens, and replaying a fact decides nothing new, so applying the
+/// decision with a conditional update on the old status makes every effect happen at most once.
+public enum PaymentMachine {
+    public static func decide(_ payment: PaymentState, _ fact: PaymentFact) -> PaymentDecision {
+        switch fact {
+        case .succeeded(let amount, let currency):
+            guard payment.status.isLive || payment.status == .canceled else { return .nothing }
+            guard amount == payment.amount, currency.lowercased() == payment.currency.lowercased() else {
+                return PaymentDecision(status: .requiresReview)
+            }
+            return PaymentDecision(status: .succeeded, effects: [.fulfil])
+
+        case .processing:
+            guard payment.status == .initiated || payment.status == .failed else { return .nothing }
+            return PaymentDecision(status: .processing)
+
+        case .failed(let code, let message, let final):
+            guard payment.status.isLive else { return .nothing }
+            if final {
+                return PaymentDecision(
+                    status: .failed, effects: [.recordFailure(code: code, message: message), .cancelOrderUnlessOtherPayment])
+            }
+            return PaymentDecision(status: .failed, effects: [.recordFailure(code: code, message: message)])
+
+        case .canceled:
+            guard payment.status.isLive else { return .nothing }
+            return PaymentDecision(status: .canceled, effects: [.cancelOrderUnlessOtherPayment])
+
+        case .refunded(let total):
+            guard payment.status.isPaid, total > payment.amountRefunded else { return .nothing }
+            let capped = min(total, payment.amount)
+            return PaymentDecision(
+                status: PaymentStatus.afterRefund(capped, of: payment.amount), amountRefunded: capped,
+                effects: [.recordRefund(amountRefunded: capped)])
+
+        case .disputed:
+            guard payment.status.isPaid else { return .nothing }
+            return PaymentDecision(effects: [.flagDispute])
+
+        case .refusedByStripe(let code, let message):
+            guard payment.status == .initiated else { return .nothing }
+            return PaymentDecision(status: .canceled, effects: [.recordFailure(code: code, message: message)])
+        }
+    }
+}

@@ -1,0 +1,6 @@
+import Foundation
+
+public enum Role: String, Sendable, Codable, CaseIterable {
+    case customer
+    case admin
+}
