@@ -104,6 +104,8 @@ def token(driver):
 
 def test_buy_a_product_with_a_card(shop, browser):
     register(browser, shop, "ann@shop.test")
+    # Without a Stripe key, every page says that payments are emulated.
+    assert "Payments are emulated" in text_of(browser, "#mode-banner")
     assert "$19.99" in text_of(browser, "#products")
     assert "20 left" in text_of(browser, "#products")
     if SCREENSHOTS:

@@ -20,8 +20,21 @@ const Till = {
   config: null,
   /// `GET /api/config`, once per page: Stripe's mode and each currency's minor-unit digits (the server's rules).
   async loadConfig() {
-    if (!Till.config) Till.config = await Till.api("GET", "/api/config");
+    if (!Till.config) {
+      Till.config = await Till.api("GET", "/api/config");
+      Till.showModeBanner(Till.config.stripeMode);
+    }
     return Till.config;
+  },
+  /// Says plainly, on every page, when no real money can move: the embedded emulator, or Stripe's test mode.
+  showModeBanner(mode) {
+    if (mode !== "emulator" && mode !== "test") return;
+    const text = mode === "emulator"
+      ? "Payments are emulated: this shop runs Till's built-in Stripe emulator and no real money moves. "
+        + "Pay with the test card 4242 4242 4242 4242."
+      : "Stripe test mode: no real money moves.";
+    const banner = Till.el("p", {id: "mode-banner", class: "mode-banner", role: "status", text});
+    document.body.prepend(banner);
   },
   /// Digits of the currency's minor unit, from the server; undefined for a currency it does not know.
   digits(currency) {
