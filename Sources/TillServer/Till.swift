@@ -134,7 +134,7 @@ public struct Till: Sendable {
         OrderController(
             orders: OrderService(
                 database: database, clock: clock, logger: logger, maxPendingPerUser: config.maxPendingOrdersPerUser,
-                closeOpenPayments: { orderId in try await payments.closeOpenPayments(orderId: orderId) })
+                payments: payments)
         ).addRoutes(authenticated: authenticated)
         PaymentController(payments: payments).addRoutes(authenticated: authenticated)
         AdminController(database: database, processor: processor, clock: clock).addRoutes(authenticated: authenticated)

@@ -62,7 +62,7 @@ func faultServer(_ log: FaultLog) -> some ApplicationProtocol {
         return Response(status: .notFound, headers: [.contentType: "text/html"], body: .init(byteBuffer: ByteBuffer(string: "<html>Not Found</html>")))
     }
     router.post("/v1/slow") { request, _ in
-        if await hit(request) == 1 { try await Task.sleep(for: .seconds(2)) }
+        if await hit(request) == 1 { try await Task.sleep(for: .seconds(4)) }
         return json(.ok, intent)
     }
     router.post("/v1/down") { request, _ in
@@ -173,7 +173,7 @@ struct StripeClientTests {
 
     @Test("a timed-out attempt is retried")
     func timeout() async throws {
-        try await withClient(timeout: 0.5) { stripe, log, _ in
+        try await withClient(timeout: 1.5) { stripe, log, _ in
             let intent: PaymentIntent = try await stripe.send(.post, "/v1/slow")
             #expect(intent.id == "pi_1")
             #expect(await log.hits["/v1/slow"] == 2)

@@ -14,8 +14,8 @@ struct OrderService: Sendable {
     let logger: Logger
     /// `MAX_PENDING_ORDERS_PER_USER` (0: no cap).
     let maxPendingPerUser: Int
-    /// Ends the order's open sessions and intents at Stripe; `false` when one turned out to be paid.
-    let closeOpenPayments: @Sendable (String) async throws -> Bool
+    /// Ends orders (their payments at Stripe first).
+    let payments: PaymentService
 
     struct CreateOrderRequest: Decodable, Sendable {
         struct Item: Decodable, Sendable {
@@ -187,14 +187,11 @@ struct OrderService: Sendable {
         if try await database.withConnection({ db in try await PaymentRepository().underReview(orderId: id, on: db) }) {
             throw TillError(.orderNotPayable, "A payment of this order is under review (REQUIRES_REVIEW); an admin must settle it first")
         }
-        if try await !closeOpenPayments(id) { throw Self.notCancellable(.paid) }
-        let now = clock.nowMillis()
-        // Ending a session at Stripe settles it, which may already have cancelled the order (and released its stock).
-        _ = try await database.transaction { db in try await orders.cancelReleasingStock(id: id, now: now, on: db) }
+        let cancelled = try await payments.cancelOrder(id: id)
         guard let order = try await database.withConnection({ db in try await orders.find(id: id, userId: owner, on: db) }) else {
             throw TillError.notFound("Order")
         }
-        guard order.status == .cancelled else { throw Self.notCancellable(order.status) }
+        guard cancelled else { throw Self.notCancellable(order.status) }
         logger.info("order cancelled", metadata: ["order.id": "\(order.id)"])
         return order
     }

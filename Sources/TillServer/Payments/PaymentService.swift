@@ -241,9 +241,21 @@ struct PaymentService: Sendable {
         return try await stripe.retrievePaymentIntent(intent.id, expand: ["latest_charge"]).latestCharge?.object
     }
 
+    /// Cancels a pending order: its open sessions and intents are ended at Stripe first, each settled through the
+    /// applier (whose decision cancels the order once no payment holds it), then an order that had none is cancelled
+    /// here, its stock released. Returns whether the order ends `CANCELLED`; `false` when a payment turned out to be
+    /// paid (the order is `PAID`) or holds it (money under review).
+    func cancelOrder(id orderId: String) async throws -> Bool {
+        guard try await closeOpenPayments(orderId: orderId) else { return false }
+        let now = clock.nowMillis()
+        _ = try await database.transaction { db in try await orders.cancelReleasingStock(id: orderId, now: now, on: db) }
+        let order = try await database.withConnection { db in try await orders.find(id: orderId, userId: nil, on: db) }
+        return order?.status == .cancelled
+    }
+
     /// Ends the order's open sessions and intents at Stripe before the order is cancelled, so nothing can be paid
     /// for an order that no longer holds stock. `false` when one of them turned out to be paid (and was applied).
-    func closeOpenPayments(orderId: String) async throws -> Bool {
+    private func closeOpenPayments(orderId: String) async throws -> Bool {
         let open = try await database.withConnection { db in try await payments.forOrder(orderId, on: db) }.filter { $0.status.isLive }
         for payment in open {
             do {

@@ -101,10 +101,7 @@ final class Reconciler: Service, Sendable {
 
     /// Cancels one unpaid order past its time: its open sessions are ended at Stripe first.
     func expire(orderId: String) async throws -> Bool {
-        guard try await paymentService.closeOpenPayments(orderId: orderId) else { return false }
-        let now = clock.nowMillis()
-        guard try await database.transaction({ db in try await OrderRepository().cancelReleasingStock(id: orderId, now: now, on: db) })
-        else { return false }
+        guard try await paymentService.cancelOrder(id: orderId) else { return false }
         logger.info("unpaid order expired", metadata: ["order.id": "\(orderId)"])
         return true
     }
