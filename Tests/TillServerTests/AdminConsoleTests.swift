@@ -197,7 +197,12 @@ struct AdminConsoleTests {
                 #expect(page.headers[.contentType] == "text/html; charset=utf-8")
                 #expect(page.headers[HTTPField.Name("Content-Security-Policy")!]?.contains("script-src 'self'") == true)
                 #expect(!page.text.contains("<script>"), "no inline script in \(path)")
+                // The shared top is filled in when the files are loaded.
+                #expect(!page.text.contains("<!--include") && !page.text.contains("{{title}}"), "\(path)")
+                #expect(page.text.contains("<header class=\"top\">"), "\(path)")
             }
+            #expect(try await api.call(.get, "/admin/webhooks").text.contains("<title>Webhooks · Till admin</title>"))
+            #expect(try await api.call(.get, "/account").text.contains("<title>Account · Till</title>"))
             #expect(try await api.call(.get, "/admin/orders").text.contains("/assets/admin-orders.js"))
         }
     }

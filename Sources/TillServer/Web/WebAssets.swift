@@ -42,10 +42,32 @@ struct WebAssets: Sendable {
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
                 let type = contentTypes[(relative as NSString).pathExtension]
             else { continue }
-            let data = try Data(contentsOf: URL(fileURLWithPath: path))
-            files[relative] = WebAsset(bytes: [UInt8](data), contentType: type)
+            var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+            if type.hasPrefix("text/html") { bytes = Array(try expandIncludes(String(decoding: bytes, as: UTF8.self), root: root).utf8) }
+            files[relative] = WebAsset(bytes: bytes, contentType: type)
         }
         return WebAssets(files: files)
+    }
+
+    /// Pages share their top (head, header, sign-in) through `<!--include partials/NAME.html title="T"-->` lines,
+    /// replaced once at load by that file with `{{title}}` filled in, so each page holds only what is its own.
+    static func expandIncludes(_ page: String, root: String) throws -> String {
+        var lines: [String] = []
+        for line in page.split(separator: "\n", omittingEmptySubsequences: false) {
+            guard line.hasPrefix("<!--include "), line.hasSuffix("-->") else {
+                lines.append(String(line))
+                continue
+            }
+            let parts = line.dropFirst("<!--include ".count).dropLast(3).split(separator: " ", maxSplits: 1)
+            let name = String(parts[0])
+            let title = parts.count > 1 ? String(parts[1]).replacingOccurrences(of: "title=", with: "")
+                .trimmingCharacters(in: CharacterSet(charactersIn: "\"")) : ""
+            guard !name.contains(".."), let partial = try? String(contentsOfFile: root + "/pages/" + name, encoding: .utf8) else {
+                throw CocoaError(.fileReadNoSuchFile, userInfo: [NSFilePathErrorKey: root + "/pages/" + name])
+            }
+            lines.append(partial.replacingOccurrences(of: "{{title}}", with: title).trimmingCharacters(in: .newlines))
+        }
+        return lines.joined(separator: "\n")
     }
 
     /// The files bundled with the executable. A missing bundle stops the server when it builds its router, at
