@@ -10,16 +10,6 @@ import Testing
 /// the test run). Seeded, so a failure can be replayed; `EMULATOR_FUZZ_ROUNDS` (default 150 a seed) runs longer.
 @Suite("Stripe emulator fuzz")
 struct EmulatorFuzzTests {
-    struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 
     static let names = [
         "amount", "currency", "unit_amount", "quantity", "price", "product", "product_data", "price_data", "line_items",
@@ -58,7 +48,7 @@ struct EmulatorFuzzTests {
         (.get, "/v1/balance_transactions/{txn}"), (.get, "/v1/balance_transactions"),
     ]
 
-    func key(_ rng: inout SplitMix64) -> String {
+    func key(_ rng: inout SplitMix) -> String {
         var key = Self.names.randomElement(using: &rng)!
         if Int.random(in: 0..<10, using: &rng) == 0 {
             key = String((0..<Int.random(in: 0...12, using: &rng)).map { _ in "ab[]=%&x".randomElement(using: &rng)! })
@@ -74,7 +64,7 @@ struct EmulatorFuzzTests {
         return key
     }
 
-    func value(_ rng: inout SplitMix64, ids: [String: String]) -> String {
+    func value(_ rng: inout SplitMix, ids: [String: String]) -> String {
         switch Int.random(in: 0..<20, using: &rng) {
         case 0: return String(repeating: "9", count: Int.random(in: 1...5000, using: &rng))
         case 1: return String(Int.random(in: Int.min...Int.max, using: &rng))
@@ -83,7 +73,7 @@ struct EmulatorFuzzTests {
         }
     }
 
-    func body(_ rng: inout SplitMix64, ids: [String: String]) -> String {
+    func body(_ rng: inout SplitMix, ids: [String: String]) -> String {
         switch Int.random(in: 0..<25, using: &rng) {
         case 0: return "a" + String(repeating: "[]", count: Int.random(in: 11...50_000, using: &rng)) + "=1"
         case 1: return (0..<Int.random(in: 900...1500, using: &rng)).map { "k\($0)=v" }.joined(separator: "&")
@@ -102,7 +92,7 @@ struct EmulatorFuzzTests {
     @Test("random requests to every route answer 2xx or a 4xx in Stripe's error shape", arguments: [1, 2, 3, 4])
     func fuzz(seed: UInt64) async throws {
         try await EmulatorHarness.run { stripe in
-            var rng = SplitMix64(state: seed)
+            var rng = SplitMix(seed: seed)
             // Real objects, so that bodies reach past the id lookups.
             var ids: [String: String] = [:]
             ids["prod"] = try await stripe.call(.post, "/v1/products", "name=Tea").string("id")
