@@ -15,6 +15,10 @@ public enum PaymentFact: Sendable, Equatable {
     case refunded(amountRefunded: Int)
     /// A dispute was opened on the charge.
     case disputed
+    /// An admin looked at a payment under review (`REQUIRES_REVIEW`) and accepted what Stripe took for the order.
+    case reviewAccepted
+    /// An admin gave the money of a payment under review back in full at Stripe.
+    case reviewRefunded
     /// Stripe refused to create the session or intent: nothing can be paid through this payment, and the next
     /// attempt starts a new one (Stripe would replay the refusal for the same idempotency key). The order stays.
     case refusedByStripe(code: String?, message: String?)

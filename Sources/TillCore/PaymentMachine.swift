@@ -70,6 +70,16 @@ public enum PaymentMachine {
             guard payment.status.isPaid else { return .nothing }
             return PaymentDecision(effects: [.flagDispute])
 
+        case .reviewAccepted:
+            guard payment.status == .requiresReview else { return .nothing }
+            return PaymentDecision(status: .succeeded, effects: [.fulfil])
+
+        case .reviewRefunded:
+            // Nothing was delivered for this money: with it gone, the order ends as if never paid.
+            guard payment.status == .requiresReview else { return .nothing }
+            return PaymentDecision(
+                status: .refunded, amountRefunded: payment.amount, effects: [.cancelOrderUnlessOtherPayment])
+
         case .refusedByStripe(let code, let message):
             guard payment.status == .initiated else { return .nothing }
             return PaymentDecision(status: .canceled, effects: [.recordFailure(code: code, message: message)])

@@ -8,6 +8,7 @@ struct PaymentMachineTests {
         paid, .processing, .failed(code: "card_declined", message: "Declined", final: false),
         .failed(code: "async_payment_failed", message: nil, final: true), .canceled, .refunded(amountRefunded: 500),
         .refunded(amountRefunded: 1999), .disputed, .succeeded(amount: 1000, currency: "usd"), .succeeded(amount: 1999, currency: "eur"),
+        .reviewAccepted, .reviewRefunded, .refusedByStripe(code: "url_invalid", message: "Not a valid URL"),
     ]
 
     func state(_ status: PaymentStatus, refunded: Int = 0) -> PaymentState {
@@ -56,6 +57,15 @@ struct PaymentMachineTests {
         // charge.dispute.created
         Row(from: .succeeded, fact: .disputed, to: nil, effects: [.flagDispute]),
         Row(from: .initiated, fact: .disputed, to: nil, effects: []),
+        // an admin settles money under review: accepted, it delivers the order; refunded, the order is let go
+        Row(from: .requiresReview, fact: .reviewAccepted, to: .succeeded, effects: [.fulfil]),
+        Row(from: .requiresReview, fact: .reviewRefunded, to: .refunded, effects: [.cancelOrderUnlessOtherPayment]),
+        Row(from: .succeeded, fact: .reviewAccepted, to: nil, effects: []),
+        Row(from: .initiated, fact: .reviewRefunded, to: nil, effects: []),
+        Row(from: .requiresReview, fact: .canceled, to: nil, effects: []),  // the sweep never ends money under review
+        // Stripe refused to open the session: the payment ends, the order stays payable
+        Row(from: .initiated, fact: .refusedByStripe(code: "url_invalid", message: "Not a valid URL"), to: .canceled,
+            effects: [.recordFailure(code: "url_invalid", message: "Not a valid URL")]),
     ]
 
     @Test("every row of the contract's table", arguments: table)

@@ -243,6 +243,42 @@ struct HardeningTests {
             let cancel = try await api.call(.post, "/api/orders/\(orderId)/cancel", token: user)
             #expect(cancel.status == 409 && cancel.errorCode == "order_not_payable")
             #expect(try await api.inventory(product) == 3)
+            // An admin accepts what was taken: the order is delivered.
+            let admin = try await api.adminToken()
+            #expect(try await api.call(.post, "/api/payments/\(paymentId)/accept", token: user).status == 403)
+            let accepted = try await api.call(.post, "/api/payments/\(paymentId)/accept", token: admin)
+            #expect(accepted.status == 200 && accepted.string("status") == "SUCCEEDED")
+            #expect(try await api.orderStatus(user, orderId) == "PAID")
+            #expect(try await api.call(.post, "/api/payments/\(paymentId)/accept", token: admin).status == 409)
+        }
+    }
+
+    @Test("an admin refunds money under review in full at Stripe: the order is let go and its stock comes back", arguments: Backend.available)
+    func reviewRefunded(backend: Backend) async throws {
+        try await withTill(backend) { api, till in
+            let (user, admin, product, order) = try await api.orderSetup(unitAmount: 1999, inventory: 5, quantity: 2)
+            let orderId = order.string("id")
+            let checkout = try await api.call(.post, "/api/orders/\(orderId)/checkout", token: user)
+            let paymentId = checkout.string("paymentId")
+            // Money Stripe really took, for another amount than the order's.
+            let intent = try await api.stripe(
+                .post, "/v1/payment_intents", form: "amount=700&currency=usd&payment_method=pm_card_visa&confirm=true")
+            #expect(intent.string("status") == "succeeded")
+            let options = TestEvents.Options(
+                orderId: orderId, paymentId: paymentId, sessionId: checkout.string("sessionId"),
+                paymentIntentId: intent.string("id"), amount: 700)
+            #expect(try await api.deliver(try TestEvents.make(type: "checkout.session.completed", options: options), secret: till.webhookSecrets[0]).status == 200)
+            try await eventually(10, "the payment to need review") {
+                try await api.payment(user, paymentId).string("status") == "REQUIRES_REVIEW"
+            }
+            let partial = try await api.call(.post, "/api/payments/\(paymentId)/refund", token: admin, body: #"{"amount":100}"#)
+            #expect(partial.status == 400)
+            let refund = try await api.call(.post, "/api/payments/\(paymentId)/refund", token: admin)
+            #expect(refund.status == 202 && refund.string("status") == "REFUNDED")
+            #expect(try await api.orderStatus(user, orderId) == "CANCELLED")
+            #expect(try await api.inventory(product) == 5)
+            let refunds = try await api.stripe(.get, "/v1/refunds", form: "payment_intent=\(intent.string("id"))")
+            #expect((refunds["data"] as? [[String: Any]])?.first?["amount"] as? Int == 700)
         }
     }
 

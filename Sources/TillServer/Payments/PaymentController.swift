@@ -34,6 +34,10 @@ struct PaymentController {
         group.post("/payments/:id/sync") { _, context in
             try JSONCoding.response(.ok, try await payments.sync(id: try context.parameters.require("id"), identity: try context.requireIdentity()))
         }
+        group.post("/payments/:id/accept") { _, context in
+            _ = try context.requireAdmin()
+            return try JSONCoding.response(.ok, try await payments.acceptReview(id: try context.parameters.require("id")))
+        }
         group.post("/payments/:id/refund") { request, context in
             _ = try context.requireAdmin()
             // The body is read whatever the framing (Content-Length or chunked): an amount must never be missed.

@@ -177,6 +177,7 @@ struct PaymentService: Sendable {
     func refund(id: String, amount requested: Int?) async throws -> Payment {
         let payment = try await database.withConnection { db in try await payments.find(id: id, on: db) }
         guard let payment else { throw TillError.notFound("Payment") }
+        if payment.status == .requiresReview { return try await refundUnderReview(payment, amount: requested) }
         guard payment.status == .succeeded || payment.status == .partiallyRefunded else {
             throw TillError(.orderNotPayable, "Only a SUCCEEDED or PARTIALLY_REFUNDED payment can be refunded (this one is \(payment.status.rawValue))")
         }
@@ -202,6 +203,37 @@ struct PaymentService: Sendable {
         }
         logger.info("refund requested", metadata: ["payment.id": "\(id)", "amount": "\(amount)"])
         return try await database.withConnection { db in try await payments.find(id: id, on: db) } ?? payment
+    }
+
+    /// Gives back, in full, money whose amount or currency did not match its order: refunded at Stripe (all of the
+    /// charge, whatever its amount), then settled as `reviewRefunded`, which lets the order go and its stock back.
+    private func refundUnderReview(_ payment: Payment, amount: Int?) async throws -> Payment {
+        guard amount == nil else {
+            throw TillError.invalid("A payment under review is refunded in full: send no amount")
+        }
+        guard let intentId = payment.paymentIntentId else {
+            throw TillError(.stripeError, "The payment has no PaymentIntent to refund yet")
+        }
+        do {
+            _ = try await stripe.createRefund(
+                RefundCreateParams(paymentIntent: intentId, metadata: ["paymentId": payment.id, "reason": "review_refunded"]),
+                options: RequestOptions(idempotencyKey: "till-refund-review-\(payment.id)"))
+        } catch {
+            throw Self.stripeError(error)
+        }
+        logger.info("payment under review refunded", metadata: ["payment.id": "\(payment.id)"])
+        return try await settlement.apply(paymentId: payment.id, facts: [.reviewRefunded], details: .init()) ?? payment
+    }
+
+    /// An admin accepts what Stripe took for a payment under review: the order is delivered as if it had matched.
+    func acceptReview(id: String) async throws -> Payment {
+        let payment = try await database.withConnection { db in try await payments.find(id: id, on: db) }
+        guard let payment else { throw TillError.notFound("Payment") }
+        guard payment.status == .requiresReview else {
+            throw TillError(.orderNotPayable, "Only a payment under review can be accepted (this one is \(payment.status.rawValue))")
+        }
+        logger.info("payment under review accepted", metadata: ["payment.id": "\(payment.id)"])
+        return try await settlement.apply(paymentId: payment.id, facts: [.reviewAccepted], details: .init()) ?? payment
     }
 
     /// Re-reads the session or intent from Stripe and applies what it says through the webhook's path.
