@@ -37,7 +37,7 @@ public enum PaymentMachine {
     public static func decide(_ payment: PaymentState, _ fact: PaymentFact) -> PaymentDecision {
         switch fact {
         case .succeeded(let amount, let currency):
-            guard payment.status.isLive || payment.status == .canceled else { return .nothing }
+            guard payment.status.maySucceed else { return .nothing }
             guard amount == payment.amount, currency.lowercased() == payment.currency.lowercased() else {
                 return PaymentDecision(status: .requiresReview)
             }

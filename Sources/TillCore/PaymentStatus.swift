@@ -16,6 +16,13 @@ public enum PaymentStatus: String, Sendable, Codable, CaseIterable {
     /// May still be paid (a failed attempt is not final while its session or intent is open).
     public var isLive: Bool { [.initiated, .processing, .failed].contains(self) }
 
+    /// May still end `SUCCEEDED`: live, or canceled here while Stripe may still report a late success.
+    public var maySucceed: Bool { isLive || self == .canceled }
+
+    /// Money in flight (a delayed method) or under review: its order is neither cancelled nor released by time or by
+    /// its owner until this payment ends.
+    public var holdsOrderOpen: Bool { self == .processing || self == .requiresReview }
+
     /// Open for the customer to pay again through the same session or intent (not while one is processing).
     public var isPayable: Bool { self == .initiated || self == .failed }
 

@@ -69,6 +69,10 @@ struct AuthService: Sendable {
 
     func login(email rawEmail: String, password: String, address: String?) async throws -> Session {
         let email = rawEmail.trimmingCharacters(in: .whitespaces).lowercased()
+        // No account has an email that is not valid: refused before it could become a limiter key of any size.
+        guard Validation.emailProblem(email) == nil, password.utf8.count <= 1024 else {
+            throw TillError(.unauthorized, "Email or password is wrong")
+        }
         // Counted before bcrypt: 200 guesses at once get 5 checks, not 200.
         if let wait = limiter.admit(email: email, address: address, now: clock.nowMillis()) {
             let seconds = wait / 1000 + 1

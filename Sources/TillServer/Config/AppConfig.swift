@@ -194,7 +194,7 @@ public struct AppConfig: Sendable, CustomStringConvertible {
             if let bad = entries.first(where: { !Self.isIPAddress($0) }) {
                 problems.append("TRUSTED_PROXIES must be IP addresses separated by commas (got \"\(bad)\")")
             }
-            trustedProxies = Set(entries)
+            trustedProxies = Set(entries.map(ClientAddressMiddleware.normalized))
         }
 
         // Payments through the emulator are free: it is on by default only where nobody else can reach it.

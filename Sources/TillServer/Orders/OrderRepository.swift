@@ -78,13 +78,6 @@ struct OrderRepository: Sendable {
         return result
     }
 
-    /// `from` → `PAID` if, and only if, it is still in `from`.
-    func markPaid(id: String, from: OrderStatus, now: Int, on db: any SQLDatabase) async throws -> Bool {
-        try await db.raw("""
-            UPDATE orders SET status = 'PAID', paid_at = \(bind: now), cancelled_at = NULL, updated_at = \(bind: now)
-            WHERE id = \(bind: id) AND status = \(bind: from.rawValue) RETURNING id
-            """).first() != nil
-    }
 
     /// The order's refunded amount follows its payment's (never down), with the status TillCore decided for it.
     func recordRefund(id: String, amountRefunded: Int, status: OrderStatus, now: Int, on db: any SQLDatabase) async throws {
@@ -95,18 +88,28 @@ struct OrderRepository: Sendable {
             """).run()
     }
 
-    /// `PENDING` → `PAID` for each of `ids` still pending, in one statement; returns those it moved. On SQLite,
+    /// `from` → `PAID` for each of `ids` still in `from`, in one statement; returns those it moved. On SQLite,
     /// `+status` keeps the planner on the primary key: on the pending index it would walk every pending order.
-    func markPaid(ids: [String], now: Int, kind: DatabaseKind, on db: any SQLDatabase) async throws -> Set<String> {
+    func markPaid(ids: [String], from: OrderStatus, now: Int, kind: DatabaseKind, on db: any SQLDatabase) async throws -> Set<String> {
         guard !ids.isEmpty else { return [] }
         return Set(try await db.raw("""
             UPDATE orders SET status = 'PAID', paid_at = \(bind: now), cancelled_at = NULL, updated_at = \(bind: now)
-            WHERE id IN (\(binds: ids)) AND \(unsafeRaw: kind == .sqlite ? "+status" : "status") = 'PENDING' RETURNING id
+            WHERE id IN (\(binds: ids)) AND \(unsafeRaw: kind == .sqlite ? "+status" : "status") = \(bind: from.rawValue)
+            RETURNING id
             """).all(decodingColumn: "id", as: String.self))
     }
 
+    /// Puts back a cancelled order that `markPaid(from: .cancelled)` moved, when its stock turned out to be gone.
+    func restoreCancelled(_ order: Order, on db: any SQLDatabase) async throws {
+        try await db.raw("""
+            UPDATE orders SET status = 'CANCELLED', paid_at = NULL, cancelled_at = \(bind: order.cancelledAt),
+                updated_at = \(bind: order.updatedAt)
+            WHERE id = \(bind: order.id)
+            """).run()
+    }
+
     /// Pending orders created before `cutoff` and after the cursor `(createdAt, id)`, oldest first, leaving out those
-    /// with money under review: they wait for an admin, not for the clock.
+    /// a payment holds open (money in flight or under review): they wait for that payment, not for the clock.
     func pendingOlderThan(
         _ cutoff: Int, after cursor: (createdAt: Int, id: String)?, limit: Int, on db: any SQLDatabase
     ) async throws -> [(createdAt: Int, id: String)] {
@@ -115,11 +118,14 @@ struct OrderRepository: Sendable {
             query += " AND (created_at > \(bind: cursor.createdAt) OR (created_at = \(bind: cursor.createdAt) AND id > \(bind: cursor.id)))"
         }
         query += """
-             AND NOT EXISTS (SELECT 1 FROM payments WHERE payments.order_id = orders.id AND payments.status = 'REQUIRES_REVIEW')
+             AND NOT EXISTS (SELECT 1 FROM payments WHERE payments.order_id = orders.id AND \(unsafeRaw: Self.heldOpen))
              ORDER BY created_at, id LIMIT \(literal: limit)
             """
         return try await db.raw(query).all().map { (try $0.int("created_at"), try $0.string("id")) }
     }
+
+    /// A payment of the order holds it open (`PaymentStatus.holdsOrderOpen`): money in flight or under review.
+    static let heldOpen = "payments.status IN (\(SQLList.of(\PaymentStatus.holdsOrderOpen)))"
 
     /// How many orders of the user are `PENDING`.
     func pendingCount(userId: String, on db: any SQLDatabase) async throws -> Int {
@@ -127,23 +133,35 @@ struct OrderRepository: Sendable {
             .first(decodingColumn: "n", as: Int.self) ?? 0
     }
 
-    /// `PENDING` → `CANCELLED` and its stock back on the shelf, if, and only if, it is still pending and holds no
-    /// money under review (`REQUIRES_REVIEW` waits for an admin, its stock kept): the one place
+    /// `PENDING` → `CANCELLED` and its stock back on the shelf, if, and only if, it is still pending and no payment
+    /// holds it open (money in flight, or under review waiting for an admin): the one place
     /// an order is cancelled (by its owner, by its payment ending, by the expiry sweep). Returns whether it was.
     /// Runs inside the caller's transaction; products are updated in id order, like every stock change.
     func cancelReleasingStock(id: String, now: Int, on db: any SQLDatabase) async throws -> Bool {
-        let cancelled = try await db.raw("""
+        try await cancelReleasingStock(ids: [id], now: now, kind: .sqlite, on: db).contains(id)
+    }
+
+    /// As `cancelReleasingStock(id:)` for several orders in one statement, the stock they held released product by
+    /// product in id order (on PostgreSQL the orders are locked in id order first). Returns those cancelled.
+    func cancelReleasingStock(ids: [String], now: Int, kind: DatabaseKind, on db: any SQLDatabase) async throws -> Set<String> {
+        guard !ids.isEmpty else { return [] }
+        try await db.lockInOrder("orders", ids: ids, kind: kind)
+        let cancelled = Set(try await db.raw("""
             UPDATE orders SET status = 'CANCELLED', cancelled_at = \(bind: now), updated_at = \(bind: now)
-            WHERE id = \(bind: id) AND status = 'PENDING'
-              AND NOT EXISTS (SELECT 1 FROM payments WHERE payments.order_id = orders.id AND payments.status = 'REQUIRES_REVIEW')
+            WHERE id IN (\(binds: ids)) AND status = 'PENDING'
+              AND NOT EXISTS (SELECT 1 FROM payments WHERE payments.order_id = orders.id AND \(unsafeRaw: Self.heldOpen))
             RETURNING id
-            """).first() != nil
-        guard cancelled else { return false }
-        let catalog = CatalogRepository()
-        for item in Self.lockOrder(try await items(orderIds: [id], on: db)[id] ?? []) {
-            try await catalog.release(productId: item.productId, quantity: item.quantity, now: now, on: db)
+            """).all(decodingColumn: "id", as: String.self))
+        guard !cancelled.isEmpty else { return [] }
+        var released: [String: Int] = [:]
+        for items in try await items(orderIds: Array(cancelled), on: db).values {
+            for item in items { released[item.productId, default: 0] += item.quantity }
         }
-        return true
+        let catalog = CatalogRepository()
+        for (productId, quantity) in released.sorted(by: { $0.key < $1.key }) {
+            try await catalog.release(productId: productId, quantity: quantity, now: now, on: db)
+        }
+        return cancelled
     }
 
     /// Items in the one global order in which transactions lock product rows (by product id), so that two

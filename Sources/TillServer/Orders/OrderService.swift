@@ -73,7 +73,7 @@ struct OrderService: Sendable {
                 try await idempotency.complete(userId: userId, key: key, statusCode: 201, body: body, on: db)
                 return StoredResponse(status: 201, body: body)
             }
-        } catch let error as TillError where [.insufficientInventory, .invalidRequest, .tooManyPendingOrders].contains(error.code) {
+        } catch let error as TillError where [.insufficientInventory, .invalidRequest].contains(error.code) {
             // The order was rolled back; the answer is kept so a retry with this key gets the same one.
             try await database.withConnection { db in
                 try await idempotency.storeIfAbsent(
@@ -184,9 +184,6 @@ struct OrderService: Sendable {
         let current = try await database.withConnection { db in try await orders.find(id: id, userId: owner, on: db) }
         guard let current else { throw TillError.notFound("Order") }
         guard current.status == .pending else { throw Self.notCancellable(current.status) }
-        if try await database.withConnection({ db in try await PaymentRepository().underReview(orderId: id, on: db) }) {
-            throw TillError(.orderNotPayable, "A payment of this order is under review (REQUIRES_REVIEW); an admin must settle it first")
-        }
         let cancelled = try await payments.cancelOrder(id: id)
         guard let order = try await database.withConnection({ db in try await orders.find(id: id, userId: owner, on: db) }) else {
             throw TillError.notFound("Order")

@@ -31,15 +31,6 @@ struct PaymentRepository: Sendable {
         ).all().map(Payment.init(row:))
     }
 
-    func find(sessionId: String, on db: any SQLDatabase) async throws -> Payment? {
-        try await db.raw("SELECT \(unsafeRaw: Payment.columns) FROM payments WHERE checkout_session_id = \(bind: sessionId)")
-            .first().map(Payment.init(row:))
-    }
-
-    func find(paymentIntentId: String, on db: any SQLDatabase) async throws -> Payment? {
-        try await db.raw("SELECT \(unsafeRaw: Payment.columns) FROM payments WHERE payment_intent_id = \(bind: paymentIntentId)")
-            .first().map(Payment.init(row:))
-    }
 
     /// The open (initiated or failed-but-retryable) payment of this method for an order.
     func open(orderId: String, method: PaymentMethod, on db: any SQLDatabase) async throws -> Payment? {
@@ -158,13 +149,15 @@ struct PaymentRepository: Sendable {
     }
 
     /// Reserves `amount` of what is left to refund; `false` when that would refund more than was paid.
-    func requestRefund(id: String, amount: Int, now: Int, on db: any SQLDatabase) async throws -> Bool {
+    /// Returns the payment's refunded-or-requested total after this request (each request's own number, so two
+    /// at once get two Stripe idempotency keys), or `nil` when it would be more than was paid.
+    func requestRefund(id: String, amount: Int, now: Int, on db: any SQLDatabase) async throws -> Int? {
         try await db.raw("""
             UPDATE payments SET refund_requested = refund_requested + \(bind: amount), updated_at = \(bind: now)
             WHERE id = \(bind: id) AND status IN (\(unsafeRaw: SQLList.of(\PaymentStatus.isRefundable)))
               AND \(bind: amount) > 0 AND refund_requested + \(bind: amount) <= amount AND amount_refunded + \(bind: amount) <= amount
-            RETURNING id
-            """).first() != nil
+            RETURNING refund_requested
+            """).first(decodingColumn: "refund_requested", as: Int.self)
     }
 
     func cancelRefundRequest(id: String, amount: Int, on db: any SQLDatabase) async throws {
@@ -205,9 +198,4 @@ struct PaymentRepository: Sendable {
             """).first() != nil
     }
 
-    /// Whether a payment of the order holds money under review.
-    func underReview(orderId: String, on db: any SQLDatabase) async throws -> Bool {
-        try await db.raw("SELECT id FROM payments WHERE order_id = \(bind: orderId) AND status = 'REQUIRES_REVIEW' LIMIT 1")
-            .first() != nil
-    }
 }

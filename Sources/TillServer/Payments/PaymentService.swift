@@ -178,7 +178,7 @@ struct PaymentService: Sendable {
         let payment = try await database.withConnection { db in try await payments.find(id: id, on: db) }
         guard let payment else { throw TillError.notFound("Payment") }
         if payment.status == .requiresReview { return try await refundUnderReview(payment, amount: requested) }
-        guard payment.status == .succeeded || payment.status == .partiallyRefunded else {
+        guard payment.status.isRefundable else {
             throw TillError(.orderNotPayable, "Only a SUCCEEDED or PARTIALLY_REFUNDED payment can be refunded (this one is \(payment.status.rawValue))")
         }
         let left = payment.amount - max(payment.amountRefunded, payment.refundRequested)
@@ -186,7 +186,7 @@ struct PaymentService: Sendable {
         guard amount > 0 else { throw TillError.invalid("Nothing is left to refund on this payment") }
         guard amount <= left else { throw TillError.invalid("amount must be at most \(left), what is left to refund") }
         let now = clock.nowMillis()
-        guard try await database.withConnection({ db in try await payments.requestRefund(id: id, amount: amount, now: now, on: db) }) else {
+        guard let requested = try await database.withConnection({ db in try await payments.requestRefund(id: id, amount: amount, now: now, on: db) }) else {
             throw TillError.invalid("amount must be at most what is left to refund")
         }
         guard let intentId = payment.paymentIntentId else {
@@ -196,7 +196,7 @@ struct PaymentService: Sendable {
         do {
             _ = try await stripe.createRefund(
                 RefundCreateParams(paymentIntent: intentId, amount: amount, metadata: ["paymentId": id]),
-                options: RequestOptions(idempotencyKey: "till-refund-\(id)-\(payment.refundRequested)-\(amount)"))
+                options: RequestOptions(idempotencyKey: "till-refund-\(id)-\(requested)-\(amount)"))
         } catch {
             try await database.withConnection { db in try await payments.cancelRefundRequest(id: id, amount: amount, on: db) }
             throw Self.stripeError(error)
@@ -304,6 +304,10 @@ struct PaymentService: Sendable {
             }
             let after = try await sync(payment)
             if after.status.isPaid { return false }
+            if after.status.holdsOrderOpen {
+                throw TillError(
+                    .orderNotPayable, "A payment of this order is \(after.status.rawValue); the order cannot be cancelled until it ends")
+            }
             if after.status.isLive {
                 try await settlement.apply(paymentId: payment.id, facts: [.canceled], details: .init())
             }
@@ -321,9 +325,11 @@ struct PaymentService: Sendable {
         guard order.status == .pending else {
             throw TillError(.orderNotPayable, "Order is \(order.status.rawValue); only a PENDING order can be paid")
         }
-        let processing = try await database.withConnection { db in try await payments.forOrder(orderId, on: db) }
-            .contains { $0.status == .processing }
-        if processing { throw TillError(.orderNotPayable, "A payment of this order is PROCESSING; wait for it to finish") }
+        let holding = try await database.withConnection { db in try await payments.forOrder(orderId, on: db) }
+            .first { $0.status.holdsOrderOpen }
+        if let holding {
+            throw TillError(.orderNotPayable, "A payment of this order is \(holding.status.rawValue); wait for it to end")
+        }
         return order
     }
 

@@ -33,8 +33,6 @@ extension SettlementService {
         var verdicts: [Verdict] = []
         /// Payments whose money must go back in full, to refund at Stripe once the transaction has committed.
         var refunds: [Payment] = []
-        /// The payments the items were about, by lookup order (for `sync`'s answer, re-read after commit).
-        var paymentIds: [String?] = []
     }
 
     /// A payment changed between being read and being written (another processor got there first): the whole batch
@@ -61,13 +59,12 @@ extension SettlementService {
         for item in items {
             guard let report = item.report, let found = current.resolve(report.lookup) else {
                 outcome.verdicts.append(.ignored)
-                outcome.paymentIds.append(nil)
                 continue
             }
             var payment = found
             var verdict = Verdict.processed
             for fact in report.facts {
-                if fact.followsSuccess, !payment.status.isPaid, payment.status.isLive {
+                if fact.followsSuccess, !payment.status.isPaid, payment.status.maySucceed {
                     verdict = .deferred("payment \(payment.id) is not paid yet; will retry after its success is applied")
                     break
                 }
@@ -82,7 +79,6 @@ extension SettlementService {
             }
             current.update(payment)
             outcome.verdicts.append(verdict)
-            outcome.paymentIds.append(payment.id)
         }
 
         var fulfilled = Set<String>()
@@ -131,6 +127,7 @@ extension SettlementService {
                     amountRefunded: step.decision.amountRefunded ?? step.before.amountRefunded)
             }
         }
+        try await db.lockInOrder("payments", ids: moves.map(\.id), kind: database.kind)
         guard try await payments.transition(moves, now: now, on: db) == moves.count else { throw Conflict() }
         for step in run {
             guard let status = step.decision.status else { continue }
@@ -156,7 +153,7 @@ extension SettlementService {
                 try await payments.markNeedsRefund(ids: undeliverable.map(\.id), on: db)
                 refunds += undeliverable
             case .cancelOrderUnlessOtherPayment:
-                for (payment, _) in effects { try await cancelOrderUnlessOtherPayment(payment, now: now, on: db) }
+                try await cancelOrdersUnlessOtherPayment(effects.map(\.0), now: now, on: db)
             case .recordRefund:
                 for case (let payment, .recordRefund(let amountRefunded)) in effects {
                     // Only the payment that delivered the order speaks for the order's refunds.
@@ -185,27 +182,28 @@ extension SettlementService {
     /// already through another payment, a plan payment without its plan: not delivered, so the money goes back.
     private func fulfil(_ paid: [Payment], now: Int, on db: any SQLDatabase) async throws -> Set<String> {
         var delivered = Set<String>()
+        // Users before products, as in every transaction that takes both (orders lock the buyer's row, then stock).
+        for payment in paid where payment.kind == .plan {
+            guard let planId = payment.planId,
+                try await UserRepository().grantPlan(userId: payment.userId, planId: planId, on: db)
+            else {
+                logger.warning(
+                    "plan payment without its plan; refunding", metadata: ["payment.id": "\(payment.id)", "plan.id": "\(payment.planId ?? "")"])
+                continue
+            }
+            logger.info("plan granted", metadata: ["payment.id": "\(payment.id)", "plan.id": "\(planId)"])
+            delivered.insert(payment.id)
+        }
         let orderPayments = paid.filter { $0.kind == .order && $0.orderId != nil }
-        var nowPaid = try await orders.markPaid(ids: orderPayments.compactMap(\.orderId), now: now, kind: database.kind, on: db)
-        for payment in paid {
-            switch payment.kind {
-            case .order:
-                guard let orderId = payment.orderId else { continue }
-                if nowPaid.remove(orderId) != nil {
-                    logger.info("order paid", metadata: ["order.id": "\(orderId)", "payment.id": "\(payment.id)"])
-                    delivered.insert(payment.id)
-                } else if try await revive(orderId: orderId, payment: payment, now: now, on: db) {
-                    delivered.insert(payment.id)
-                }
-            case .plan:
-                guard let planId = payment.planId,
-                    try await UserRepository().grantPlan(userId: payment.userId, planId: planId, on: db)
-                else {
-                    logger.warning(
-                        "plan payment without its plan; refunding", metadata: ["payment.id": "\(payment.id)", "plan.id": "\(payment.planId ?? "")"])
-                    continue
-                }
-                logger.info("plan granted", metadata: ["payment.id": "\(payment.id)", "plan.id": "\(planId)"])
+        let orderIds = orderPayments.compactMap(\.orderId)
+        try await db.lockInOrder("orders", ids: orderIds, kind: database.kind)
+        var nowPaid = try await orders.markPaid(ids: orderIds, from: .pending, now: now, kind: database.kind, on: db)
+        for payment in orderPayments {
+            guard let orderId = payment.orderId else { continue }
+            if nowPaid.remove(orderId) != nil {
+                logger.info("order paid", metadata: ["order.id": "\(orderId)", "payment.id": "\(payment.id)"])
+                delivered.insert(payment.id)
+            } else if try await revive(orderId: orderId, payment: payment, now: now, on: db) {
                 delivered.insert(payment.id)
             }
         }
@@ -220,29 +218,36 @@ extension SettlementService {
                 "order already paid by another payment; refunding this one", metadata: ["order.id": "\(orderId)", "payment.id": "\(payment.id)"])
             return false
         }
+        // The order's row is taken before its products' (orders before stock, everywhere).
+        guard try await !orders.markPaid(ids: [orderId], from: .cancelled, now: now, kind: database.kind, on: db).isEmpty else {
+            return false
+        }
         var reserved: [OrderItem] = []
         for item in OrderRepository.lockOrder(order.items) {
-            guard try await catalog.reserve(productId: item.productId, quantity: item.quantity, now: now, on: db) else {
-                for r in reserved { try await catalog.release(productId: r.productId, quantity: r.quantity, now: now, on: db) }
-                logger.warning(
-                    "late payment for a cancelled order and no stock left; refunding", metadata: ["order.id": "\(orderId)", "payment.id": "\(payment.id)"])
-                return false
+            if try await catalog.reserve(productId: item.productId, quantity: item.quantity, now: now, on: db) {
+                reserved.append(item)
+                continue
             }
-            reserved.append(item)
-        }
-        guard try await orders.markPaid(id: orderId, from: .cancelled, now: now, on: db) else {
             for r in reserved { try await catalog.release(productId: r.productId, quantity: r.quantity, now: now, on: db) }
+            try await orders.restoreCancelled(order, on: db)
+            logger.warning(
+                "late payment for a cancelled order and no stock left; refunding", metadata: ["order.id": "\(orderId)", "payment.id": "\(payment.id)"])
             return false
         }
         logger.info("late payment revived a cancelled order", metadata: ["order.id": "\(orderId)", "payment.id": "\(payment.id)"])
         return true
     }
 
-    private func cancelOrderUnlessOtherPayment(_ payment: Payment, now: Int, on db: any SQLDatabase) async throws {
-        guard payment.kind == .order, let orderId = payment.orderId else { return }
-        if try await payments.otherHoldingOrder(orderId: orderId, except: payment.id, on: db) { return }
-        guard try await orders.cancelReleasingStock(id: orderId, now: now, on: db) else { return }
-        logger.info("order cancelled after its payment ended", metadata: ["order.id": "\(orderId)", "payment.id": "\(payment.id)"])
+    /// Cancels the payments' orders, their stock released, unless another payment of the order holds it.
+    private func cancelOrdersUnlessOtherPayment(_ ended: [Payment], now: Int, on db: any SQLDatabase) async throws {
+        var orderIds: [String] = []
+        for payment in ended where payment.kind == .order {
+            guard let orderId = payment.orderId else { continue }
+            if try await !payments.otherHoldingOrder(orderId: orderId, except: payment.id, on: db) { orderIds.append(orderId) }
+        }
+        for orderId in try await orders.cancelReleasingStock(ids: orderIds, now: now, kind: database.kind, on: db).sorted() {
+            logger.info("order cancelled after its payment ended", metadata: ["order.id": "\(orderId)"])
+        }
     }
 
     /// The payments the lookups name, by Till's id first, then by Stripe's ids for those not found by it.

@@ -5,8 +5,9 @@ import Logging
 import StripeAPI
 import TillCore
 
-/// `POST /api/webhooks/stripe`: verify the raw bytes, store the event durably, answer 200. Applying it is the
-/// processor's work, so Stripe never waits on Till's settlement and a crash after the 200 loses nothing.
+/// `POST /api/webhooks/stripe`: verify the raw bytes, hand the event to the inbox, answer 200 once it is committed.
+/// The inbox settles what it can in the same transaction; what it cannot waits, stored, for the processor, so a
+/// failed settlement never fails the acknowledgement and a crash after the 200 loses nothing.
 struct WebhookController {
     let inbox: WebhookInbox
     let secrets: [String]

@@ -6,9 +6,9 @@ import TillCore
 /// Stores verified webhook events with group commit, and settles them in the same transaction.
 ///
 /// Events that arrive while a write is in flight are written together in the next transaction, so concurrent
-/// deliveries share one commit. The new events are applied in that transaction where the batch path can (a success
-/// for a payment awaiting it, or an event about nothing Till knows) and stored with their outcome; the rest are
-/// stored `pending` for the processor, which is woken for them. Each caller gets its answer only after the commit,
+/// deliveries share one commit. The new events go through the settlement applier in that transaction and are stored
+/// with their outcome; those it defers (a refund before its success) are stored `pending` for the processor, which
+/// is woken for them. Each caller gets its answer only after the commit,
 /// so an acknowledged event is never lost, and a settlement that fails never fails the storing: the transaction is
 /// rolled back and the group stored `pending` in a second one, for the processor.
 final class WebhookInbox: Sendable {
@@ -35,9 +35,8 @@ final class WebhookInbox: Sendable {
     let settlement: SettlementService
     let processor: WebhookProcessor
     let clock: TillClock
-    /// Transactions writing at once. SQLite has one writer. On PostgreSQL two batches commit side by side (1, 2 and
-    /// 4 measured 2,781, 2,947 and 2,478 events/s: more lanes make smaller batches, and PostgreSQL's cost is per
-    /// statement).
+    /// Transactions writing at once. SQLite has one writer. On PostgreSQL two batches commit side by side: more lanes
+    /// make smaller batches, and PostgreSQL's cost is per statement (docs/performance.md has the figures).
     let lanes: Int
     /// Deliveries waiting for a writer, and how many writers are running.
     private let state = Mutex<(queue: Deque<Pending>, writers: Int)>(([], 0))

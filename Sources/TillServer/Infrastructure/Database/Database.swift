@@ -40,3 +40,13 @@ extension Database {
         }
     }
 }
+
+extension SQLDatabase {
+    /// PostgreSQL: locks the rows of `table` with these ids, in id order, before a statement that updates several
+    /// of them (whose plan would lock them in any order). Transactions that take rows in one global order never wait
+    /// on each other in a cycle. SQLite has one writer and needs nothing.
+    func lockInOrder(_ table: String, ids: [String], kind: DatabaseKind) async throws {
+        guard kind == .postgres, ids.count > 1 else { return }
+        try await raw("SELECT id FROM \(ident: table) WHERE id IN (\(binds: ids)) ORDER BY id FOR UPDATE").run()
+    }
+}
