@@ -1,6 +1,7 @@
 import Foundation
 import SQLKit
 import StripeAPI
+import TillCore
 
 /// The admin console's queries: aggregates for the dashboard, the order search, the stored webhook events that
 /// mention an order or a payment, and restocking (the one write: an increment, so it never undoes a reservation).
@@ -33,9 +34,9 @@ struct AdminRepository: Sendable {
     /// table.
     func orderCounts(on db: any SQLDatabase) async throws -> [String: Int] {
         var counts: [String: Int] = [:]
-        for status in ["PENDING", "PAID", "PARTIALLY_REFUNDED", "REFUNDED", "CANCELLED"] {
-            counts[status] =
-                try await db.raw("SELECT COUNT(*) AS n FROM orders WHERE status = \(bind: status)")
+        for status in OrderStatus.allCases {
+            counts[status.rawValue] =
+                try await db.raw("SELECT COUNT(*) AS n FROM orders WHERE status = \(bind: status.rawValue)")
                 .first(decodingColumn: "n", as: Int.self) ?? 0
         }
         return counts

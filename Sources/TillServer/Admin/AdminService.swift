@@ -52,7 +52,7 @@ struct AdminService: Sendable {
         var filter = AdminRepository.OrderFilter()
         if let status = query["status"].flatMap({ $0.isEmpty ? nil : $0 }) {
             guard OrderStatus(rawValue: status) != nil else {
-                throw TillError.invalid("status must be PENDING, PAID, PARTIALLY_REFUNDED, REFUNDED or CANCELLED")
+                throw TillError.invalid("status must be one of " + OrderStatus.allCases.map(\.rawValue).joined(separator: ", "))
             }
             filter.status = status
         }

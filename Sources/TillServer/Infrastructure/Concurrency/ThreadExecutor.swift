@@ -1,6 +1,8 @@
 import DequeModule
 import Foundation
-import Glibc
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A thread of its own that runs, one at a time, the jobs of the tasks that prefer it (a task executor; it is also
 /// the serial executor those jobs run isolated to).
