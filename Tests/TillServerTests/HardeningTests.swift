@@ -300,6 +300,22 @@ struct HardeningTests {
         }
     }
 
+    @Test("a client looping on sync reaches Stripe at most once every two seconds per payment")
+    func syncThrottle() async throws {
+        try await withTill(.sqlite) { api, _ in
+            let (user, _, _, order) = try await api.orderSetup(unitAmount: 1000, quantity: 1)
+            let checkout = try await api.call(.post, "/api/orders/\(order.string("id"))/checkout", token: user)
+            let paymentId = checkout.string("paymentId")
+            #expect(try await api.call(.post, "/api/payments/\(paymentId)/sync", token: user).string("status") == "INITIATED")
+            try await api.fault(#"{"target":"webhooks","mode":"drop","count":10}"#)
+            _ = try await api.pay(session: checkout.string("sessionId"))
+            // Paid at Stripe, but this payment was read back a moment ago: the stored state answers.
+            #expect(try await api.call(.post, "/api/payments/\(paymentId)/sync", token: user).string("status") == "INITIATED")
+            try await Task.sleep(for: .milliseconds(2100))
+            #expect(try await api.call(.post, "/api/payments/\(paymentId)/sync", token: user).string("status") == "SUCCEEDED")
+        }
+    }
+
     // MARK: Concurrency
 
     @Test(

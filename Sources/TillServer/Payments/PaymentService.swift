@@ -17,6 +17,7 @@ struct PaymentService: Sendable {
     let orders = OrderRepository()
     let catalog = CatalogRepository()
     let users = UserRepository()
+    let recentSyncs = RecentSyncs(intervalMillis: 2000)
 
     struct CheckoutResponse: Encodable, Sendable {
         let url: String
@@ -242,6 +243,8 @@ struct PaymentService: Sendable {
         guard let payment, identity == nil || identity!.isAdmin || payment.userId == identity!.userId else {
             throw TillError.notFound("Payment")
         }
+        // A client looping on this route must not spend Till's Stripe rate limit: one read of a payment per interval.
+        guard recentSyncs.admit(payment.id, now: clock.nowMillis()) else { return payment }
         return try await sync(payment)
     }
 
