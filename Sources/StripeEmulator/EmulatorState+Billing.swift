@@ -523,7 +523,10 @@ extension EmulatorState {
             var next: (time: Int, sub: String, invoice: String?)?
             for (id, sub) in subscriptions.byId
             where sub.testClock == clock && (sub.status == .active || sub.status == .pastDue) {
-                if let end = sub.currentPeriodEnd, end <= target, next.map({ end < $0.time }) ?? true {
+                // A period that would end past the year 9999 never ends (so the end of time cannot renew forever).
+                if let end = sub.currentPeriodEnd, end <= target, end < Self.latestTime,
+                    next.map({ end < $0.time }) ?? true
+                {
                     next = (end, id, nil)
                 }
             }

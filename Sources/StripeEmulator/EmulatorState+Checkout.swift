@@ -276,6 +276,9 @@ extension EmulatorState {
             customerId = try createCustomer(
                 .object(customerEmail.map { [("email", FormNode.value($0))] } ?? [])
             ).id
+            // Kept on the session, so that a declined card and a second try do not make a second customer.
+            session.customer = .string(customerId)
+            sessions[session.id] = session
         }
         let pmId: String
         if let attached = paymentMethods[paymentMethod], attached.customer == customerId {

@@ -114,6 +114,14 @@ struct EmulatorBillingTests {
             #expect(intent.string("status") == "succeeded")
             #expect(intent.string("customer") == made.customer)
 
+            let expanded = try await stripe.call(
+                .get, "/v1/subscriptions/\(made.subscription)", "expand[]=latest_invoice&expand[]=customer")
+            #expect(Self.json(expanded)["latest_invoice"]?["object"] == "invoice")
+            #expect(Self.json(expanded)["customer"]?["id"]?.string == made.customer)
+            let paymentExpanded = try await stripe.call(
+                .get, "/v1/invoice_payments", "invoice=\(invoice.id)&expand[]=data.payment.payment_intent")
+            #expect(Self.json(paymentExpanded)["data"]?[0]?["payment"]?["payment_intent"]?["status"] == "succeeded")
+
             let types = try await Self.eventTypes(stripe).map(\.type)
             let wanted = [
                 "customer.subscription.created", "invoice.created", "invoice.finalized", "invoice.paid",
@@ -146,6 +154,24 @@ struct EmulatorBillingTests {
             )
             let page = try await stripe.page("/checkout/\(session.string("id"))")
             #expect(page.text.contains("then 9.00 USD every 2 weeks"))
+            // Paying on the page: a declined card shows the error and leaves no subscription; then 4242 subscribes,
+            // with one customer made from the email typed.
+            let declined = try await Self.post(
+                stripe, "/checkout/\(session.string("id"))",
+                "email=sam%40example.com&cardnumber=4000000000000002&expiry=12%2F40&cvc=123")
+            #expect(declined.text.contains("Your card was declined."))
+            #expect(try await stripe.emulator.state.subscriptions.count == 0)
+            let paid = try await Self.post(
+                stripe, "/checkout/\(session.string("id"))",
+                "email=sam%40example.com&cardnumber=4242424242424242&expiry=12%2F40&cvc=123")
+            #expect(paid.status == 303)
+            let done = try await stripe.call(.get, "/v1/checkout/sessions/\(session.string("id"))")
+            #expect(done.string("status") == "complete")
+            let sub = try await Self.subscription(stripe, done.string("subscription"))
+            #expect(sub.status == .active)
+            let customers = try await stripe.call(.get, "/v1/customers", "email=sam%40example.com")
+            #expect(Self.json(customers)["data"]?[0] != nil && Self.json(customers)["data"]?[1] == nil)
+            #expect(sub.customer == done.string("customer"))
             let payment = try await stripe.call(
                 .post, "/v1/checkout/sessions",
                 "mode=payment&line_items[0][price]=\(price.string("id"))&line_items[0][quantity]=1&success_url=https%3A%2F%2Fshop.test%2Fok"
