@@ -74,6 +74,18 @@ extension EmulatorState {
         let customer = try customer(customerId)
         let clock = customer.testClock.string
         let start = time(clock: clock)
+        return try at(start) { () throws(EmulatorError) in
+            try startSubscription(
+                customer, clock: clock, start: start, lines: lines, metadata: metadata, pm: pmId, request)
+        }
+    }
+
+    private func startSubscription(
+        _ customer: Customer, clock: String?, start: Int, lines: [LineItem], metadata: [String: String],
+        pm pmId: String,
+        _ request: RequestInfo?
+    ) throws(EmulatorError) -> (Subscription, Invoice) {
+        let customerId = customer.id
         guard let first = lines.first, let firstPrice = first.price else { throw .missing("line_items") }
         let currency = first.currency
         let recurring = firstPrice.recurring
@@ -538,10 +550,12 @@ extension EmulatorState {
             }
             guard let next else { break }
             setTime(clock: clock, next.time)
-            if let invoiceId = next.invoice {
-                attemptPayment(invoiceId, at: next.time)
-            } else {
-                renew(next.sub, at: next.time)
+            at(next.time) {
+                if let invoiceId = next.invoice {
+                    attemptPayment(invoiceId, at: next.time)
+                } else {
+                    renew(next.sub, at: next.time)
+                }
             }
             steps += 1
         }

@@ -12,6 +12,8 @@ actor EmulatorState {
     let wallClock: @Sendable () -> Int
     /// How far `POST /_emulator/clock/advance` moved the emulator's own time ahead of the wall clock.
     var clockOffset = 0
+    /// While a test clock's objects are billed: its time, which `now()` answers.
+    var timeOverride: Int?
     let checkoutBaseURL: String
     private let emit: @Sendable (Event) -> Void
 
@@ -57,7 +59,16 @@ actor EmulatorState {
     }
 
     /// The emulator's own time: the wall clock, moved ahead by `POST /_emulator/clock/advance`.
-    func now() -> Int { wallClock() + clockOffset }
+    func now() -> Int { timeOverride ?? wallClock() + clockOffset }
+
+    /// Runs `body` with `now()` at `time`: what a test clock's renewal makes (PaymentIntents, charges, events) carries
+    /// the clock's time.
+    func at<T, E: Error>(_ time: Int, _ body: () throws(E) -> T) throws(E) -> T {
+        let saved = timeOverride
+        timeOverride = time
+        defer { timeOverride = saved }
+        return try body()
+    }
 
     /// The time of objects on a test clock (its `frozen_time`), or the emulator's own time.
     func time(clock: String?) -> Int {

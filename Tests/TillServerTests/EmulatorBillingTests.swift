@@ -113,6 +113,7 @@ struct EmulatorBillingTests {
             let intent = try await stripe.call(.get, "/v1/payment_intents/\(list.first?.paymentIntent ?? "none")")
             #expect(intent.string("status") == "succeeded")
             #expect(intent.string("customer") == made.customer)
+            #expect(intent.json?["created"] as? Int == start, "the first payment is made at the test clock's time")
 
             let expanded = try await stripe.call(
                 .get, "/v1/subscriptions/\(made.subscription)", "expand[]=latest_invoice&expand[]=customer")
@@ -250,6 +251,7 @@ struct EmulatorBillingTests {
             let intent = try await stripe.call(
                 .get, "/v1/payment_intents/\(try #require(try await Self.paymentIntent(stripe, invoice.id)))")
             #expect(Self.json(intent)["last_payment_error"]?["code"] == "card_declined")
+            #expect(Self.json(intent)["created"]?.int == end, "made at the test clock's time")
 
             for (attempt, next) in [(2, end + 5 * Self.day), (3, end + 7 * Self.day)] {
                 try await Self.advance(stripe, clock: clock, to: (invoice.nextPaymentAttempt ?? 0) + 1)
