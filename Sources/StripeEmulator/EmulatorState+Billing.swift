@@ -69,21 +69,21 @@ extension EmulatorState {
     /// (attached to the customer, and the subscription's default). Answers the subscription and its first invoice.
     func startSubscription(
         customer customerId: String, lines: [LineItem], metadata: [String: String], paymentMethod pmId: String,
-        _ request: RequestInfo?
+        makeDefault: Bool = true, _ request: RequestInfo?
     ) throws(EmulatorError) -> (Subscription, Invoice) {
         let customer = try customer(customerId)
         let clock = customer.testClock.string
         let start = time(clock: clock)
         return try at(start) { () throws(EmulatorError) in
             try startSubscription(
-                customer, clock: clock, start: start, lines: lines, metadata: metadata, pm: pmId, request)
+                customer, clock: clock, start: start, lines: lines, metadata: metadata, pm: pmId,
+                makeDefault: makeDefault, request)
         }
     }
 
     private func startSubscription(
         _ customer: Customer, clock: String?, start: Int, lines: [LineItem], metadata: [String: String],
-        pm pmId: String,
-        _ request: RequestInfo?
+        pm pmId: String, makeDefault: Bool, _ request: RequestInfo?
     ) throws(EmulatorError) -> (Subscription, Invoice) {
         let customerId = customer.id
         guard let first = lines.first, let firstPrice = first.price else { throw .missing("line_items") }
@@ -120,7 +120,7 @@ extension EmulatorState {
         fields["start_date"] = .int(start)
         fields["billing_cycle_anchor"] = .int(start)
         fields["currency"] = .string(currency)
-        fields["default_payment_method"] = .string(pmId)
+        fields["default_payment_method"] = makeDefault ? .string(pmId) : .null
         fields["metadata"] = .from(metadata)
         fields["status"] = "active"
         fields["test_clock"] = clock.map(JSONValue.string) ?? .null
@@ -142,6 +142,73 @@ extension EmulatorState {
         makeInvoicePayment(invoice, intent: intent.id, at: start)
         markPaid(&invoice, at: start, request)
         return (sub, invoice)
+    }
+
+    /// `POST /v1/subscriptions` (`customer`, `items[][price|quantity]`, `default_payment_method`, `metadata`): the
+    /// first invoice is charged at once to the default payment method (the subscription's, else the customer's); a
+    /// decline is the card error and leaves no subscription.
+    func createSubscription(_ p: FormNode, _ request: RequestInfo) throws(EmulatorError) -> Subscription {
+        guard let customerId = try Params.string(p["customer"], param: "customer"), !customerId.isEmpty else {
+            throw .missing("customer")
+        }
+        let customer = try customer(customerId)
+        guard let nodes = p["items"]?.array, !nodes.isEmpty else { throw .missing("items") }
+        guard nodes.count <= 20 else {
+            throw .invalid("items", "A subscription can have at most 20 items.", code: "parameter_invalid_integer")
+        }
+        var lines: [LineItem] = []
+        for (index, node) in nodes.enumerated() {
+            let param = "items[\(index)]"
+            guard let priceId = try Params.string(node["price"], param: "\(param)[price]"), !priceId.isEmpty else {
+                throw .missing("\(param)[price]")
+            }
+            guard let price = prices[priceId] else { throw .notFound("price", priceId, param: "\(param)[price]") }
+            guard price.type == "recurring" else {
+                throw .invalid(
+                    "\(param)[price]",
+                    "The price specified is set to `type=one_time` but this field only accepts prices with `type=recurring`.",
+                    code: "parameter_invalid_string")
+            }
+            if let first = lines.first?.price,
+                first.recurring["interval"] != price.recurring["interval"]
+                    || first.recurring["interval_count"] != price.recurring["interval_count"]
+                    || first.currency != price.currency
+            {
+                throw .invalid(
+                    "items", "All prices of a subscription must have the same currency and interval.",
+                    code: "parameter_invalid_string")
+            }
+            let quantity =
+                node["quantity"] == nil ? 1 : try Params.amount(node["quantity"], param: "\(param)[quantity]")
+            let total = try Params.product(
+                price.unitAmount ?? 0, quantity, param: "\(param)[quantity]", currency: price.currency)
+            lines.append(
+                LineItem(
+                    id: TestEvents.randomId("li"), amountSubtotal: total, amountTotal: total, currency: price.currency,
+                    description: products[price.product.id]?.name ?? "Subscription", quantity: quantity, price: price))
+        }
+        var pm = customer.invoiceSettings.defaultPaymentMethod
+        if let given = try Params.string(p["default_payment_method"], param: "default_payment_method"), !given.isEmpty {
+            guard let method = paymentMethods[given], method.customer == customerId else {
+                throw EmulatorError(
+                    status: 400, type: "invalid_request_error", code: "resource_missing",
+                    message: "No such PaymentMethod: '\(given)'; it must be attached to customer \(customerId) first.",
+                    param: "default_payment_method")
+            }
+            pm = method.id
+        }
+        guard let pm else {
+            throw EmulatorError(
+                status: 400, type: "invalid_request_error", code: "resource_missing",
+                message:
+                    "This customer has no attached payment source or default payment method. Please consider adding a default payment method.",
+                param: "default_payment_method")
+        }
+        // Without `default_payment_method`, the customer's default is charged and stays the one renewals use.
+        return try startSubscription(
+            customer: customerId, lines: lines, metadata: Metadata.apply(p["metadata"], to: [:]), paymentMethod: pm,
+            makeDefault: p["default_payment_method"] != nil, request
+        ).0
     }
 
     static func subscriptionItem(subscription: String, price: Price, quantity: Int, start: Int, end: Int) -> JSONValue {

@@ -16,6 +16,9 @@ extension StripeEmulator {
                 }
             }
         }
+        v1.post("subscriptions") { r, c in
+            await self.api(r, c) { call in try await self.state.createSubscription(call.params, call.info) }
+        }
         v1.get("subscriptions/:id") { r, c in
             await self.api(r, c) { call in try await self.state.subscription(call.id) }
         }

@@ -445,6 +445,51 @@ struct EmulatorBillingTests {
         }
     }
 
+    @Test("POST /v1/subscriptions charges the customer's default card; renewals follow that default when it changes")
+    func createThroughAPI() async throws {
+        try await EmulatorHarness.run { stripe in
+            let clock = try await Self.clock(stripe, at: 1_800_000_000)
+            let product = try await stripe.call(.post, "/v1/products", "name=Pro")
+            let price = try await stripe.call(
+                .post, "/v1/prices",
+                "currency=usd&unit_amount=1500&product=\(product.string("id"))&recurring[interval]=week")
+            let oneTime = try await stripe.call(
+                .post, "/v1/prices", "currency=usd&unit_amount=1500&product=\(product.string("id"))")
+            let customer = try await stripe.call(.post, "/v1/customers", "test_clock=\(clock)").string("id")
+            let none = try await stripe.call(
+                .post, "/v1/subscriptions", "customer=\(customer)&items[0][price]=\(price.string("id"))")
+            #expect(none.status == 400, "no payment method yet")
+            let visa = try await stripe.call(.post, "/v1/payment_methods/pm_card_visa/attach", "customer=\(customer)")
+            _ = try await stripe.call(
+                .post, "/v1/customers/\(customer)", "invoice_settings[default_payment_method]=\(visa.string("id"))")
+            let wrong = try await stripe.call(
+                .post, "/v1/subscriptions", "customer=\(customer)&items[0][price]=\(oneTime.string("id"))")
+            #expect(wrong.status == 400)
+            let made = try await stripe.call(
+                .post, "/v1/subscriptions",
+                "customer=\(customer)&items[0][price]=\(price.string("id"))&items[0][quantity]=2&metadata[planId]=p1")
+            #expect(made.status == 200, "\(made.text)")
+            let sub = try await Self.subscription(stripe, made.string("id"))
+            #expect(sub.status == .active && sub.defaultPaymentMethod == nil && sub.metadata == ["planId": "p1"])
+            let first = try #require(try await Self.invoices(stripe, sub.id).first)
+            #expect(first.status == .paid && first.amountPaid == 3000)
+
+            let failing = try await stripe.call(
+                .post, "/v1/payment_methods/pm_card_chargeCustomerFail/attach", "customer=\(customer)")
+            _ = try await stripe.call(
+                .post, "/v1/customers/\(customer)", "invoice_settings[default_payment_method]=\(failing.string("id"))")
+            try await Self.advance(stripe, clock: clock, to: (sub.currentPeriodEnd ?? 0) + 1)
+            #expect(try await Self.subscription(stripe, sub.id).status == .pastDue)
+
+            let declined = try await stripe.call(
+                .post, "/v1/subscriptions", "customer=\(customer)&items[0][price]=\(price.string("id"))")
+            #expect(declined.status == 402)
+            #expect(declined.errorCode == "card_declined")
+            let list = try await stripe.call(.get, "/v1/subscriptions", "customer=\(customer)&status=all")
+            #expect(Self.json(list)["data"]?[1] == nil, "the declined one left no subscription")
+        }
+    }
+
     static func post(_ stripe: EmulatorHarness, _ path: String, _ form: String = "") async throws
         -> EmulatorHarness.Reply
     {

@@ -132,3 +132,17 @@ def test_portal_session(client):
     pm = stripe.Customer.retrieve(customer.id).invoice_settings.default_payment_method
     assert stripe.PaymentMethod.retrieve(pm).card.last4 == "4444"
     assert stripe.Subscription.retrieve(sub.id).default_payment_method == pm
+
+
+def test_create_subscription_through_the_api(client):
+    product = stripe.Product.create(name="Pro")
+    price = stripe.Price.create(currency="usd", unit_amount=1500, product=product.id, recurring={"interval": "week"})
+    customer = stripe.Customer.create(email="api@example.com")
+    method = stripe.PaymentMethod.attach("pm_card_visa", customer=customer.id)
+    stripe.Customer.modify(customer.id, invoice_settings={"default_payment_method": method.id})
+    sub = stripe.Subscription.create(customer=customer.id, items=[{"price": price.id}], metadata={"planId": "p1"},
+                                     expand=["latest_invoice"])
+    assert sub.status == "active" and sub.latest_invoice.status == "paid" and sub.latest_invoice.amount_paid == 1500
+    failing = stripe.PaymentMethod.attach("pm_card_chargeCustomerFail", customer=customer.id)
+    with pytest.raises(stripe.CardError):
+        stripe.Subscription.create(customer=customer.id, items=[{"price": price.id}], default_payment_method=failing.id)
