@@ -61,9 +61,9 @@ struct ResourceTests {
     @Test("unknown enum values and object types decode without failing")
     func unknowns() throws {
         let json = #"""
-        {"id":"evt_1","object":"event","api_version":"2099-01-01","created":1,"livemode":false,"pending_webhooks":1,
-         "type":"quote.accepted","data":{"object":{"id":"qt_1","object":"quote","amount_total":100}},"request":null}
-        """#
+            {"id":"evt_1","object":"event","api_version":"2099-01-01","created":1,"livemode":false,"pending_webhooks":1,
+             "type":"quote.accepted","data":{"object":{"id":"qt_1","object":"quote","amount_total":100}},"request":null}
+            """#
         let event = try Event.decode(Data(json.utf8))
         #expect(event.type == .unknown("quote.accepted"))
         #expect(event.type.rawValue == "quote.accepted")
@@ -75,13 +75,13 @@ struct ResourceTests {
         #expect(id == "qt_1")
 
         let intent = #"""
-        {"id":"pi_1","object":"payment_intent","amount":5,"amount_capturable":0,"amount_received":0,"currency":"usd",
-         "status":"requires_teleportation","capture_method":"automatic","confirmation_method":"automatic",
-         "payment_method_types":["card"],"metadata":{},"created":1,"livemode":false,"brand_new_field":{"x":1},
-         "latest_charge":{"id":"ch_1","object":"charge","amount":5,"amount_captured":5,"amount_refunded":0,
-           "currency":"usd","captured":true,"paid":true,"refunded":false,"disputed":false,"status":"succeeded",
-           "metadata":{},"created":1,"livemode":false}}
-        """#
+            {"id":"pi_1","object":"payment_intent","amount":5,"amount_capturable":0,"amount_received":0,"currency":"usd",
+             "status":"requires_teleportation","capture_method":"automatic","confirmation_method":"automatic",
+             "payment_method_types":["card"],"metadata":{},"created":1,"livemode":false,"brand_new_field":{"x":1},
+             "latest_charge":{"id":"ch_1","object":"charge","amount":5,"amount_captured":5,"amount_refunded":0,
+               "currency":"usd","captured":true,"paid":true,"refunded":false,"disputed":false,"status":"succeeded",
+               "metadata":{},"created":1,"livemode":false}}
+            """#
         let pi = try JSONDecoder().decode(PaymentIntent.self, from: Data(intent.utf8))
         #expect(pi.status == .unknown("requires_teleportation"))
         #expect(pi.latestCharge?.id == "ch_1")  // expanded object
