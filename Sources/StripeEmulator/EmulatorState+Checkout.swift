@@ -5,9 +5,10 @@ extension EmulatorState {
     /// when the customer pays (so `payment_intent` stays null until then).
     func createSession(_ p: FormNode, _ request: RequestInfo) throws(EmulatorError) -> CheckoutSession {
         guard let mode = p["mode"]?.string, !mode.isEmpty else { throw .missing("mode") }
-        guard mode == "payment" else {
+        guard mode == "payment" || mode == "subscription" else {
             throw .invalid(
-                "mode", "The emulator supports mode=payment only (got \(mode)).", code: "parameter_invalid_string")
+                "mode", "The emulator supports mode=payment and mode=subscription (got \(String(mode.prefix(40)))).",
+                code: "parameter_invalid_string")
         }
         guard let successURL = try Params.httpURL(p["success_url"], param: "success_url", required: true) else {
             throw .missing("success_url")
@@ -62,12 +63,39 @@ extension EmulatorState {
                 } else {
                     throw .missing("\(param)[price_data][product_data][name]")
                 }
-                price = Price(
+                var inline = Price(
                     id: TestEvents.randomId("price"), currency: cur, unitAmount: amount, product: .id(productId),
                     active: false, created: created)
+                if let recurring = data["recurring"] {
+                    inline.recurring = try Self.recurring(recurring)
+                    inline.type = "recurring"
+                }
+                price = inline
                 prices[price.id] = price
             } else {
                 throw .missing("\(param)[price]")
+            }
+            if mode == "payment", price.type == "recurring" {
+                throw .invalid(
+                    "\(param)[price]",
+                    "You specified `payment` mode but passed a recurring price. Either switch to `subscription` mode or use only one-time prices.",
+                    code: "parameter_invalid_string")
+            }
+            if mode == "subscription" {
+                guard price.type == "recurring" else {
+                    throw .invalid(
+                        "\(param)[price]",
+                        "The emulator's `subscription` mode takes recurring prices only; \(price.id) is one-time.",
+                        code: "parameter_invalid_string")
+                }
+                if let first = lines.first?.price,
+                    first.recurring["interval"] != price.recurring["interval"]
+                        || first.recurring["interval_count"] != price.recurring["interval_count"]
+                {
+                    throw .invalid(
+                        "line_items", "All recurring prices of a subscription must have the same interval.",
+                        code: "parameter_invalid_string")
+                }
             }
             if let currency, currency != price.currency {
                 throw .invalid(
@@ -117,7 +145,11 @@ extension EmulatorState {
         ]
         session.paymentMethodOptions = ["card": ["request_three_d_secure": "automatic"]]
         session.adaptivePricing = ["enabled": false]
-        session.customerCreation = session.customer == nil ? "if_required" : nil
+        session.customerCreation = session.customer == nil ? (mode == "subscription" ? "always" : "if_required") : nil
+        if mode == "subscription" {
+            let data = p["subscription_data"]
+            sessionSubscriptionMetadata[session.id] = Metadata.apply(data?["metadata"], to: [:])
+        }
         session.url = "\(checkoutBaseURL)/checkout/\(session.id)"
         sessions[session.id] = session
         openSessionExpiries[session.id] = expiresAt
@@ -195,6 +227,10 @@ extension EmulatorState {
                 status: 402, type: "card_error", code: "incorrect_number", message: "Your card number is incorrect.",
                 param: "payment_method")
         }
+        if session.mode == "subscription" {
+            return try completeSubscriptionSession(
+                &session, method: method, paymentMethod: paymentMethod, email: email, request)
+        }
         let intentId: String
         if let existing = session.paymentIntent?.id {
             intentId = existing
@@ -223,6 +259,39 @@ extension EmulatorState {
             }
             _ = try confirmPaymentIntent(intentId, .object([]), request)  // the test helper passes 3D Secure
         }
+        return markComplete(&session, email: customerEmail, request)
+    }
+
+    /// Pays a `subscription`-mode session: the customer (made now with the email when the session named none), the
+    /// card attached to it, then the subscription with its first invoice paid.
+    private func completeSubscriptionSession(
+        _ session: inout CheckoutSession, method: TestCard.Method, paymentMethod: String, email: String?,
+        _ request: RequestInfo
+    ) throws(EmulatorError) -> CheckoutSession {
+        let customerEmail = email ?? session.customerEmail
+        let customerId: String
+        if let existing = session.customer.string {
+            customerId = existing
+        } else {
+            customerId = try createCustomer(
+                .object(customerEmail.map { [("email", FormNode.value($0))] } ?? [])
+            ).id
+            // Kept on the session, so that a declined card and a second try do not make a second customer.
+            session.customer = .string(customerId)
+            sessions[session.id] = session
+        }
+        let pmId: String
+        if let attached = paymentMethods[paymentMethod], attached.customer == customerId {
+            pmId = attached.id
+        } else {
+            pmId = try attachPaymentMethod(method.id, .object([("customer", .value(customerId))])).id
+        }
+        let (sub, invoice) = try startSubscription(
+            customer: customerId, lines: sessionLines[session.id] ?? [],
+            metadata: sessionSubscriptionMetadata[session.id] ?? [:], paymentMethod: pmId, request)
+        session.customer = .string(customerId)
+        session.subscription = .string(sub.id)
+        session.invoice = .string(invoice.id)
         return markComplete(&session, email: customerEmail, request)
     }
 

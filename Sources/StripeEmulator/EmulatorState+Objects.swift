@@ -70,11 +70,17 @@ extension EmulatorState {
     // MARK: Customers
 
     func createCustomer(_ p: FormNode) throws(EmulatorError) -> Customer {
+        var clock: String?
+        if let id = try Params.string(p["test_clock"], param: "test_clock"), !id.isEmpty {
+            guard testClocks[id] != nil else { throw .notFound("test_clock", id, param: "test_clock") }
+            clock = id
+        }
         var customer = Customer(
             id: TestEvents.randomId("cus"), email: try Params.string(p["email"], param: "email"),
             name: try Params.string(p["name"], param: "name"),
             description: try Params.string(p["description"], param: "description"),
-            metadata: Metadata.apply(p["metadata"], to: [:]), created: now())
+            metadata: Metadata.apply(p["metadata"], to: [:]), created: time(clock: clock))
+        customer.testClock = clock.map(JSONValue.string) ?? nil
         customer.invoicePrefix = .string(String(TestEvents.randomToken(8).uppercased().prefix(8)))
         customer.phone = try Params.string(p["phone"], param: "phone").map(JSONValue.string) ?? nil
         customers[customer.id] = customer
@@ -83,7 +89,9 @@ extension EmulatorState {
         }
         try applyInvoiceSettings(&customer, p)
         customers[customer.id] = customer
-        record("customer.created", .other(type: "customer", id: customer.id), nil, raw: .from(customer))
+        record(
+            "customer.created", .other(type: "customer", id: customer.id), nil, raw: .from(customer),
+            at: customer.created)
         return customer
     }
 
@@ -102,7 +110,9 @@ extension EmulatorState {
         if p["metadata"] != nil { customer.metadata = Metadata.apply(p["metadata"], to: customer.metadata) }
         try applyInvoiceSettings(&customer, p)
         customers[id] = customer
-        record("customer.updated", .other(type: "customer", id: customer.id), nil, raw: .from(customer))
+        record(
+            "customer.updated", .other(type: "customer", id: customer.id), nil, raw: .from(customer),
+            at: time(clock: customer.testClock.string))
         return customer
     }
 

@@ -8,7 +8,12 @@ actor EmulatorState {
         let idempotencyKey: String?
     }
 
-    let now: @Sendable () -> Int
+    /// The wall clock (Stripe-Signature's `t=` stays on it).
+    let wallClock: @Sendable () -> Int
+    /// How far `POST /_emulator/clock/advance` moved the emulator's own time ahead of the wall clock.
+    var clockOffset = 0
+    /// While a test clock's objects are billed: its time, which `now()` answers.
+    var timeOverride: Int?
     let checkoutBaseURL: String
     private let emit: @Sendable (Event) -> Void
 
@@ -22,6 +27,8 @@ actor EmulatorState {
     var openSessionExpiries: [String: Int] = [:]
     var sessionLines: [String: [LineItem]] = [:]
     var sessionIntentMetadata: [String: [String: String]] = [:]
+    /// `subscription_data[metadata]` of `subscription`-mode sessions.
+    var sessionSubscriptionMetadata: [String: [String: String]] = [:]
     var events = Table<Event>()
     var customers = Table<Customer>()
     /// Payment methods made by `attach`, and the test card behind each.
@@ -33,21 +40,53 @@ actor EmulatorState {
     /// The email typed on the hosted page of a session waiting for 3D Secure.
     var pendingSessionEmails: [String: String?] = [:]
     var endpoints = Table<WebhookEndpoint>()
+    // Billing
+    var subscriptions = Table<Subscription>()
+    var invoices = Table<Invoice>()
+    var invoicePayments = Table<InvoicePayment>()
+    var testClocks = Table<TestClock>()
+    var portalSessions = Table<BillingPortalSession>()
+    /// Per subscription: its billing cycle anchor's periods elapsed (period `n` ends at anchor + (n+1) intervals).
+    var subscriptionPeriodIndex: [String: Int] = [:]
+    /// Per invoice: the PaymentIntent that pays it (confirmed again on every retry), and its first failed attempt.
+    var invoiceIntents: [String: String] = [:]
+    var invoiceFirstFailure: [String: Int] = [:]
 
     init(now: @escaping @Sendable () -> Int, checkoutBaseURL: String, emit: @escaping @Sendable (Event) -> Void) {
-        self.now = now
+        self.wallClock = now
         self.checkoutBaseURL = checkoutBaseURL
         self.emit = emit
     }
 
+    /// The emulator's own time: the wall clock, moved ahead by `POST /_emulator/clock/advance`.
+    func now() -> Int { timeOverride ?? wallClock() + clockOffset }
+
+    /// Runs `body` with `now()` at `time`: what a test clock's renewal makes (PaymentIntents, charges, events) carries
+    /// the clock's time.
+    func at<T, E: Error>(_ time: Int, _ body: () throws(E) -> T) throws(E) -> T {
+        let saved = timeOverride
+        timeOverride = time
+        defer { timeOverride = saved }
+        return try body()
+    }
+
+    /// The time of objects on a test clock (its `frozen_time`), or the emulator's own time.
+    func time(clock: String?) -> Int {
+        clock.flatMap { testClocks[$0]?.frozenTime } ?? now()
+    }
+
     // MARK: Events
 
-    func record(_ type: String, _ object: Event.Object, _ request: RequestInfo?, raw: JSONValue? = nil) {
+    func record(
+        _ type: String, _ object: Event.Object, _ request: RequestInfo?, raw: JSONValue? = nil,
+        previous: JSONValue? = nil, at created: Int? = nil
+    ) {
         var event = Event(
-            id: TestEvents.randomId("evt"), type: .init(rawValue: type), object: object, created: now(),
+            id: TestEvents.randomId("evt"), type: .init(rawValue: type), object: object, created: created ?? now(),
             apiVersion: StripeConfiguration.pinnedAPIVersion,
             request: request.map { .init(id: $0.requestId, idempotencyKey: $0.idempotencyKey) })
         event.data.rawObject = raw
+        event.data.previousAttributes = previous
         event.pendingWebhooks =
             endpoints.byId.values.filter { $0.enabledEvents.contains("*") || $0.enabledEvents.contains(type) }.count
         events[event.id] = event
@@ -86,11 +125,43 @@ actor EmulatorState {
         } else {
             throw .missing("product")
         }
-        let price = Price(
+        var price = Price(
             id: TestEvents.randomId("price"), currency: currency, unitAmount: amount, product: .id(productId),
             active: p["active"]?.bool ?? true, metadata: Metadata.apply(p["metadata"], to: [:]), created: now())
+        if let recurring = p["recurring"] {
+            price.recurring = try Self.recurring(recurring)
+            price.type = "recurring"
+        }
+        if let nickname = try Params.string(p["nickname"], param: "nickname") { price.nickname = .string(nickname) }
         prices[price.id] = price
         return price
+    }
+
+    /// `recurring[interval]` and `recurring[interval_count]`, with Stripe's limit of one year between bills.
+    static func recurring(_ node: FormNode) throws(EmulatorError) -> JSONValue {
+        guard let interval = try Params.string(node["interval"], param: "recurring[interval]"), !interval.isEmpty else {
+            throw .missing("recurring[interval]")
+        }
+        let maximum = ["day": 365, "week": 52, "month": 12, "year": 1]
+        guard let most = maximum[interval] else {
+            throw .invalid(
+                "recurring[interval]", "Invalid recurring[interval]: must be one of day, week, month or year",
+                code: "parameter_invalid_string")
+        }
+        var count = 1
+        if node["interval_count"] != nil {
+            count = try Params.integer(node["interval_count"], param: "recurring[interval_count]")
+            guard (1...most).contains(count) else {
+                throw .invalid(
+                    "recurring[interval_count]",
+                    "The maximum billing period is one year (1 year, 12 months, 52 weeks or 365 days); interval_count must be between 1 and \(most) for interval \(interval).",
+                    code: "parameter_invalid_integer")
+            }
+        }
+        return [
+            "interval": .string(interval), "interval_count": .int(count), "meter": nil, "usage_type": "licensed",
+            "trial_period_days": nil,
+        ]
     }
 
     func price(_ id: String) throws(EmulatorError) -> Price {
@@ -100,7 +171,7 @@ actor EmulatorState {
 
     // MARK: PaymentIntents
 
-    func createPaymentIntent(_ p: FormNode, _ request: RequestInfo) throws(EmulatorError) -> PaymentIntent {
+    func createPaymentIntent(_ p: FormNode, _ request: RequestInfo?) throws(EmulatorError) -> PaymentIntent {
         let currency = try Params.currency(p["currency"])
         let amount = try Params.chargeAmount(p["amount"], param: "amount", currency: currency)
         var intent = PaymentIntent(
@@ -224,7 +295,7 @@ actor EmulatorState {
     }
 
     /// Attempts the payment with the given (or attached) payment method.
-    func confirmPaymentIntent(_ id: String, _ p: FormNode, _ request: RequestInfo) throws(EmulatorError)
+    func confirmPaymentIntent(_ id: String, _ p: FormNode, _ request: RequestInfo?) throws(EmulatorError)
         -> PaymentIntent
     {
         var intent = try paymentIntent(id)
@@ -294,7 +365,7 @@ actor EmulatorState {
         }
     }
 
-    func succeed(_ intent: inout PaymentIntent, _ request: RequestInfo, threeDSecure: Bool) -> PaymentIntent {
+    func succeed(_ intent: inout PaymentIntent, _ request: RequestInfo?, threeDSecure: Bool) -> PaymentIntent {
         let method = intent.paymentMethod.flatMap { card(for: $0) } ?? TestCard.methods["pm_card_visa"]!
         var charge = makeCharge(intent, method: method, status: "succeeded", threeDSecure: threeDSecure)
         intent.latestCharge = .id(charge.id)

@@ -8,7 +8,11 @@ extension EmulatorState {
         "payment_intent": ["latest_charge", "customer", "payment_method"],
         "charge": ["balance_transaction", "customer", "payment_intent", "payment_method"],
         "refund": ["balance_transaction", "charge", "payment_intent"],
-        "checkout.session": ["payment_intent", "customer", "line_items"],
+        "checkout.session": ["payment_intent", "customer", "line_items", "subscription", "invoice"],
+        "subscription": ["customer", "default_payment_method", "latest_invoice", "test_clock"],
+        "invoice": ["customer", "test_clock"],
+        "invoice_payment": ["invoice", "payment.payment_intent"],
+        "billing_portal.session": ["customer"],
         "price": ["product"],
         "item": ["price"],
         "customer": ["invoice_settings.default_payment_method"],
@@ -91,6 +95,9 @@ extension EmulatorState {
         if let o = products[id] { return .from(o) }
         if let o = prices[id] { return .from(o) }
         if let o = sessions[id] { return .from(o) }
+        if let o = subscriptions[id] { return .from(o) }
+        if let o = invoices[id] { return .from(o) }
+        if let o = testClocks[id] { return .from(o) }
         if let o = try? paymentMethod(id) { return .from(o) }
         return nil
     }

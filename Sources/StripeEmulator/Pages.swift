@@ -13,7 +13,7 @@ enum Pages {
         var files: [String: String] = [:]
         for name in [
             "page.html", "checkout.html", "checkout-closed.html", "summary.html", "not-found.html", "receipt.html",
-            "authenticate.html", "authenticated.html", "emulator.css",
+            "authenticate.html", "authenticated.html", "emulator.css", "portal.html", "portal-subscription.html",
         ] {
             let parts = name.split(separator: ".", maxSplits: 1).map(String.init)
             if let url = Bundle.module.url(forResource: parts[0], withExtension: parts[1]),

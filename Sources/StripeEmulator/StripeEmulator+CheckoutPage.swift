@@ -100,7 +100,12 @@ extension StripeEmulator {
             session.cancelUrl.map { "<p><a href=\"\(Pages.escape($0))\" id=\"cancel\">← Back to the shop</a></p>" }
             ?? ""
         let total = Self.format(session.amountTotal ?? 0, currency)
-        let summary = Pages.render("summary.html", ["rows": rows, "total": total])
+        var summary = Pages.render("summary.html", ["rows": rows, "total": total])
+        if session.mode == "subscription", let recurring = lines.first?.price?.recurring {
+            // Stripe's page: "then $X every month" under the amount due today.
+            summary +=
+                "<p class=\"recurring\" id=\"recurring\">Due today \(total), then \(total) \(EmulatorState.intervalText(recurring))</p>"
+        }
         guard session.status == .open else {
             let message =
                 session.status == .complete ? "This checkout is already paid." : "This checkout session has expired."

@@ -200,6 +200,8 @@ extension StripeEmulator {
             await self.api(r, c) { call in try await self.state.deleteWebhookEndpoint(call.id) }
         }
 
+        addBillingRoutes(to: v1)
+
         // Anything else under /v1: Stripe's answer to an unknown URL.
         for method in [HTTPRequest.Method.get, .post, .delete] {
             v1.on(
@@ -218,6 +220,8 @@ extension StripeEmulator {
         addCheckoutPage(to: router)
         addReceiptAndAuthenticationPages(to: router)
         addFaultRoutes(to: router)
+        addClockRoute(to: router)
+        addPortalPage(to: router)
     }
 
     struct Call: Sendable {

@@ -35,7 +35,10 @@ public final class StripeEmulator: Service, Sendable {
     let deliverer: WebhookDeliverer
     let logger: Logger
 
-    public init(configuration: Configuration, httpClient: HTTPClient = .shared, logger: Logger = Logger(label: "stripe-emulator")) {
+    public init(
+        configuration: Configuration, httpClient: HTTPClient = .shared,
+        logger: Logger = Logger(label: "stripe-emulator")
+    ) {
         self.configuration = configuration
         self.logger = logger
         let (stream, continuation) = AsyncStream.makeStream(of: Event.self)
@@ -43,13 +46,18 @@ public final class StripeEmulator: Service, Sendable {
             now: { Int(Date().timeIntervalSince1970) }, checkoutBaseURL: configuration.baseURL,
             emit: { continuation.yield($0) })
         self.deliverer = WebhookDeliverer(
-            events: stream, http: httpClient, retrySchedule: configuration.retrySchedule, faults: faults, logger: logger)
+            events: stream, http: httpClient, retrySchedule: configuration.retrySchedule, faults: faults, logger: logger
+        )
     }
 
     /// Registers a webhook endpoint with a secret of the caller's choosing (Till uses this for its own endpoint).
     @discardableResult
-    public func registerWebhookEndpoint(url: String, enabledEvents: [String] = ["*"], secret: String) async throws -> String {
-        let node = FormNode.object([("url", .value(url)), ("enabled_events", .array(enabledEvents.map(FormNode.value)))])
+    public func registerWebhookEndpoint(url: String, enabledEvents: [String] = ["*"], secret: String) async throws
+        -> String
+    {
+        let node = FormNode.object([
+            ("url", .value(url)), ("enabled_events", .array(enabledEvents.map(FormNode.value))),
+        ])
         do {
             return try await state.createWebhookEndpoint(node, secret: secret).id
         } catch {
@@ -66,6 +74,7 @@ public final class StripeEmulator: Service, Sendable {
                     while !Task.isCancelled {
                         try? await Task.sleep(for: .seconds(self.configuration.sweepInterval))
                         await self.state.sweepExpiredSessions()
+                        await self.state.billDue()
                     }
                 }
                 await group.next()

@@ -53,6 +53,10 @@ enum TestCard {
         "pm_card_chargeDeclinedInsufficientFunds": Method(
             id: "pm_card_chargeDeclinedInsufficientFunds", brand: "visa", last4: "9995", outcome: insufficientFunds,
             number: "4000000000009995"),
+        // Attaches to a customer like any card; every charge on it is then declined (Stripe's 4000000000000341).
+        "pm_card_chargeCustomerFail": Method(
+            id: "pm_card_chargeCustomerFail", brand: "visa", last4: "0341", outcome: declined,
+            number: "4000000000000341"),
         "pm_card_authenticationRequired": Method(
             id: "pm_card_authenticationRequired", brand: "visa", last4: "3155", outcome: .requireAuthentication,
             number: "4000002500003155"),

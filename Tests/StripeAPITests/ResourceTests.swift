@@ -38,35 +38,50 @@ struct ResourceTests {
             #expect(d.reason == "fraudulent")
         case .refund(let r):
             #expect(r.amount == 500)
-        case .other:
-            Issue.record("decoded as other")
+        case .other(let objectType, let id):
+            // Billing objects travel whole in the event's raw JSON and are read with their types.
+            let raw = try StripeJSON.encoder().encode(try #require(decoded.data.rawObject))
+            switch objectType {
+            case "invoice":
+                let invoice = try StripeJSON.decoder().decode(Invoice.self, from: raw)
+                #expect(invoice.id == id && invoice.amountDue == 500 && invoice.currency == "jpy")
+                #expect(invoice.subscription?.hasPrefix("sub_") == true)
+                #expect(invoice.status == (type == "invoice.paid" ? .paid : .open))
+            case "subscription":
+                let sub = try StripeJSON.decoder().decode(Subscription.self, from: raw)
+                #expect(sub.id == id && sub.customer.hasPrefix("cus_"))
+                #expect(sub.status == (type == "customer.subscription.deleted" ? .canceled : .active))
+                #expect((sub.currentPeriodEnd ?? 0) > (sub.currentPeriodStart ?? .max))
+            default:
+                Issue.record("decoded as other: \(objectType)")
+            }
         }
     }
 
     @Test("unknown enum values and object types decode without failing")
     func unknowns() throws {
         let json = #"""
-        {"id":"evt_1","object":"event","api_version":"2099-01-01","created":1,"livemode":false,"pending_webhooks":1,
-         "type":"invoice.paid","data":{"object":{"id":"in_1","object":"invoice","amount_due":100}},"request":null}
-        """#
+            {"id":"evt_1","object":"event","api_version":"2099-01-01","created":1,"livemode":false,"pending_webhooks":1,
+             "type":"quote.accepted","data":{"object":{"id":"qt_1","object":"quote","amount_total":100}},"request":null}
+            """#
         let event = try Event.decode(Data(json.utf8))
-        #expect(event.type == .unknown("invoice.paid"))
-        #expect(event.type.rawValue == "invoice.paid")
+        #expect(event.type == .unknown("quote.accepted"))
+        #expect(event.type.rawValue == "quote.accepted")
         guard case .other(let type, let id) = event.data.object else {
             Issue.record("expected other")
             return
         }
-        #expect(type == "invoice")
-        #expect(id == "in_1")
+        #expect(type == "quote")
+        #expect(id == "qt_1")
 
         let intent = #"""
-        {"id":"pi_1","object":"payment_intent","amount":5,"amount_capturable":0,"amount_received":0,"currency":"usd",
-         "status":"requires_teleportation","capture_method":"automatic","confirmation_method":"automatic",
-         "payment_method_types":["card"],"metadata":{},"created":1,"livemode":false,"brand_new_field":{"x":1},
-         "latest_charge":{"id":"ch_1","object":"charge","amount":5,"amount_captured":5,"amount_refunded":0,
-           "currency":"usd","captured":true,"paid":true,"refunded":false,"disputed":false,"status":"succeeded",
-           "metadata":{},"created":1,"livemode":false}}
-        """#
+            {"id":"pi_1","object":"payment_intent","amount":5,"amount_capturable":0,"amount_received":0,"currency":"usd",
+             "status":"requires_teleportation","capture_method":"automatic","confirmation_method":"automatic",
+             "payment_method_types":["card"],"metadata":{},"created":1,"livemode":false,"brand_new_field":{"x":1},
+             "latest_charge":{"id":"ch_1","object":"charge","amount":5,"amount_captured":5,"amount_refunded":0,
+               "currency":"usd","captured":true,"paid":true,"refunded":false,"disputed":false,"status":"succeeded",
+               "metadata":{},"created":1,"livemode":false}}
+            """#
         let pi = try JSONDecoder().decode(PaymentIntent.self, from: Data(intent.utf8))
         #expect(pi.status == .unknown("requires_teleportation"))
         #expect(pi.latestCharge?.id == "ch_1")  // expanded object

@@ -17,6 +17,8 @@ struct EmulatorFuzzTests {
         "limit", "starting_after", "expand", "payment_intent", "charge", "url", "enabled_events", "name", "email",
         "customer", "return_url", "automatic_payment_methods", "enabled", "invoice_settings", "default_payment_method",
         "amount_to_capture", "reason", "description", "payment_intent_data", "client_reference_id", "type",
+        "recurring", "interval", "interval_count", "subscription_data", "cancel_at_period_end", "frozen_time",
+        "test_clock", "subscription", "invoice", "status",
     ]
 
     static let values = [
@@ -28,7 +30,9 @@ struct EmulatorFuzzTests {
         "cs_test_nope", "price_nope", "prod_nope", "cus_nope", "txn_nope", "javascript:alert(1)",
         "https://shop.test/ok",
         "http://", "<script>alert(1)</script>", "%", "%zz", "%ff%fe", "😀", "latest_charge", "customer",
-        "data.balance_transaction", "payment_intent.latest_charge", "nope.nope",
+        "data.balance_transaction", "payment_intent.latest_charge", "nope.nope", "day", "week", "month", "year",
+        "all", "past_due", "canceled", "latest_invoice", "data.payment.payment_intent", "253402300799",
+        "253402300800", "sub_nope", "in_nope", "clock_nope",
     ]
 
     static let routes: [(HTTPRequest.Method, String)] = [
@@ -46,6 +50,11 @@ struct EmulatorFuzzTests {
         (.post, "/v1/customers/{cus}"),
         (.get, "/v1/payment_methods/{pm}"), (.post, "/v1/payment_methods/{pm}/attach"),
         (.get, "/v1/balance_transactions/{txn}"), (.get, "/v1/balance_transactions"),
+        (.get, "/v1/subscriptions"), (.get, "/v1/subscriptions/{sub}"), (.post, "/v1/subscriptions/{sub}"),
+        (.delete, "/v1/subscriptions/{sub}"), (.get, "/v1/invoices"), (.get, "/v1/invoices/{in}"),
+        (.get, "/v1/invoice_payments"), (.post, "/v1/test_helpers/test_clocks"),
+        (.get, "/v1/test_helpers/test_clocks/{clock}"), (.post, "/v1/test_helpers/test_clocks/{clock}/advance"),
+        (.post, "/v1/billing_portal/sessions"),
     ]
 
     func key(_ rng: inout SplitMix) -> String {
@@ -109,6 +118,21 @@ struct EmulatorFuzzTests {
             ).string("id")
             ids["re"] = try await stripe.call(.post, "/v1/refunds", "payment_intent=\(paid.string("id"))&amount=1")
                 .string("id")
+            // Billing: a subscription on a test clock.
+            ids["clock"] = try await stripe.call(.post, "/v1/test_helpers/test_clocks", "frozen_time=1800000000")
+                .string("id")
+            let monthly = try await stripe.call(
+                .post, "/v1/prices", "currency=usd&unit_amount=500&product=\(ids["prod"]!)&recurring[interval]=day"
+            ).string("id")
+            let subscriber = try await stripe.call(.post, "/v1/customers", "test_clock=\(ids["clock"]!)").string("id")
+            let subSession = try await stripe.call(
+                .post, "/v1/checkout/sessions",
+                "mode=subscription&customer=\(subscriber)&line_items[0][price]=\(monthly)&line_items[0][quantity]=1&success_url=https%3A%2F%2Fshop.test%2Fok"
+            ).string("id")
+            let subscribed = try await stripe.call(
+                .post, "/v1/test_helpers/checkout/sessions/\(subSession)/complete", "payment_method=pm_card_visa")
+            ids["sub"] = subscribed.string("subscription")
+            ids["in"] = subscribed.string("invoice")
             ids["evt"] = try await stripe.call(.get, "/v1/events", "limit=1").json.flatMap {
                 ($0["data"] as? [[String: Any]])?.first?["id"] as? String
             }

@@ -50,6 +50,28 @@ struct EmulatorShapeTests {
         ],
         // Made with an email and a name only: no address, shipping, discount, currency (set by a first invoice).
         "customer": ["address", "shipping", "discount", "currency", "invoice_settings.rendering_options"],
+        // A subscription from Checkout, set to cancel at period end (so `cancel_at`, `canceled_at` are set), not yet
+        // ended; classic billing mode, no trial, no pause, no pending update, no thresholds, no tax, no Connect, no
+        // Managed Payments; its price is a plain per-unit recurring one (no transform, no custom amount).
+        "subscription": [
+            "ended_at", "billing_cycle_anchor_config", "next_pending_invoice_item_invoice", "billing_thresholds",
+            "transfer_data", "payment_settings.payment_method_options", "trial_end", "trial_start",
+            "billing_mode.flexible", "managed_payments", "items.data[].billing_thresholds",
+            "items.data[].plan.transform_usage", "pending_update", "automatic_tax.liability",
+            "items.data[].price.transform_quantity", "items.data[].price.custom_unit_amount", "pause_collection",
+            "pending_invoice_item_interval",
+        ],
+        // A paid subscription invoice charged automatically: no due date, next attempt, address, shipping, tax,
+        // finalization error, quote, revision source, proration, custom rendering; webhooks not tracked.
+        "invoice": [
+            "automatic_tax.liability", "customer_address", "customer_shipping", "due_date", "from_invoice",
+            "last_finalization_error", "lines.data[].parent.invoice_item_details",
+            "lines.data[].parent.subscription_item_details.proration_details.credited_items", "next_payment_attempt",
+            "parent.quote_details", "payment_settings.payment_method_options", "rendering", "shipping_cost",
+            "shipping_details", "webhooks_delivered_at",
+        ],
+        // A portal session opened without a deep-link flow.
+        "billing_portal.session": ["flow"],
         // A test card: no billing details collected, not generated from another payment, no wallet.
         "payment_method": [
             "billing_details.address.city", "billing_details.address.country", "billing_details.address.line1",
@@ -103,6 +125,38 @@ struct EmulatorShapeTests {
             try await stripe.call(
                 .post, "/v1/webhook_endpoints", "url=https%3A%2F%2Fshop.test%2Fhook&enabled_events[]=*&description=Shop"
             ))
+        // Billing: a customer on a test clock subscribes through Checkout, then sets the subscription to cancel.
+        let clock = try json(try await stripe.call(.post, "/v1/test_helpers/test_clocks", "frozen_time=1800000000"))
+        made["test_helpers.test_clock"] = clock
+        let monthly = try json(
+            try await stripe.call(
+                .post, "/v1/prices",
+                "currency=usd&unit_amount=900&product=\(product["id"]!.string!)&recurring[interval]=month"))
+        let subscriber = try json(
+            try await stripe.call(
+                .post, "/v1/customers", "email=sam%40example.com&name=Sam&test_clock=\(clock["id"]!.string!)"))
+        let subscriberId = subscriber["id"]!.string!
+        let subSession = try json(
+            try await stripe.call(
+                .post, "/v1/checkout/sessions",
+                "mode=subscription&customer=\(subscriberId)&line_items[0][price]=\(monthly["id"]!.string!)&line_items[0][quantity]=1"
+                    + "&success_url=https%3A%2F%2Fshop.test%2Fok&subscription_data[metadata][userId]=u1"))
+        let subDone = try json(
+            try await stripe.call(
+                .post, "/v1/test_helpers/checkout/sessions/\(subSession["id"]!.string!)/complete",
+                "payment_method=pm_card_visa"))
+        let subscriptionId = subDone["subscription"]!.string!
+        made["subscription"] = try json(
+            try await stripe.call(.post, "/v1/subscriptions/\(subscriptionId)", "cancel_at_period_end=true"))
+        let invoice = try json(try await stripe.call(.get, "/v1/invoices/\(subDone["invoice"]!.string!)"))
+        made["invoice"] = invoice
+        let invoicePayments = try json(
+            try await stripe.call(.get, "/v1/invoice_payments", "invoice=\(invoice["id"]!.string!)"))
+        made["invoice_payment"] = invoicePayments["data"]?[0]
+        made["billing_portal.session"] = try json(
+            try await stripe.call(
+                .post, "/v1/billing_portal/sessions",
+                "customer=\(subscriberId)&return_url=https%3A%2F%2Fshop.test%2Faccount"))
         let events = try json(try await stripe.call(.get, "/v1/events", "limit=1"))
         if case .array(let items)? = events["data"] { made["event"] = items.first }
         return made
@@ -165,7 +219,7 @@ struct EmulatorShapeTests {
                         + "\(diff.types.count) type differences, \(diff.nulls.count) deliberate nulls")
             }
             print(report.joined(separator: "\n"))
-            #expect(made.count == 12)
+            #expect(made.count == 17)
         }
     }
 }

@@ -9,6 +9,8 @@ public struct Event: Codable, Sendable, StripeIdentifiable {
         case paymentIntentRequiresAction, paymentIntentProcessing
         case chargeSucceeded, chargeFailed, chargeRefunded, chargeDisputeCreated
         case refundCreated, refundUpdated
+        case invoiceCreated, invoiceFinalized, invoicePaid, invoicePaymentSucceeded, invoicePaymentFailed
+        case customerSubscriptionCreated, customerSubscriptionUpdated, customerSubscriptionDeleted
         case unknown(String)
         public static let known: [(Self, String)] = [
             (.checkoutSessionCompleted, "checkout.session.completed"),
@@ -23,6 +25,12 @@ public struct Event: Codable, Sendable, StripeIdentifiable {
             (.chargeSucceeded, "charge.succeeded"), (.chargeFailed, "charge.failed"),
             (.chargeRefunded, "charge.refunded"), (.chargeDisputeCreated, "charge.dispute.created"),
             (.refundCreated, "refund.created"), (.refundUpdated, "refund.updated"),
+            (.invoiceCreated, "invoice.created"), (.invoiceFinalized, "invoice.finalized"),
+            (.invoicePaid, "invoice.paid"), (.invoicePaymentSucceeded, "invoice.payment_succeeded"),
+            (.invoicePaymentFailed, "invoice.payment_failed"),
+            (.customerSubscriptionCreated, "customer.subscription.created"),
+            (.customerSubscriptionUpdated, "customer.subscription.updated"),
+            (.customerSubscriptionDeleted, "customer.subscription.deleted"),
         ]
     }
 

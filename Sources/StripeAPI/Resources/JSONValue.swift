@@ -43,6 +43,12 @@ public enum JSONValue: Codable, Sendable, Equatable, Hashable {
         }
     }
 
+    /// The element at `index` of a list; `nil` for anything else or out of range.
+    public subscript(index: Int) -> JSONValue? {
+        guard case .array(let items) = self, items.indices.contains(index) else { return nil }
+        return items[index]
+    }
+
     public subscript(key: String) -> JSONValue? {
         if case .object(let pairs) = self { return pairs[key] }
         return nil

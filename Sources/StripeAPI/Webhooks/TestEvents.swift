@@ -15,6 +15,18 @@ public enum TestEvents {
         /// For `checkout.session.completed`: `unpaid` models a delayed payment method.
         public var paymentStatus: String
         public var customerEmail: String
+        // Billing events (`invoice.*`, `customer.subscription.*`).
+        public var customerId: String?
+        public var subscriptionId: String?
+        public var invoiceId: String?
+        /// The subscription's metadata (Till's `userId`, `planId`, `subscriptionId`).
+        public var subscriptionMetadata: [String: String] = [:]
+        /// For `customer.subscription.updated`: the status (default `active`).
+        public var subscriptionStatus: String?
+        /// The current period (default: 30 days from 60 seconds ago).
+        public var periodStart: Int?
+        public var periodEnd: Int?
+        public var cancelAtPeriodEnd = false
 
         public init(
             orderId: String? = nil, paymentId: String? = nil, sessionId: String? = nil, paymentIntentId: String? = nil,
@@ -38,7 +50,8 @@ public enum TestEvents {
         "checkout.session.completed", "checkout.session.async_payment_succeeded",
         "checkout.session.async_payment_failed", "checkout.session.expired", "payment_intent.created",
         "payment_intent.succeeded", "payment_intent.payment_failed", "payment_intent.canceled", "charge.succeeded",
-        "charge.refunded", "charge.dispute.created", "refund.created",
+        "charge.refunded", "charge.dispute.created", "refund.created", "invoice.paid", "invoice.payment_failed",
+        "customer.subscription.created", "customer.subscription.updated", "customer.subscription.deleted",
     ]
 
     public struct UnsupportedType: Error, CustomStringConvertible {
@@ -48,15 +61,20 @@ public enum TestEvents {
         }
     }
 
-    public static func make(type: String, options o: Options, now: Int = Int(Date().timeIntervalSince1970)) throws -> Event {
+    public static func make(type: String, options o: Options, now: Int = Int(Date().timeIntervalSince1970)) throws
+        -> Event
+    {
         let piId = o.paymentIntentId ?? randomId("pi")
         let chId = o.chargeId ?? randomId("ch")
         var metadata: [String: String] = [:]
         if let orderId = o.orderId { metadata["orderId"] = orderId }
         if let paymentId = o.paymentId { metadata["paymentId"] = paymentId }
 
-        func session(status: CheckoutSession.Status, paymentStatus: CheckoutSession.PaymentStatus, withIntent: Bool) -> CheckoutSession {
-            var s = CheckoutSession(id: o.sessionId ?? randomId("cs_test"), created: now - 60, expiresAt: now + 1800, metadata: metadata)
+        func session(status: CheckoutSession.Status, paymentStatus: CheckoutSession.PaymentStatus, withIntent: Bool)
+            -> CheckoutSession
+        {
+            var s = CheckoutSession(
+                id: o.sessionId ?? randomId("cs_test"), created: now - 60, expiresAt: now + 1800, metadata: metadata)
             s.amountSubtotal = o.amount
             s.amountTotal = o.amount
             s.currency = o.currency
@@ -73,7 +91,8 @@ public enum TestEvents {
         }
 
         func intent(_ status: PaymentIntent.Status) -> PaymentIntent {
-            var pi = PaymentIntent(id: piId, amount: o.amount, currency: o.currency, created: now - 60, metadata: metadata)
+            var pi = PaymentIntent(
+                id: piId, amount: o.amount, currency: o.currency, created: now - 60, metadata: metadata)
             pi.status = status
             pi.clientSecret = "\(piId)_secret_\(randomToken(24))"
             if status == .succeeded {
@@ -95,7 +114,9 @@ public enum TestEvents {
         }
 
         func charge(refunded: Int) -> Charge {
-            var c = Charge(id: chId, amount: o.amount, currency: o.currency, paymentIntent: piId, created: now - 60, metadata: metadata)
+            var c = Charge(
+                id: chId, amount: o.amount, currency: o.currency, paymentIntent: piId, created: now - 60,
+                metadata: metadata)
             c.amountRefunded = refunded
             c.refunded = refunded >= o.amount
             c.paymentMethod = randomId("pm")
@@ -106,7 +127,8 @@ public enum TestEvents {
         switch type {
         case "checkout.session.completed":
             let paid = o.paymentStatus != "unpaid"
-            object = .checkoutSession(session(status: .complete, paymentStatus: paid ? .paid : .unpaid, withIntent: true))
+            object = .checkoutSession(
+                session(status: .complete, paymentStatus: paid ? .paid : .unpaid, withIntent: true))
         case "checkout.session.async_payment_succeeded":
             object = .checkoutSession(session(status: .complete, paymentStatus: .paid, withIntent: true))
         case "checkout.session.async_payment_failed":
@@ -120,9 +142,26 @@ public enum TestEvents {
         case "charge.succeeded": object = .charge(charge(refunded: 0))
         case "charge.refunded": object = .charge(charge(refunded: o.amountRefunded ?? o.amount))
         case "charge.dispute.created":
-            object = .dispute(Dispute(id: randomId("dp"), amount: o.amount, currency: o.currency, charge: chId, paymentIntent: piId, created: now))
+            object = .dispute(
+                Dispute(
+                    id: randomId("dp"), amount: o.amount, currency: o.currency, charge: chId, paymentIntent: piId,
+                    created: now))
         case "refund.created":
-            object = .refund(Refund(id: randomId("re"), amount: o.amountRefunded ?? o.amount, currency: o.currency, charge: chId, paymentIntent: piId, created: now))
+            object = .refund(
+                Refund(
+                    id: randomId("re"), amount: o.amountRefunded ?? o.amount, currency: o.currency, charge: chId,
+                    paymentIntent: piId, created: now))
+        case "invoice.paid", "invoice.payment_failed":
+            let invoice = billingInvoice(paid: type == "invoice.paid", o, now: now)
+            return event(type, .other(type: "invoice", id: invoice.id), raw: .from(invoice), now: now)
+        case "customer.subscription.created", "customer.subscription.updated", "customer.subscription.deleted":
+            let status = type == "customer.subscription.deleted" ? "canceled" : (o.subscriptionStatus ?? "active")
+            let sub = billingSubscription(status: status, o, now: now)
+            var made = event(type, .other(type: "subscription", id: sub.id), raw: .from(sub), now: now)
+            if type == "customer.subscription.updated" {
+                made.data.previousAttributes = ["cancel_at_period_end": .bool(!o.cancelAtPeriodEnd)]
+            }
+            return made
         default:
             throw UnsupportedType(type: type)
         }
@@ -130,6 +169,128 @@ public enum TestEvents {
             id: randomId("evt"), type: .init(rawValue: type), object: object, created: now,
             apiVersion: StripeConfiguration.pinnedAPIVersion,
             request: .init(id: randomId("req"), idempotencyKey: UUID().uuidString.lowercased()))
+    }
+
+    static func event(_ type: String, _ object: Event.Object, raw: JSONValue, now: Int) -> Event {
+        var event = Event(
+            id: randomId("evt"), type: .init(rawValue: type), object: object, created: now,
+            apiVersion: StripeConfiguration.pinnedAPIVersion, request: .init(id: nil, idempotencyKey: nil))
+        event.data.rawObject = raw
+        return event
+    }
+
+    static func period(_ o: Options, now: Int) -> (start: Int, end: Int) {
+        let start = o.periodStart ?? now - 60
+        return (start, o.periodEnd ?? start + 30 * 86_400)
+    }
+
+    /// A subscription of the current API version: one monthly item, its period on the item.
+    public static func billingSubscription(status: String, _ o: Options, now: Int) -> Subscription {
+        let id = o.subscriptionId ?? randomId("sub")
+        let (start, end) = period(o, now: now)
+        let priceId = randomId("price")
+        var fields = Subscription.defaults
+        fields["id"] = .string(id)
+        fields["customer"] = .string(o.customerId ?? randomId("cus"))
+        fields["created"] = .int(start)
+        fields["start_date"] = .int(start)
+        fields["billing_cycle_anchor"] = .int(start)
+        fields["currency"] = .string(o.currency)
+        fields["status"] = .string(status)
+        fields["metadata"] = .from(o.subscriptionMetadata)
+        fields["cancel_at_period_end"] = .bool(o.cancelAtPeriodEnd)
+        fields["cancel_at"] = o.cancelAtPeriodEnd ? .int(end) : .null
+        fields["canceled_at"] = o.cancelAtPeriodEnd || status == "canceled" ? .int(now) : .null
+        fields["ended_at"] = status == "canceled" ? .int(now) : .null
+        fields["latest_invoice"] = .string(o.invoiceId ?? randomId("in"))
+        let price: JSONValue = [
+            "id": .string(priceId), "object": "price", "active": true, "billing_scheme": "per_unit",
+            "created": .int(start), "currency": .string(o.currency), "custom_unit_amount": nil, "livemode": false,
+            "lookup_key": nil, "metadata": [:], "nickname": nil, "product": .string(randomId("prod")),
+            "recurring": [
+                "interval": "month", "interval_count": 1, "meter": nil, "usage_type": "licensed",
+                "trial_period_days": nil,
+            ],
+            "tax_behavior": "unspecified", "tiers_mode": nil, "transform_quantity": nil, "type": "recurring",
+            "unit_amount": .int(o.amount), "unit_amount_decimal": .string(String(o.amount)),
+        ]
+        fields["items"] = [
+            "object": "list", "has_more": false, "url": .string("/v1/subscription_items?subscription=\(id)"),
+            "data": [
+                [
+                    "id": .string(randomId("si")), "object": "subscription_item", "created": .int(start),
+                    "current_period_start": .int(start), "current_period_end": .int(end), "discounts": [],
+                    "metadata": [:], "price": price, "quantity": 1, "subscription": .string(id), "tax_rates": [],
+                    "billing_thresholds": nil,
+                    "plan": [
+                        "id": .string(priceId), "object": "plan", "active": true, "amount": .int(o.amount),
+                        "amount_decimal": .string(String(o.amount)), "billing_scheme": "per_unit",
+                        "created": .int(start), "currency": .string(o.currency), "interval": "month",
+                        "interval_count": 1, "livemode": false, "metadata": [:], "meter": nil, "nickname": nil,
+                        "product": price["product"] ?? nil, "tiers_mode": nil, "transform_usage": nil,
+                        "trial_period_days": nil, "usage_type": "licensed",
+                    ],
+                ]
+            ],
+        ]
+        return Subscription(fields: fields)
+    }
+
+    /// A subscription's invoice for the current period, paid or with a failed attempt.
+    public static func billingInvoice(paid: Bool, _ o: Options, now: Int) -> Invoice {
+        let id = o.invoiceId ?? randomId("in")
+        let subscription = o.subscriptionId ?? randomId("sub")
+        let (start, end) = period(o, now: now)
+        var fields = Invoice.defaults
+        fields["id"] = .string(id)
+        fields["customer"] = .string(o.customerId ?? randomId("cus"))
+        fields["customer_email"] = .string(o.customerEmail)
+        fields["created"] = .int(start)
+        fields["effective_at"] = .int(start)
+        fields["currency"] = .string(o.currency)
+        fields["billing_reason"] = "subscription_cycle"
+        fields["status"] = paid ? "paid" : "open"
+        fields["amount_due"] = .int(o.amount)
+        fields["amount_paid"] = .int(paid ? o.amount : 0)
+        fields["amount_remaining"] = .int(paid ? 0 : o.amount)
+        fields["subtotal"] = .int(o.amount)
+        fields["subtotal_excluding_tax"] = .int(o.amount)
+        fields["total"] = .int(o.amount)
+        fields["total_excluding_tax"] = .int(o.amount)
+        fields["attempted"] = true
+        fields["attempt_count"] = 1
+        fields["next_payment_attempt"] = paid ? .null : .int(now + 3 * 86_400)
+        fields["period_start"] = .int(start)
+        fields["period_end"] = .int(start)
+        fields["status_transitions"] = [
+            "finalized_at": .int(start), "marked_uncollectible_at": nil, "paid_at": paid ? .int(now) : nil,
+            "voided_at": nil,
+        ]
+        fields["parent"] = [
+            "type": "subscription_details", "quote_details": nil,
+            "subscription_details": [
+                "metadata": .from(o.subscriptionMetadata), "subscription": .string(subscription),
+            ],
+        ]
+        fields["lines"] = [
+            "object": "list", "has_more": false, "url": .string("/v1/invoices/\(id)/lines"),
+            "data": [
+                [
+                    "id": .string(randomId("il")), "object": "line_item", "amount": .int(o.amount),
+                    "currency": .string(o.currency), "description": .string("1 × Plan (at \(o.amount) / month)"),
+                    "invoice": .string(id), "livemode": false, "metadata": [:],
+                    "period": ["start": .int(start), "end": .int(end)], "quantity": 1, "subtotal": .int(o.amount),
+                    "parent": [
+                        "type": "subscription_item_details", "invoice_item_details": nil,
+                        "subscription_item_details": [
+                            "invoice_item": nil, "proration": false, "subscription": .string(subscription),
+                            "subscription_item": .string(randomId("si")),
+                        ],
+                    ],
+                ]
+            ],
+        ]
+        return Invoice(fields: fields)
     }
 
     /// `prefix_` followed by 24 random letters and digits, as Stripe's ids look.
