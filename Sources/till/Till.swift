@@ -102,6 +102,19 @@ struct Trigger: AsyncParsableCommand {
     @Option(help: "The currency.") var currency: String = "usd"
     @Option(name: .customLong("amount-refunded"), help: "For charge.refunded: the amount refunded so far.") var amountRefunded: Int?
     @Flag(help: "For checkout.session.completed: payment_status unpaid (a delayed payment method).") var unpaid = false
+    @Option(help: "For invoice.* and customer.subscription.*: the Stripe subscription id (sub_...).") var subscription: String?
+    @Option(help: "For invoice.*: the invoice id (in_...).") var invoice: String?
+    @Option(help: "For invoice.* and customer.subscription.*: the customer id (cus_...).") var customer: String?
+    @Option(
+        name: .customLong("subscription-metadata"),
+        help: "For billing events: the subscription's metadata, key=value (repeat), e.g. subscriptionId=... userId=...")
+    var subscriptionMetadata: [String] = []
+    @Option(
+        name: .customLong("subscription-status"), help: "For customer.subscription.updated: the status (default active).")
+    var subscriptionStatus: String?
+    @Flag(
+        name: .customLong("cancel-at-period-end"), help: "For customer.subscription.updated: cancel_at_period_end true.")
+    var cancelAtPeriodEnd = false
     @Option(help: "How many distinct events to send.") var count: Int = 1
     @Flag(help: "Deliver every event twice, as Stripe sometimes does.") var duplicate = false
 
@@ -115,9 +128,19 @@ struct Trigger: AsyncParsableCommand {
         guard !secrets.isEmpty else {
             throw ValidationError("No signing secret: pass --secret whsec_..., set STRIPE_WEBHOOK_SECRET, or run till serve once")
         }
-        let options = TestEvents.Options(
+        var options = TestEvents.Options(
             orderId: order, paymentId: payment, sessionId: session, paymentIntentId: paymentIntent, amount: amount,
             currency: currency.lowercased(), amountRefunded: amountRefunded, paymentStatus: unpaid ? "unpaid" : "paid")
+        options.subscriptionId = subscription
+        options.invoiceId = invoice
+        options.customerId = customer
+        options.subscriptionStatus = subscriptionStatus
+        options.cancelAtPeriodEnd = cancelAtPeriodEnd
+        for pair in subscriptionMetadata {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2 else { throw ValidationError("--subscription-metadata takes key=value (got \(pair))") }
+            options.subscriptionMetadata[String(parts[0])] = String(parts[1])
+        }
         let deliveries = try await WebhookTrigger(url: to, secrets: secrets)
             .send(type: eventType, options: options, count: count, duplicate: duplicate)
         for delivery in deliveries {

@@ -96,6 +96,29 @@ def test_stripe_python_verifies_trigger(till_bin, receiver, event_type):
         assert obj.object == "dispute" and obj.charge.startswith("ch_") and obj.reason and obj.status
 
 
+@pytest.mark.parametrize("event_type", ["invoice.paid", "invoice.payment_failed", "customer.subscription.updated", "customer.subscription.deleted"])
+def test_billing_events_carry_the_ids_given(till_bin, receiver, event_type):
+    Receiver.received.clear()
+    result = trigger(
+        till_bin, receiver, event_type, "--subscription", "sub_42", "--invoice", "in_42", "--customer", "cus_42",
+        "--subscription-metadata", "subscriptionId=s_42", "--subscription-status", "past_due", "--cancel-at-period-end",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    event = Receiver.received[0]
+    assert event.type == event_type
+    obj = event.data.object
+    if event_type.startswith("invoice."):
+        assert obj.object == "invoice" and obj.id == "in_42" and obj.customer == "cus_42"
+        assert obj.parent.subscription_details.subscription == "sub_42"
+        assert obj.status == ("paid" if event_type == "invoice.paid" else "open")
+    else:
+        assert obj.object == "subscription" and obj.id == "sub_42" and obj.customer == "cus_42"
+        assert obj.metadata["subscriptionId"] == "s_42"
+        assert obj.status == ("canceled" if event_type.endswith("deleted") else "past_due")
+        if event_type.endswith("updated"):
+            assert obj.cancel_at_period_end is True
+
+
 def test_count_and_duplicate(till_bin, receiver):
     Receiver.received.clear()
     result = trigger(till_bin, receiver, "payment_intent.succeeded", "--count", "3", "--duplicate")
