@@ -17,7 +17,9 @@ struct Table<T: Sendable>: Sendable {
     var count: Int { byId.count }
 
     /// A page of Stripe's list: newest first, `limit` (1–100, default 10), after the object `startingAfter`.
-    func page(limit: Int, startingAfter: String?, where include: (T) -> Bool = { _ in true }) throws(EmulatorError) -> (items: [T], hasMore: Bool) {
+    func page(limit: Int, startingAfter: String?, where include: (T) -> Bool = { _ in true }) throws(EmulatorError) -> (
+        items: [T], hasMore: Bool
+    ) {
         var ids = order.reversed()[...]
         if let after = startingAfter {
             guard let index = ids.firstIndex(of: after) else {

@@ -75,7 +75,10 @@ final class WebhookDeliverer: Sendable {
     private func deliver(_ d: Delivery) async {
         for attempt in 1...(retrySchedule.count + 1) {
             let status = await post(d)
-            await log.add(Attempt(eventId: d.event.id, type: d.event.type.rawValue, endpointId: d.endpoint.id, attempt: attempt, status: status))
+            await log.add(
+                Attempt(
+                    eventId: d.event.id, type: d.event.type.rawValue, endpointId: d.endpoint.id, attempt: attempt,
+                    status: status))
             if (200..<300).contains(status) { return }
             guard attempt <= retrySchedule.count else { break }
             do { try await Task.sleep(for: .seconds(retrySchedule[attempt - 1])) } catch { return }
@@ -93,7 +96,8 @@ final class WebhookDeliverer: Sendable {
         request.headers.add(name: "User-Agent", value: "Stripe/1.0 (+https://stripe.com/docs/webhooks)")
         request.headers.add(
             name: "Stripe-Signature",
-            value: WebhookSignature.header(payload: d.payload, secret: d.secret, timestamp: Int(Date().timeIntervalSince1970)))
+            value: WebhookSignature.header(
+                payload: d.payload, secret: d.secret, timestamp: Int(Date().timeIntervalSince1970)))
         request.body = .bytes(ByteBuffer(bytes: d.payload))
         do {
             let response = try await http.execute(request, timeout: .seconds(10))

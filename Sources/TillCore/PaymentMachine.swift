@@ -51,7 +51,8 @@ public enum PaymentMachine {
             guard payment.status.isLive else { return .nothing }
             if final {
                 return PaymentDecision(
-                    status: .failed, effects: [.recordFailure(code: code, message: message), .cancelOrderUnlessOtherPayment])
+                    status: .failed,
+                    effects: [.recordFailure(code: code, message: message), .cancelOrderUnlessOtherPayment])
             }
             return PaymentDecision(status: .failed, effects: [.recordFailure(code: code, message: message)])
 

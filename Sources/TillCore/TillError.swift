@@ -55,5 +55,6 @@ public struct TillError: Error, Sendable, Equatable, CustomStringConvertible {
     public static let unauthorized = TillError(.unauthorized, "Missing or invalid credentials")
     public static let forbidden = TillError(.forbidden, "This action needs the admin role")
     /// A transaction kept failing on a deadlock or a serialization conflict.
-    public static let busy = TillError(.busy, "The server is busy with conflicting requests; try again", retryAfterSeconds: 1)
+    public static let busy = TillError(
+        .busy, "The server is busy with conflicting requests; try again", retryAfterSeconds: 1)
 }

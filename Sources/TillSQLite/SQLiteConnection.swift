@@ -41,7 +41,9 @@ public final class SQLiteConnection: @unchecked Sendable {
 
     /// Runs one statement (several `;`-separated statements are not supported), calling `onRow` for each row with
     /// the statement's columns and the row's values.
-    public func run(_ sql: String, _ binds: [SQLiteValue], _ onRow: (SQLiteColumns, [SQLiteValue]) throws -> Void) throws {
+    public func run(_ sql: String, _ binds: [SQLiteValue], _ onRow: (SQLiteColumns, [SQLiteValue]) throws -> Void)
+        throws
+    {
         guard let raw else { throw SQLiteFailure(code: SQLITE_MISUSE, message: "the database is closed") }
         let statement = try prepared(sql, on: raw)
         defer {
@@ -79,11 +81,14 @@ public final class SQLiteConnection: @unchecked Sendable {
                     return sqlite3_bind_text64(statement, position, "", 0, sqliteTransient, UInt8(SQLITE_UTF8))
                 }
                 return UnsafeRawPointer(base).withMemoryRebound(to: CChar.self, capacity: bytes.count) {
-                    sqlite3_bind_text64(statement, position, $0, UInt64(bytes.count), sqliteTransient, UInt8(SQLITE_UTF8))
+                    sqlite3_bind_text64(
+                        statement, position, $0, UInt64(bytes.count), sqliteTransient, UInt8(SQLITE_UTF8))
                 }
             }
         case .blob(let bytes):
-            return bytes.withUnsafeBytes { sqlite3_bind_blob64(statement, position, $0.baseAddress, UInt64($0.count), sqliteTransient) }
+            return bytes.withUnsafeBytes {
+                sqlite3_bind_blob64(statement, position, $0.baseAddress, UInt64($0.count), sqliteTransient)
+            }
         case .null: return sqlite3_bind_null(statement, position)
         }
     }

@@ -1,7 +1,8 @@
+internal import CSQLite
+
 #if canImport(Glibc)
     import Glibc
 #endif
-internal import CSQLite
 
 /// A VFS over SQLite's default one that writes a transaction's write-ahead log in a system call per 124 KiB instead
 /// of two a page.
@@ -54,15 +55,19 @@ public enum SQLiteLogVFS {
         (UnsafeMutableRawPointer(file!) + stateOffset).assumingMemoryBound(to: FileState.self)
     }
 
-    private static let open: @convention(c) (
-        UnsafeMutablePointer<sqlite3_vfs>?, UnsafePointer<CChar>?, UnsafeMutablePointer<sqlite3_file>?, Int32, UnsafeMutablePointer<Int32>?
-    ) -> Int32 = { _, path, file, flags, outFlags in
-        let status = baseVFS.pointee.xOpen!(baseVFS, path, file, flags, outFlags)
-        guard status == SQLITE_OK, flags & SQLITE_OPEN_WAL != 0, let file, let methods = file.pointee.pMethods else { return status }
-        (UnsafeMutableRawPointer(file) + stateOffset).bindMemory(to: FileState.self, capacity: 1).initialize(to: FileState(base: methods))
-        file.pointee.pMethods = UnsafePointer(logMethods)
-        return status
-    }
+    private static let open:
+        @convention(c) (
+            UnsafeMutablePointer<sqlite3_vfs>?, UnsafePointer<CChar>?, UnsafeMutablePointer<sqlite3_file>?, Int32,
+            UnsafeMutablePointer<Int32>?
+        ) -> Int32 = { _, path, file, flags, outFlags in
+            let status = baseVFS.pointee.xOpen!(baseVFS, path, file, flags, outFlags)
+            guard status == SQLITE_OK, flags & SQLITE_OPEN_WAL != 0, let file, let methods = file.pointee.pMethods
+            else { return status }
+            (UnsafeMutableRawPointer(file) + stateOffset).bindMemory(to: FileState.self, capacity: 1).initialize(
+                to: FileState(base: methods))
+            file.pointee.pMethods = UnsafePointer(logMethods)
+            return status
+        }
 
     /// Writes out what is gathered.
     private static func flush(_ file: UnsafeMutablePointer<sqlite3_file>?) -> Int32 {
@@ -74,36 +79,42 @@ public enum SQLiteLogVFS {
         }
         while written < s.pointee.count {
             let amount = min(s.pointee.count - written, maxWrite)
-            let status = s.pointee.base.pointee.xWrite!(file, s.pointee.buffer! + written, Int32(amount), s.pointee.start + Int64(written))
+            let status = s.pointee.base.pointee.xWrite!(
+                file, s.pointee.buffer! + written, Int32(amount), s.pointee.start + Int64(written))
             guard status == SQLITE_OK else { return status }
             written += amount
         }
         return SQLITE_OK
     }
 
-    private static let write: @convention(c) (UnsafeMutablePointer<sqlite3_file>?, UnsafeRawPointer?, Int32, sqlite3_int64) -> Int32 = {
-        file, bytes, amount, offset in
-        let s = state(file)
-        let amount = Int(amount)
-        if s.pointee.count > 0, offset != s.pointee.start + Int64(s.pointee.count) || s.pointee.count + amount > maxBuffered {
-            let status = flush(file)
-            guard status == SQLITE_OK else { return status }
+    private static let write:
+        @convention(c) (UnsafeMutablePointer<sqlite3_file>?, UnsafeRawPointer?, Int32, sqlite3_int64) -> Int32 = {
+            file, bytes, amount, offset in
+            let s = state(file)
+            let amount = Int(amount)
+            if s.pointee.count > 0,
+                offset != s.pointee.start + Int64(s.pointee.count) || s.pointee.count + amount > maxBuffered
+            {
+                let status = flush(file)
+                guard status == SQLITE_OK else { return status }
+            }
+            // SQLite writes the log a header or a page at a time (64 KiB at most), so a write always fits.
+            guard amount <= maxBuffered else { return SQLITE_IOERR }
+            if s.pointee.buffer == nil {
+                s.pointee.buffer = UnsafeMutableRawPointer.allocate(byteCount: maxBuffered, alignment: 16)
+            }
+            if s.pointee.count == 0 { s.pointee.start = offset }
+            s.pointee.buffer!.advanced(by: s.pointee.count).copyMemory(from: bytes!, byteCount: amount)
+            s.pointee.count += amount
+            if s.pointee.flushAfterNextWrite { return flush(file) }
+            // A frame header (24 bytes, after the 32-byte log header) whose bytes 4-7, the database size, are non-zero
+            // marks a commit; its page comes next.
+            if amount == 24, offset >= 32 {
+                let size = bytes!.loadUnaligned(fromByteOffset: 4, as: UInt32.self)
+                s.pointee.flushAfterNextWrite = size != 0
+            }
+            return SQLITE_OK
         }
-        // SQLite writes the log a header or a page at a time (64 KiB at most), so a write always fits.
-        guard amount <= maxBuffered else { return SQLITE_IOERR }
-        if s.pointee.buffer == nil { s.pointee.buffer = UnsafeMutableRawPointer.allocate(byteCount: maxBuffered, alignment: 16) }
-        if s.pointee.count == 0 { s.pointee.start = offset }
-        s.pointee.buffer!.advanced(by: s.pointee.count).copyMemory(from: bytes!, byteCount: amount)
-        s.pointee.count += amount
-        if s.pointee.flushAfterNextWrite { return flush(file) }
-        // A frame header (24 bytes, after the 32-byte log header) whose bytes 4-7, the database size, are non-zero
-        // marks a commit; its page comes next.
-        if amount == 24, offset >= 32 {
-            let size = bytes!.loadUnaligned(fromByteOffset: 4, as: UInt32.self)
-            s.pointee.flushAfterNextWrite = size != 0
-        }
-        return SQLITE_OK
-    }
 
     private static let close: @convention(c) (UnsafeMutablePointer<sqlite3_file>?) -> Int32 = { file in
         let s = state(file)
@@ -131,12 +142,17 @@ public enum SQLiteLogVFS {
         m.xCheckReservedLock = { file, result in base(file).xCheckReservedLock!(file, result) }
         m.xSectorSize = { file in base(file).xSectorSize!(file) }
         m.xDeviceCharacteristics = { file in base(file).xDeviceCharacteristics!(file) }
-        m.xShmMap = { file, page, size, extend, pointer in base(file).xShmMap?(file, page, size, extend, pointer) ?? SQLITE_IOERR }
+        m.xShmMap = { file, page, size, extend, pointer in
+            base(file).xShmMap?(file, page, size, extend, pointer) ?? SQLITE_IOERR
+        }
         m.xShmLock = { file, offset, n, flags in base(file).xShmLock?(file, offset, n, flags) ?? SQLITE_IOERR }
         m.xShmBarrier = { file in base(file).xShmBarrier?(file) }
         m.xShmUnmap = { file, delete in base(file).xShmUnmap?(file, delete) ?? SQLITE_OK }
         m.xFetch = { file, offset, amount, pointer in
-            guard let fetch = base(file).xFetch else { pointer?.pointee = nil; return SQLITE_OK }
+            guard let fetch = base(file).xFetch else {
+                pointer?.pointee = nil
+                return SQLITE_OK
+            }
             return afterFlush(file) { fetch(file, offset, amount, pointer) }
         }
         m.xUnfetch = { file, offset, pointer in base(file).xUnfetch?(file, offset, pointer) ?? SQLITE_OK }
@@ -145,7 +161,9 @@ public enum SQLiteLogVFS {
         return methods
     }()
 
-    private static func base(_ file: UnsafeMutablePointer<sqlite3_file>?) -> sqlite3_io_methods { state(file).pointee.base.pointee }
+    private static func base(_ file: UnsafeMutablePointer<sqlite3_file>?) -> sqlite3_io_methods {
+        state(file).pointee.base.pointee
+    }
 
     /// Writes out what is gathered, then (if that worked) runs `method`.
     private static func afterFlush(_ file: UnsafeMutablePointer<sqlite3_file>?, _ method: () -> Int32) -> Int32 {

@@ -62,7 +62,8 @@ struct FormEncodingTests {
 
     @Test("booleans, nil, empty strings, non-ASCII and plain arrays")
     func scalars() throws {
-        let text = try FormEncoding.encode(Mixed(flag: true, off: false, skipped: nil, cleared: "", unicode: "é+/:&{}~", list: ["a", "b"]))
+        let text = try FormEncoding.encode(
+            Mixed(flag: true, off: false, skipped: nil, cleared: "", unicode: "é+/:&{}~", list: ["a", "b"]))
         #expect(text == "flag=true&off=false&cleared=&unicode=%C3%A9%2B%2F%3A%26%7B%7D~&list[0]=a&list[1]=b")
     }
 
@@ -80,7 +81,8 @@ struct FormEncodingTests {
 
     @Test("the decoder reads what other clients send: percent-encoded brackets, + for space, a[] arrays")
     func decodeOtherClients() {
-        let node = FormEncoding.decode("metadata%5Bnote%5D=hello+world&expand[]=a&expand[]=b&enabled_events[0]=*&empty=")
+        let node = FormEncoding.decode(
+            "metadata%5Bnote%5D=hello+world&expand[]=a&expand[]=b&enabled_events[0]=*&empty=")
         #expect(node["metadata"]?["note"]?.string == "hello world")
         #expect(node["expand"]?.array?.compactMap(\.string) == ["a", "b"])
         #expect(node["enabled_events"]?[0]?.string == "*")

@@ -22,7 +22,8 @@ actor FaultLog {
 
 func faultServer(_ log: FaultLog) -> some ApplicationProtocol {
     let router = Router()
-    let intent = #"{"id":"pi_1","object":"payment_intent","amount":1999,"amount_capturable":0,"amount_received":0,"currency":"usd","status":"requires_payment_method","capture_method":"automatic","confirmation_method":"automatic","payment_method_types":["card"],"metadata":{},"created":1,"livemode":false}"#
+    let intent =
+        #"{"id":"pi_1","object":"payment_intent","amount":1999,"amount_capturable":0,"amount_received":0,"currency":"usd","status":"requires_payment_method","capture_method":"automatic","confirmation_method":"automatic","payment_method_types":["card"],"metadata":{},"created":1,"livemode":false}"#
     @Sendable func json(_ status: HTTPResponse.Status, _ body: String, _ headers: HTTPFields = [:]) -> Response {
         var headers = headers
         headers[.contentType] = "application/json"
@@ -35,31 +36,44 @@ func faultServer(_ log: FaultLog) -> some ApplicationProtocol {
             version: request.headers[HTTPField.Name("Stripe-Version")!])
     }
     router.post("/v1/flaky") { request, _ in
-        await hit(request) == 1 ? json(.internalServerError, #"{"error":{"type":"api_error","message":"boom"}}"#) : json(.ok, intent)
+        await hit(request) == 1
+            ? json(.internalServerError, #"{"error":{"type":"api_error","message":"boom"}}"#) : json(.ok, intent)
     }
     router.post("/v1/conflict") { request, _ in
-        await hit(request) == 1 ? json(.conflict, #"{"error":{"type":"invalid_request_error","message":"lock"}}"#) : json(.ok, intent)
+        await hit(request) == 1
+            ? json(.conflict, #"{"error":{"type":"invalid_request_error","message":"lock"}}"#) : json(.ok, intent)
     }
     router.post("/v1/no-retry") { request, _ in
         _ = await hit(request)
-        return json(.internalServerError, #"{"error":{"type":"api_error","message":"do not retry"}}"#, [HTTPField.Name("Stripe-Should-Retry")!: "false"])
+        return json(
+            .internalServerError, #"{"error":{"type":"api_error","message":"do not retry"}}"#,
+            [HTTPField.Name("Stripe-Should-Retry")!: "false"])
     }
     router.post("/v1/rate-limited") { request, _ in
         _ = await hit(request)
-        return json(.tooManyRequests, #"{"error":{"type":"invalid_request_error","code":"rate_limit","message":"slow down"}}"#)
+        return json(
+            .tooManyRequests, #"{"error":{"type":"invalid_request_error","code":"rate_limit","message":"slow down"}}"#)
     }
     router.post("/v1/rate-limited-retry") { request, _ in
         await hit(request) == 1
-            ? json(.tooManyRequests, #"{"error":{"type":"invalid_request_error","code":"lock_timeout","message":"retry"}}"#, [HTTPField.Name("Stripe-Should-Retry")!: "true"])
+            ? json(
+                .tooManyRequests,
+                #"{"error":{"type":"invalid_request_error","code":"lock_timeout","message":"retry"}}"#,
+                [HTTPField.Name("Stripe-Should-Retry")!: "true"])
             : json(.ok, intent)
     }
     router.post("/v1/card") { request, _ in
         _ = await hit(request)
-        return json(.init(code: 402), #"{"error":{"type":"card_error","code":"card_declined","decline_code":"insufficient_funds","message":"Your card has insufficient funds.","param":"payment_method"}}"#)
+        return json(
+            .init(code: 402),
+            #"{"error":{"type":"card_error","code":"card_declined","decline_code":"insufficient_funds","message":"Your card has insufficient funds.","param":"payment_method"}}"#
+        )
     }
     router.get("/v1/html") { request, _ in
         _ = await hit(request)
-        return Response(status: .notFound, headers: [.contentType: "text/html"], body: .init(byteBuffer: ByteBuffer(string: "<html>Not Found</html>")))
+        return Response(
+            status: .notFound, headers: [.contentType: "text/html"],
+            body: .init(byteBuffer: ByteBuffer(string: "<html>Not Found</html>")))
     }
     router.post("/v1/slow") { request, _ in
         if await hit(request) == 1 { try await Task.sleep(for: .seconds(4)) }
@@ -79,12 +93,15 @@ actor Sleeps {
 
 @Suite("Stripe client")
 struct StripeClientTests {
-    func withClient(timeout: Double = 5, _ body: @Sendable (StripeClient, FaultLog, Sleeps) async throws -> Void) async throws {
+    func withClient(timeout: Double = 5, _ body: @Sendable (StripeClient, FaultLog, Sleeps) async throws -> Void)
+        async throws
+    {
         let log = FaultLog()
         try await faultServer(log).test(.live) { client in
             let sleeps = Sleeps()
             let stripe = StripeClient(
-                configuration: .init(secretKey: "sk_test_123", baseURL: "http://127.0.0.1:\(client.port!)", timeout: timeout),
+                configuration: .init(
+                    secretKey: "sk_test_123", baseURL: "http://127.0.0.1:\(client.port!)", timeout: timeout),
                 sleep: { await sleeps.add($0) })
             try await body(stripe, log, sleeps)
         }
@@ -93,7 +110,8 @@ struct StripeClientTests {
     @Test("a 500 then a 200 succeeds, with the same Idempotency-Key on both attempts")
     func retriesWithSameKey() async throws {
         try await withClient { stripe, log, sleeps in
-            let intent: PaymentIntent = try await stripe.send(.post, "/v1/flaky", params: .object([("amount", .value("1999"))]))
+            let intent: PaymentIntent = try await stripe.send(
+                .post, "/v1/flaky", params: .object([("amount", .value("1999"))]))
             #expect(intent.id == "pi_1")
             #expect(intent.status == .requiresPaymentMethod)
             let keys = await log.idempotencyKeys["/v1/flaky"] ?? []
@@ -107,7 +125,8 @@ struct StripeClientTests {
     @Test("a given Idempotency-Key is sent as is")
     func givenKey() async throws {
         try await withClient { stripe, log, _ in
-            let _: PaymentIntent = try await stripe.send(.post, "/v1/flaky", options: .init(idempotencyKey: "payment-42"))
+            let _: PaymentIntent = try await stripe.send(
+                .post, "/v1/flaky", options: .init(idempotencyKey: "payment-42"))
             #expect(await log.idempotencyKeys["/v1/flaky"] == ["payment-42", "payment-42"])
         }
     }
@@ -123,7 +142,9 @@ struct StripeClientTests {
     @Test("Stripe-Should-Retry: false stops at once, even on a 500")
     func shouldRetryFalse() async throws {
         try await withClient { stripe, log, _ in
-            await #expect(throws: StripeError.self) { let _: PaymentIntent = try await stripe.send(.post, "/v1/no-retry") }
+            await #expect(throws: StripeError.self) {
+                let _: PaymentIntent = try await stripe.send(.post, "/v1/no-retry")
+            }
             #expect(await log.hits["/v1/no-retry"] == 1)
         }
     }
@@ -131,7 +152,9 @@ struct StripeClientTests {
     @Test("429 is not retried unless Stripe-Should-Retry says so")
     func rateLimit() async throws {
         try await withClient { stripe, log, _ in
-            await #expect(throws: StripeError.self) { let _: PaymentIntent = try await stripe.send(.post, "/v1/rate-limited") }
+            await #expect(throws: StripeError.self) {
+                let _: PaymentIntent = try await stripe.send(.post, "/v1/rate-limited")
+            }
             #expect(await log.hits["/v1/rate-limited"] == 1)
             let _: PaymentIntent = try await stripe.send(.post, "/v1/rate-limited-retry")
             #expect(await log.hits["/v1/rate-limited-retry"] == 2)
@@ -197,7 +220,9 @@ struct StripeClientTests {
     @Test("no server at all is a connection error after the retries")
     func connectionRefused() async throws {
         let sleeps = Sleeps()
-        let stripe = StripeClient(configuration: .init(secretKey: "sk_test_1", baseURL: "http://127.0.0.1:1", timeout: 1), sleep: { await sleeps.add($0) })
+        let stripe = StripeClient(
+            configuration: .init(secretKey: "sk_test_1", baseURL: "http://127.0.0.1:1", timeout: 1),
+            sleep: { await sleeps.add($0) })
         do {
             let _: PaymentIntent = try await stripe.send(.post, "/v1/payment_intents")
             Issue.record("expected an error")

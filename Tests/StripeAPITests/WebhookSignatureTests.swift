@@ -15,10 +15,14 @@ struct Vectors: Decodable {
 
     static func load() throws -> Vectors {
         // Prefer the project's shared copy (beside the repository); fall back to the one bundled with the tests.
-        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let shared = repo.deletingLastPathComponent().appendingPathComponent("shared/fixtures/stripe-signature-vectors.json")
-        let url = FileManager.default.fileExists(atPath: shared.path)
-            ? shared : try #require(Bundle.module.url(forResource: "Fixtures/stripe-signature-vectors", withExtension: "json"))
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let shared = repo.deletingLastPathComponent().appendingPathComponent(
+            "shared/fixtures/stripe-signature-vectors.json")
+        let url =
+            FileManager.default.fileExists(atPath: shared.path)
+            ? shared
+            : try #require(Bundle.module.url(forResource: "Fixtures/stripe-signature-vectors", withExtension: "json"))
         return try JSONDecoder().decode(Vectors.self, from: Data(contentsOf: url))
     }
 }
@@ -30,16 +34,22 @@ struct WebhookSignatureTests {
         let vectors = try Vectors.load().vectors
         #expect(vectors.count >= 3)
         for v in vectors {
-            #expect(WebhookSignature.signature(payload: Data(v.payload.utf8), secret: v.secret, timestamp: v.timestamp) == v.v1, "\(v.name)")
+            #expect(
+                WebhookSignature.signature(payload: Data(v.payload.utf8), secret: v.secret, timestamp: v.timestamp)
+                    == v.v1, "\(v.name)")
             #expect(throws: Never.self, "\(v.name)") {
-                try WebhookSignature.verify(payload: Data(v.payload.utf8), header: v.header, secrets: [v.secret], now: v.timestamp + 10)
+                try WebhookSignature.verify(
+                    payload: Data(v.payload.utf8), header: v.header, secrets: [v.secret], now: v.timestamp + 10)
             }
         }
     }
 
     var first: Vectors.Vector { get throws { try Vectors.load().vectors[0] } }
 
-    func check(_ payload: String? = nil, header: String?? = nil, secrets: [String]? = nil, now: Int? = nil, tolerance: Int = 300) throws -> WebhookSignature.VerificationError? {
+    func check(
+        _ payload: String? = nil, header: String?? = nil, secrets: [String]? = nil, now: Int? = nil,
+        tolerance: Int = 300
+    ) throws -> WebhookSignature.VerificationError? {
         let v = try first
         do {
             try WebhookSignature.verify(
@@ -81,13 +91,18 @@ struct WebhookSignatureTests {
         #expect(try check(header: .some(nil)) == .noHeader)
         #expect(try check(secrets: [""]) == .noSecret)
         #expect(try check(secrets: [String(v.secret.dropFirst("whsec_".count))]) == .noMatch)
-        #expect(try check("not json", header: WebhookSignature.header(payload: Data("not json".utf8), secret: v.secret, timestamp: v.timestamp)) == nil)
+        #expect(
+            try check(
+                "not json",
+                header: WebhookSignature.header(
+                    payload: Data("not json".utf8), secret: v.secret, timestamp: v.timestamp)) == nil)
     }
 
     @Test("any v1 may match any configured secret (rotation)")
     func rotation() throws {
         let payload = Data(#"{"id":"evt_1"}"#.utf8)
-        let header = WebhookSignature.header(payload: payload, secrets: ["whsec_old", "whsec_new"], timestamp: 1_800_000_000)
+        let header = WebhookSignature.header(
+            payload: payload, secrets: ["whsec_old", "whsec_new"], timestamp: 1_800_000_000)
         for secrets in [["whsec_old"], ["whsec_new"], ["whsec_other", "whsec_new"]] {
             #expect(throws: Never.self) {
                 try WebhookSignature.verify(payload: payload, header: header, secrets: secrets, now: 1_800_000_000)
@@ -110,7 +125,9 @@ struct WebhookSignatureTests {
     }
 
     /// Signatures made by stripe-python (scripts/test writes them when Python's stripe package is installed).
-    @Test("events signed by Stripe's Python SDK verify", .enabled(if: ProcessInfo.processInfo.environment["STRIPE_PYTHON_VECTORS"] != nil))
+    @Test(
+        "events signed by Stripe's Python SDK verify",
+        .enabled(if: ProcessInfo.processInfo.environment["STRIPE_PYTHON_VECTORS"] != nil))
     func pythonSigned() throws {
         struct Signed: Decodable {
             let secret: String
@@ -123,7 +140,8 @@ struct WebhookSignatureTests {
         #expect(signed.count >= 3)
         for s in signed {
             #expect(throws: Never.self) {
-                try WebhookSignature.verify(payload: Data(s.payload.utf8), header: s.header, secrets: [s.secret], now: s.timestamp + 5)
+                try WebhookSignature.verify(
+                    payload: Data(s.payload.utf8), header: s.header, secrets: [s.secret], now: s.timestamp + 5)
             }
         }
     }

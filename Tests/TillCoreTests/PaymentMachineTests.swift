@@ -7,7 +7,8 @@ struct PaymentMachineTests {
     static let facts: [PaymentFact] = [
         paid, .processing, .failed(code: "card_declined", message: "Declined", final: false),
         .failed(code: "async_payment_failed", message: nil, final: true), .canceled, .refunded(amountRefunded: 500),
-        .refunded(amountRefunded: 1999), .disputed, .succeeded(amount: 1000, currency: "usd"), .succeeded(amount: 1999, currency: "eur"),
+        .refunded(amountRefunded: 1999), .disputed, .succeeded(amount: 1000, currency: "usd"),
+        .succeeded(amount: 1999, currency: "eur"),
         .reviewAccepted, .reviewRefunded, .refusedByStripe(code: "url_invalid", message: "Not a valid URL"),
     ]
 
@@ -39,11 +40,15 @@ struct PaymentMachineTests {
         Row(from: .initiated, fact: .processing, to: .processing, effects: []),
         Row(from: .succeeded, fact: .processing, to: nil, effects: []),
         // payment_intent.payment_failed never cancels the order
-        Row(from: .initiated, fact: .failed(code: "card_declined", message: "Declined", final: false), to: .failed,
+        Row(
+            from: .initiated, fact: .failed(code: "card_declined", message: "Declined", final: false), to: .failed,
             effects: [.recordFailure(code: "card_declined", message: "Declined")]),
-        Row(from: .succeeded, fact: .failed(code: "card_declined", message: "Declined", final: false), to: nil, effects: []),
+        Row(
+            from: .succeeded, fact: .failed(code: "card_declined", message: "Declined", final: false), to: nil,
+            effects: []),
         // checkout.session.async_payment_failed cancels it
-        Row(from: .processing, fact: .failed(code: "async_payment_failed", message: nil, final: true), to: .failed,
+        Row(
+            from: .processing, fact: .failed(code: "async_payment_failed", message: nil, final: true), to: .failed,
             effects: [.recordFailure(code: "async_payment_failed", message: nil), .cancelOrderUnlessOtherPayment]),
         // checkout.session.expired, payment_intent.canceled
         Row(from: .initiated, fact: .canceled, to: .canceled, effects: [.cancelOrderUnlessOtherPayment]),
@@ -51,8 +56,12 @@ struct PaymentMachineTests {
         Row(from: .succeeded, fact: .canceled, to: nil, effects: []),  // PAID never goes back
         Row(from: .canceled, fact: .canceled, to: nil, effects: []),
         // charge.refunded
-        Row(from: .succeeded, fact: .refunded(amountRefunded: 500), to: .partiallyRefunded, effects: [.recordRefund(amountRefunded: 500)]),
-        Row(from: .succeeded, fact: .refunded(amountRefunded: 1999), to: .refunded, effects: [.recordRefund(amountRefunded: 1999)]),
+        Row(
+            from: .succeeded, fact: .refunded(amountRefunded: 500), to: .partiallyRefunded,
+            effects: [.recordRefund(amountRefunded: 500)]),
+        Row(
+            from: .succeeded, fact: .refunded(amountRefunded: 1999), to: .refunded,
+            effects: [.recordRefund(amountRefunded: 1999)]),
         Row(from: .initiated, fact: .refunded(amountRefunded: 500), to: nil, effects: []),
         // charge.dispute.created
         Row(from: .succeeded, fact: .disputed, to: nil, effects: [.flagDispute]),
@@ -64,7 +73,8 @@ struct PaymentMachineTests {
         Row(from: .initiated, fact: .reviewRefunded, to: nil, effects: []),
         Row(from: .requiresReview, fact: .canceled, to: nil, effects: []),  // the sweep never ends money under review
         // Stripe refused to open the session: the payment ends, the order stays payable
-        Row(from: .initiated, fact: .refusedByStripe(code: "url_invalid", message: "Not a valid URL"), to: .canceled,
+        Row(
+            from: .initiated, fact: .refusedByStripe(code: "url_invalid", message: "Not a valid URL"), to: .canceled,
             effects: [.recordFailure(code: "url_invalid", message: "Not a valid URL")]),
     ]
 
@@ -86,7 +96,9 @@ struct PaymentMachineTests {
         #expect(PaymentMachine.decide(state(.refunded, refunded: 1999), .refunded(amountRefunded: 1999)) == .nothing)
     }
 
-    @Test("a paid payment never becomes unpaid, whatever comes after", arguments: [PaymentStatus.succeeded, .partiallyRefunded, .refunded])
+    @Test(
+        "a paid payment never becomes unpaid, whatever comes after",
+        arguments: [PaymentStatus.succeeded, .partiallyRefunded, .refunded])
     func monotonic(status: PaymentStatus) {
         for fact in Self.facts {
             if let next = PaymentMachine.decide(state(status, refunded: status == .succeeded ? 0 : 500), fact).status {

@@ -1,6 +1,7 @@
 import Foundation
 import JWTKit
 import Testing
+
 @testable import TillServer
 
 @Suite("Auth")
@@ -8,7 +9,8 @@ struct AuthTests {
     @Test("register, log in and read me", arguments: Backend.available)
     func registerLoginMe(backend: Backend) async throws {
         try await withTill(backend) { api, _ in
-            let reply = try await api.call(.post, "/api/auth/register", body: #"{"email":"Ann@Example.com","password":"secret-pass"}"#)
+            let reply = try await api.call(
+                .post, "/api/auth/register", body: #"{"email":"Ann@Example.com","password":"secret-pass"}"#)
             #expect(reply.status == 201)
             let user = try #require(reply["user"] as? [String: Any])
             #expect(user["email"] as? String == "ann@example.com")
@@ -17,7 +19,8 @@ struct AuthTests {
             #expect(user.keys.contains("planId"))
             #expect(!reply.text.contains("password"))
 
-            let login = try await api.call(.post, "/api/auth/login", body: #"{"email":"ann@example.com","password":"secret-pass"}"#)
+            let login = try await api.call(
+                .post, "/api/auth/login", body: #"{"email":"ann@example.com","password":"secret-pass"}"#)
             #expect(login.status == 200)
             let me = try await api.call(.get, "/api/auth/me", token: login.string("token"))
             #expect(me.status == 200)
@@ -29,7 +32,8 @@ struct AuthTests {
     func emailTaken(backend: Backend) async throws {
         try await withTill(backend) { api, _ in
             _ = try await api.register("dup@example.com")
-            let again = try await api.call(.post, "/api/auth/register", body: #"{"email":"DUP@example.com","password":"password-123"}"#)
+            let again = try await api.call(
+                .post, "/api/auth/register", body: #"{"email":"DUP@example.com","password":"password-123"}"#)
             #expect(again.status == 409)
             #expect(again.errorCode == "email_taken")
         }
@@ -58,8 +62,10 @@ struct AuthTests {
     func wrongPassword() async throws {
         try await withTill(.sqlite) { api, _ in
             _ = try await api.register("known@example.com")
-            let wrong = try await api.call(.post, "/api/auth/login", body: #"{"email":"known@example.com","password":"wrong-pass"}"#)
-            let unknown = try await api.call(.post, "/api/auth/login", body: #"{"email":"nobody@example.com","password":"wrong-pass"}"#)
+            let wrong = try await api.call(
+                .post, "/api/auth/login", body: #"{"email":"known@example.com","password":"wrong-pass"}"#)
+            let unknown = try await api.call(
+                .post, "/api/auth/login", body: #"{"email":"nobody@example.com","password":"wrong-pass"}"#)
             #expect(wrong.status == 401)
             #expect(unknown.status == 401)
             #expect(wrong.errorMessage == unknown.errorMessage)
@@ -71,15 +77,18 @@ struct AuthTests {
         try await withTill(.sqlite) { api, _ in
             _ = try await api.register("target@example.com", password: "right-password")
             for _ in 0..<5 {
-                let reply = try await api.call(.post, "/api/auth/login", body: #"{"email":"target@example.com","password":"guess-1234"}"#)
+                let reply = try await api.call(
+                    .post, "/api/auth/login", body: #"{"email":"target@example.com","password":"guess-1234"}"#)
                 #expect(reply.status == 401)
             }
-            let locked = try await api.call(.post, "/api/auth/login", body: #"{"email":"target@example.com","password":"right-password"}"#)
+            let locked = try await api.call(
+                .post, "/api/auth/login", body: #"{"email":"target@example.com","password":"right-password"}"#)
             #expect(locked.status == 429)
             #expect(locked.errorCode == "rate_limited")
             // Another account is not locked by these failures.
             _ = try await api.register("other@example.com", password: "right-password")
-            let other = try await api.call(.post, "/api/auth/login", body: #"{"email":"other@example.com","password":"right-password"}"#)
+            let other = try await api.call(
+                .post, "/api/auth/login", body: #"{"email":"other@example.com","password":"right-password"}"#)
             #expect(other.status == 200)
         }
     }
@@ -106,16 +115,23 @@ struct AuthTests {
             case .missing: token = nil
             case .garbage: token = "not.a.jwt"
             case .algNone:
-                token = Self.b64(#"{"alg":"none","typ":"JWT"}"#) + "." + Self.b64(#"{"sub":"\#(userId)","role":"admin","exp":4102444800}"#) + "."
+                token =
+                    Self.b64(#"{"alg":"none","typ":"JWT"}"#) + "."
+                    + Self.b64(#"{"sub":"\#(userId)","role":"admin","exp":4102444800}"#) + "."
             case .otherKey:
-                token = try await Self.sign(sub: userId, role: "customer", exp: Date().addingTimeInterval(3600), key: "another-secret-0123456789abcdef0123456789")
+                token = try await Self.sign(
+                    sub: userId, role: "customer", exp: Date().addingTimeInterval(3600),
+                    key: "another-secret-0123456789abcdef0123456789")
             case .expired:
-                token = try await Self.sign(sub: userId, role: "customer", exp: Date().addingTimeInterval(-60), key: testJWTSecret)
+                token = try await Self.sign(
+                    sub: userId, role: "customer", exp: Date().addingTimeInterval(-60), key: testJWTSecret)
             case .editedRole:
                 let parts = valid.split(separator: ".").map(String.init)
-                token = parts[0] + "." + Self.b64(#"{"sub":"\#(userId)","role":"admin","exp":4102444800}"#) + "." + parts[2]
+                token =
+                    parts[0] + "." + Self.b64(#"{"sub":"\#(userId)","role":"admin","exp":4102444800}"#) + "." + parts[2]
             case .unknownRole:
-                token = try await Self.sign(sub: userId, role: "root", exp: Date().addingTimeInterval(3600), key: testJWTSecret)
+                token = try await Self.sign(
+                    sub: userId, role: "root", exp: Date().addingTimeInterval(3600), key: testJWTSecret)
             }
             let me = try await api.call(.get, "/api/auth/me", token: token)
             #expect(me.status == 401)

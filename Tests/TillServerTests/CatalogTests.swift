@@ -1,4 +1,5 @@
 import Testing
+
 @testable import TillServer
 
 @Suite("Catalog")
@@ -9,7 +10,9 @@ struct CatalogTests {
             let admin = try await api.adminToken()
             let created = try await api.call(
                 .post, "/api/products", token: admin,
-                body: #"{"name":"Green tea","description":"Loose leaf","unitAmount":1250,"currency":"EUR","inventory":7}"#)
+                body:
+                    #"{"name":"Green tea","description":"Loose leaf","unitAmount":1250,"currency":"EUR","inventory":7}"#
+            )
             #expect(created.status == 201)
             #expect(created.string("currency") == "eur")
             #expect(created.int("unitAmount") == 1250)
@@ -21,7 +24,8 @@ struct CatalogTests {
             #expect(list.data.map { $0["id"] as? String } == [id])
             #expect(list["hasMore"] as? Bool == false)
 
-            let patched = try await api.call(.patch, "/api/products/\(id)", token: admin, body: #"{"unitAmount":1500,"inventory":3}"#)
+            let patched = try await api.call(
+                .patch, "/api/products/\(id)", token: admin, body: #"{"unitAmount":1500,"inventory":3}"#)
             #expect(patched.status == 200)
             #expect(patched.int("unitAmount") == 1500)
             #expect(patched.int("inventory") == 3)
@@ -78,10 +82,14 @@ struct CatalogTests {
     func currencies(backend: Backend) async throws {
         try await withTill(backend) { api, _ in
             let admin = try await api.adminToken()
-            let yen = try await api.call(.post, "/api/products", token: admin, body: #"{"name":"Mochi","unitAmount":500,"currency":"jpy","inventory":1}"#)
+            let yen = try await api.call(
+                .post, "/api/products", token: admin,
+                body: #"{"name":"Mochi","unitAmount":500,"currency":"jpy","inventory":1}"#)
             #expect(yen.status == 201)
             #expect(yen.int("unitAmount") == 500)
-            let kwd = try await api.call(.post, "/api/products", token: admin, body: #"{"name":"Dates","unitAmount":5000,"currency":"kwd","inventory":1}"#)
+            let kwd = try await api.call(
+                .post, "/api/products", token: admin,
+                body: #"{"name":"Dates","unitAmount":5000,"currency":"kwd","inventory":1}"#)
             #expect(kwd.status == 201)
         }
     }
@@ -90,15 +98,21 @@ struct CatalogTests {
     func plans(backend: Backend) async throws {
         try await withTill(backend) { api, _ in
             let admin = try await api.adminToken()
-            let plan = try await api.call(.post, "/api/plans", token: admin, body: #"{"name":"Pro","unitAmount":900,"currency":"usd","credits":100}"#)
+            let plan = try await api.call(
+                .post, "/api/plans", token: admin,
+                body: #"{"name":"Pro","unitAmount":900,"currency":"usd","credits":100}"#)
             #expect(plan.status == 201)
             #expect(plan.int("credits") == 100)
             #expect(plan.json.keys.contains("stripePriceId"))
             let list = try await api.call(.get, "/api/plans")
             #expect(list.data.map { $0["id"] as? String } == [plan.string("id")])
-            let bad = try await api.call(.post, "/api/plans", token: admin, body: #"{"name":"Free","unitAmount":900,"currency":"usd","credits":0}"#)
+            let bad = try await api.call(
+                .post, "/api/plans", token: admin,
+                body: #"{"name":"Free","unitAmount":900,"currency":"usd","credits":0}"#)
             #expect(bad.status == 400)
-            let badPrice = try await api.call(.post, "/api/plans", token: admin, body: #"{"name":"P","unitAmount":900,"currency":"usd","credits":5,"stripePriceId":"prod_1"}"#)
+            let badPrice = try await api.call(
+                .post, "/api/plans", token: admin,
+                body: #"{"name":"P","unitAmount":900,"currency":"usd","credits":5,"stripePriceId":"prod_1"}"#)
             #expect(badPrice.status == 400)
         }
     }

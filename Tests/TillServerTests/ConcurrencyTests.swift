@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+
 @testable import TillServer
 
 /// The two pieces the webhook inbox's writer stands on: the store's lock and the writer's own thread.
@@ -15,7 +16,10 @@ struct ConcurrencyTests {
             for _ in 0..<200 {
                 group.addTask {
                     try await lock.withLock {
-                        inside.withLock { $0.now += 1; $0.most = max($0.most, $0.now) }
+                        inside.withLock {
+                            $0.now += 1
+                            $0.most = max($0.most, $0.now)
+                        }
                         await Task.yield()
                         inside.withLock { $0.now -= 1 }
                     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import TillServer
 
 @Suite("Configuration")
@@ -26,7 +27,10 @@ struct ConfigTests {
             Issue.record("expected a configuration error")
         } catch {
             let text = error.description
-            for key in ["PORT", "DATABASE_URL", "JWT_SECRET", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "ORDER_TTL_SECONDS", "ADMIN_PASSWORD"] {
+            for key in [
+                "PORT", "DATABASE_URL", "JWT_SECRET", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "ORDER_TTL_SECONDS",
+                "ADMIN_PASSWORD",
+            ] {
                 #expect(text.contains(key), "missing \(key) in \(text)")
             }
             #expect(error.problems.count == 7)

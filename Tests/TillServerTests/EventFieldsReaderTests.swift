@@ -1,6 +1,7 @@
 import Foundation
 import StripeAPI
 import Testing
+
 @testable import TillServer
 
 /// The webhook path reads events with a hand-written reader (StripeFacts+Reader.swift); JSONDecoder over the same
@@ -32,7 +33,8 @@ struct EventFieldsReaderTests {
         for type in TestEvents.supportedTypes {
             for status in ["paid", "unpaid"] {
                 let options = TestEvents.Options(
-                    orderId: "ord_1", paymentId: "pay_\(type.count)", amount: 2599, amountRefunded: 1000, paymentStatus: status,
+                    orderId: "ord_1", paymentId: "pay_\(type.count)", amount: 2599, amountRefunded: 1000,
+                    paymentStatus: status,
                     customerEmail: "b\u{e9}a+\"quoted\"@example.com")
                 let event = try TestEvents.make(type: type, options: options)
                 for pretty in [true, false] {
@@ -70,18 +72,18 @@ struct EventFieldsReaderTests {
     @Test("bodies JSONDecoder refuses are refused")
     func refusesWhatJSONDecoderRefuses() {
         let refused = [
-            "", "null", "[]", "{", #"{"id":"evt_1"}"#, // no type or data
-            #"{"id":"evt_1","type":"x","data":{}}"#, // no data.object
-            #"{"id":7,"type":"x","data":{"object":{}}}"#, // id not a string
-            #"{"id":"evt_1","type":"x","data":{"object":{"amount":"12"}}}"#, // amount not a number
-            #"{"id":"evt_1","type":"x","data":{"object":{"amount":12.5}}}"#, // amount not whole
-            #"{"id":"evt_1","type":"x","data":{"object":{"metadata":{"a":1}}}}"#, // metadata values are strings
+            "", "null", "[]", "{", #"{"id":"evt_1"}"#,  // no type or data
+            #"{"id":"evt_1","type":"x","data":{}}"#,  // no data.object
+            #"{"id":7,"type":"x","data":{"object":{}}}"#,  // id not a string
+            #"{"id":"evt_1","type":"x","data":{"object":{"amount":"12"}}}"#,  // amount not a number
+            #"{"id":"evt_1","type":"x","data":{"object":{"amount":12.5}}}"#,  // amount not whole
+            #"{"id":"evt_1","type":"x","data":{"object":{"metadata":{"a":1}}}}"#,  // metadata values are strings
             #"{"id":"evt_1","type":"x","data":{"object":{"payment_intent":5}}}"#,
-            #"{"id":"evt_1","type":"x","data":{"object":{}},"extra":[1 2]}"#, // malformed where it is skipped
+            #"{"id":"evt_1","type":"x","data":{"object":{}},"extra":[1 2]}"#,  // malformed where it is skipped
             #"{"id":"evt_1","type":"x","data":{"object":{}}} trailing"#,
-            #"{"id":"evt_\ud83d","type":"x","data":{"object":{}}}"#, // a lone surrogate
-            "{\"id\":\"evt_\n\",\"type\":\"x\",\"data\":{\"object\":{}}}", // a raw control character in a string
-            #"{"id":"evt_1","type":"x","data":{"object":{"amount":01}}}"#, // a leading zero
+            #"{"id":"evt_\ud83d","type":"x","data":{"object":{}}}"#,  // a lone surrogate
+            "{\"id\":\"evt_\n\",\"type\":\"x\",\"data\":{\"object\":{}}}",  // a raw control character in a string
+            #"{"id":"evt_1","type":"x","data":{"object":{"amount":01}}}"#,  // a leading zero
         ]
         for json in refused {
             #expect(reference(json) == nil, "reference accepts \(json)")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import TillServer
 
 /// Stripe misbehaving, through the emulator's fault switches: Till retries with the same Idempotency-Key, never makes
@@ -23,7 +24,9 @@ struct FaultTests {
         }
     }
 
-    @Test("Stripe down: 502 stripe_error; the retry later reuses the payment and makes one session", arguments: Backend.available)
+    @Test(
+        "Stripe down: 502 stripe_error; the retry later reuses the payment and makes one session",
+        arguments: Backend.available)
     func stripeDown(backend: Backend) async throws {
         try await withTill(backend, configure: { $0.stripeMaxNetworkRetries = 1 }) { api, _ in
             let (user, _, _, order) = try await api.orderSetup()
@@ -47,7 +50,8 @@ struct FaultTests {
     func hang(backend: Backend) async throws {
         try await withTill(backend, configure: { $0.stripeTimeoutSeconds = 0.5 }) { api, _ in
             let (user, _, _, order) = try await api.orderSetup()
-            try await api.fault(#"{"target":"api","path":"/v1/payment_intents","mode":"hang","count":1,"hangSeconds":2}"#)
+            try await api.fault(
+                #"{"target":"api","path":"/v1/payment_intents","mode":"hang","count":1,"hangSeconds":2}"#)
             let intent = try await api.call(.post, "/api/orders/\(order.string("id"))/payment-intent", token: user)
             #expect(intent.status == 201)
             #expect(try await api.armedFaults() == 0)
@@ -76,14 +80,17 @@ struct FaultTests {
             _ = try await api.pay(session: checkout.string("sessionId"))
             try await api.waitForOrder(user, orderId, toBe: "PAID")
             try await api.fault(#"{"target":"api","path":"/v1/refunds","mode":"500","count":1}"#)
-            #expect(try await api.call(.post, "/api/payments/\(checkout.string("paymentId"))/refund", token: admin).status == 202)
+            #expect(
+                try await api.call(.post, "/api/payments/\(checkout.string("paymentId"))/refund", token: admin).status
+                    == 202)
             try await api.waitForOrder(user, orderId, toBe: "REFUNDED")
             #expect(try await api.armedFaults() == 0)
             #expect(try await api.stripe(.get, "/v1/refunds", form: "limit=100").data.count == 1)
         }
     }
 
-    @Test("webhooks duplicated, delayed and reordered: every order ends PAID, stock exact", arguments: Backend.available)
+    @Test(
+        "webhooks duplicated, delayed and reordered: every order ends PAID, stock exact", arguments: Backend.available)
     func unrulyWebhooks(backend: Backend) async throws {
         try await withTill(backend) { api, _ in
             let admin = try await api.adminToken()
@@ -105,7 +112,9 @@ struct FaultTests {
         }
     }
 
-    @Test("webhooks dropped: the reconciler reads the payments back and the orders end PAID", arguments: Backend.available)
+    @Test(
+        "webhooks dropped: the reconciler reads the payments back and the orders end PAID", arguments: Backend.available
+    )
     func droppedWebhooks(backend: Backend) async throws {
         try await withTill(backend, configure: { $0.reconcileStaleAfterSeconds = 0 }) { api, till in
             let (user, _, _, order) = try await api.orderSetup()

@@ -61,32 +61,43 @@ struct HardeningTests {
             let replies = try await withThrowingTaskGroup(of: Reply.self) { group in
                 for index in 0..<200 {
                     group.addTask {
-                        try await api.call(.post, "/api/auth/login", body: #"{"email":"victim@example.com","password":"guess-\#(index)-x"}"#)
+                        try await api.call(
+                            .post, "/api/auth/login",
+                            body: #"{"email":"victim@example.com","password":"guess-\#(index)-x"}"#)
                     }
                 }
                 return try await group.reduce(into: [Reply]()) { $0.append($1) }
             }
             let limited = replies.filter { $0.status == 429 }
             #expect(replies.count - limited.count <= 5)
-            #expect(limited.allSatisfy { $0.errorCode == "rate_limited" && Int($0.headers[.retryAfter] ?? "") ?? 0 > 0 })
+            #expect(
+                limited.allSatisfy { $0.errorCode == "rate_limited" && Int($0.headers[.retryAfter] ?? "") ?? 0 > 0 })
         }
     }
 
-    @Test("an attacker's failures lock only their own address out of the account; X-Forwarded-For counts only from a trusted proxy")
+    @Test(
+        "an attacker's failures lock only their own address out of the account; X-Forwarded-For counts only from a trusted proxy"
+    )
     func lockoutIsNotAWeapon() async throws {
         try await withTill(.sqlite, configure: { $0.trustedProxies = ["127.0.0.1"] }) { api, _ in
             _ = try await api.register("owner@example.com", password: "right-password")
             let wrong = #"{"email":"owner@example.com","password":"wrong-password"}"#
             let right = #"{"email":"owner@example.com","password":"right-password"}"#
             for _ in 0..<5 {
-                #expect(try await api.call(.post, "/api/auth/login", body: wrong, headers: ["X-Forwarded-For": "203.0.113.9"]).status == 401)
+                #expect(
+                    try await api.call(
+                        .post, "/api/auth/login", body: wrong, headers: ["X-Forwarded-For": "203.0.113.9"]
+                    ).status == 401)
             }
-            let attacker = try await api.call(.post, "/api/auth/login", body: right, headers: ["X-Forwarded-For": "203.0.113.9"])
+            let attacker = try await api.call(
+                .post, "/api/auth/login", body: right, headers: ["X-Forwarded-For": "203.0.113.9"])
             #expect(attacker.status == 429)
             let first = Int(attacker.headers[.retryAfter] ?? "") ?? 0
             #expect(first > 0 && first <= 61)
             // The owner, elsewhere, still signs in.
-            #expect(try await api.call(.post, "/api/auth/login", body: right, headers: ["X-Forwarded-For": "198.51.100.7"]).status == 200)
+            #expect(
+                try await api.call(.post, "/api/auth/login", body: right, headers: ["X-Forwarded-For": "198.51.100.7"])
+                    .status == 200)
             // A client cannot pick its address by writing the header itself in front of the proxy's hop.
             let forged = try await api.call(
                 .post, "/api/auth/login", body: right, headers: ["X-Forwarded-For": "198.51.100.7, 203.0.113.9"])
@@ -99,7 +110,9 @@ struct HardeningTests {
         #expect(ClientAddressMiddleware.normalized("::ffff:10.0.0.5") == "10.0.0.5")
         #expect(ClientAddressMiddleware.normalized("1.2.3.4:5123") == "1.2.3.4")
         #expect(ClientAddressMiddleware.normalized("[2001:DB8:0::1]") == "2001:db8::1")
-        #expect(ClientAddressMiddleware.limitKey("2001:db8:0:0:1::5") == ClientAddressMiddleware.limitKey("2001:db8::9:9:9:9"))
+        #expect(
+            ClientAddressMiddleware.limitKey("2001:db8:0:0:1::5")
+                == ClientAddressMiddleware.limitKey("2001:db8::9:9:9:9"))
         #expect(ClientAddressMiddleware.limitKey("2001:db8:0:1::5") != ClientAddressMiddleware.limitKey("2001:db8::9"))
         #expect(ClientAddressMiddleware.limitKey("10.0.0.5") == "10.0.0.5")
         let trusted: Set = ["10.0.0.1"]
@@ -122,7 +135,9 @@ struct HardeningTests {
             now += wait
         }
         #expect(waits == [60_000, 120_000, 240_000])
-        for index in 0..<5000 { _ = limiter.admit(email: "u\(index)@b.co", address: "10.1.\(index / 250).\(index % 250)", now: now) }
+        for index in 0..<5000 {
+            _ = limiter.admit(email: "u\(index)@b.co", address: "10.1.\(index / 250).\(index % 250)", now: now)
+        }
         #expect(limiter.count <= 1000)
     }
 
@@ -134,23 +149,29 @@ struct HardeningTests {
                     .post, "/api/auth/register", body: #"{"email":"r\#(index)@example.com","password":"password-123"}"#)
                 #expect(reply.status == 201)
             }
-            let over = try await api.call(.post, "/api/auth/register", body: #"{"email":"r9@example.com","password":"password-123"}"#)
+            let over = try await api.call(
+                .post, "/api/auth/register", body: #"{"email":"r9@example.com","password":"password-123"}"#)
             #expect(over.status == 429 && over.errorCode == "rate_limited")
             #expect(Int(over.headers[.retryAfter] ?? "") ?? 0 > 3000)
         }
         try await withTill(.sqlite) { api, _ in
-            let nul = try await api.call(.post, "/api/auth/register", body: #"{"email":"n@example.com","password":"password\u0000tail"}"#)
+            let nul = try await api.call(
+                .post, "/api/auth/register", body: #"{"email":"n@example.com","password":"password\u0000tail"}"#)
             #expect(nul.status == 400 && nul.errorCode == "invalid_request")
             _ = try await api.register("n@example.com", password: "password")
             // bcrypt would stop at the NUL and accept the stored password's prefix.
-            let login = try await api.call(.post, "/api/auth/login", body: #"{"email":"n@example.com","password":"password\u0000anything"}"#)
+            let login = try await api.call(
+                .post, "/api/auth/login", body: #"{"email":"n@example.com","password":"password\u0000anything"}"#)
             #expect(login.status == 401)
-            let again = try await api.call(.post, "/api/auth/register", body: #"{"email":"N@example.com","password":"other-password"}"#)
+            let again = try await api.call(
+                .post, "/api/auth/register", body: #"{"email":"N@example.com","password":"other-password"}"#)
             #expect(again.status == 409 && again.errorCode == "email_taken")
         }
     }
 
-    @Test("a demoted or deleted admin loses the admin routes without waiting for the token to expire", arguments: Backend.available)
+    @Test(
+        "a demoted or deleted admin loses the admin routes without waiting for the token to expire",
+        arguments: Backend.available)
     func demotion(backend: Backend) async throws {
         try await withTill(backend, configure: { $0.roleCacheMillis = 200 }) { api, till in
             let admin = try await api.adminToken()
@@ -197,7 +218,9 @@ struct HardeningTests {
         }
     }
 
-    @Test("one account cannot hold more than MAX_PENDING_ORDERS_PER_USER pending orders, even all at once", arguments: Backend.available)
+    @Test(
+        "one account cannot hold more than MAX_PENDING_ORDERS_PER_USER pending orders, even all at once",
+        arguments: Backend.available)
     func hoarding(backend: Backend) async throws {
         try await withTill(backend) { api, _ in
             let admin = try await api.adminToken()
@@ -219,7 +242,13 @@ struct HardeningTests {
 
     @Test("one expiry pass cancels a backlog far larger than a page", arguments: Backend.available)
     func expiryBacklog(backend: Backend) async throws {
-        try await withTill(backend, configure: { $0.orderTTLSeconds = 1; $0.maxPendingOrdersPerUser = 0 }) { api, till in
+        try await withTill(
+            backend,
+            configure: {
+                $0.orderTTLSeconds = 1
+                $0.maxPendingOrdersPerUser = 0
+            }
+        ) { api, till in
             let admin = try await api.adminToken()
             let product = try await api.createProduct(admin: admin, inventory: 450)
             let (user, _) = try await api.register()
@@ -271,7 +300,9 @@ struct HardeningTests {
         }
     }
 
-    @Test("an admin refunds money under review in full at Stripe: the order is let go and its stock comes back", arguments: Backend.available)
+    @Test(
+        "an admin refunds money under review in full at Stripe: the order is let go and its stock comes back",
+        arguments: Backend.available)
     func reviewRefunded(backend: Backend) async throws {
         try await withTill(backend) { api, till in
             let (user, admin, product, order) = try await api.orderSetup(unitAmount: 1999, inventory: 5, quantity: 2)
@@ -285,11 +316,16 @@ struct HardeningTests {
             let options = TestEvents.Options(
                 orderId: orderId, paymentId: paymentId, sessionId: checkout.string("sessionId"),
                 paymentIntentId: intent.string("id"), amount: 700)
-            #expect(try await api.deliver(try TestEvents.make(type: "checkout.session.completed", options: options), secret: till.webhookSecrets[0]).status == 200)
+            #expect(
+                try await api.deliver(
+                    try TestEvents.make(type: "checkout.session.completed", options: options),
+                    secret: till.webhookSecrets[0]
+                ).status == 200)
             try await eventually(10, "the payment to need review") {
                 try await api.payment(user, paymentId).string("status") == "REQUIRES_REVIEW"
             }
-            let partial = try await api.call(.post, "/api/payments/\(paymentId)/refund", token: admin, body: #"{"amount":100}"#)
+            let partial = try await api.call(
+                .post, "/api/payments/\(paymentId)/refund", token: admin, body: #"{"amount":100}"#)
             #expect(partial.status == 400)
             let refund = try await api.call(.post, "/api/payments/\(paymentId)/refund", token: admin)
             #expect(refund.status == 202 && refund.string("status") == "REFUNDED")
@@ -306,13 +342,19 @@ struct HardeningTests {
             let (user, _, _, order) = try await api.orderSetup(unitAmount: 1000, quantity: 1)
             let checkout = try await api.call(.post, "/api/orders/\(order.string("id"))/checkout", token: user)
             let paymentId = checkout.string("paymentId")
-            #expect(try await api.call(.post, "/api/payments/\(paymentId)/sync", token: user).string("status") == "INITIATED")
+            #expect(
+                try await api.call(.post, "/api/payments/\(paymentId)/sync", token: user).string("status")
+                    == "INITIATED")
             try await api.fault(#"{"target":"webhooks","mode":"drop","count":10}"#)
             _ = try await api.pay(session: checkout.string("sessionId"))
             // Paid at Stripe, but this payment was read back a moment ago: the stored state answers.
-            #expect(try await api.call(.post, "/api/payments/\(paymentId)/sync", token: user).string("status") == "INITIATED")
+            #expect(
+                try await api.call(.post, "/api/payments/\(paymentId)/sync", token: user).string("status")
+                    == "INITIATED")
             try await Task.sleep(for: .milliseconds(2100))
-            #expect(try await api.call(.post, "/api/payments/\(paymentId)/sync", token: user).string("status") == "SUCCEEDED")
+            #expect(
+                try await api.call(.post, "/api/payments/\(paymentId)/sync", token: user).string("status")
+                    == "SUCCEEDED")
         }
     }
 
@@ -325,7 +367,9 @@ struct HardeningTests {
         try await withTill(backend) { api, _ in
             let admin = try await api.adminToken()
             var products: [String] = []
-            for index in 0..<6 { products.append(try await api.createProduct(admin: admin, name: "P\(index)", inventory: 300)) }
+            for index in 0..<6 {
+                products.append(try await api.createProduct(admin: admin, name: "P\(index)", inventory: 300))
+            }
             var users: [String] = []
             for _ in 0..<6 { users.append(try await api.register().token) }
             let catalog = products
@@ -337,7 +381,9 @@ struct HardeningTests {
                         var results: [(status: Int, kept: [(String, Int)])] = []
                         let token = tokens[worker % tokens.count]
                         for _ in 0..<8 {
-                            let items = catalog.shuffled().prefix(Int.random(in: 2...4)).map { ($0, Int.random(in: 1...3)) }
+                            let items = catalog.shuffled().prefix(Int.random(in: 2...4)).map {
+                                ($0, Int.random(in: 1...3))
+                            }
                             let order = try await api.order(token, items)
                             results.append((order.status, []))
                             guard order.status == 201 else { continue }
@@ -363,7 +409,9 @@ struct HardeningTests {
             // 429: a buyer past the cap on pending orders, which stays on (its lock is part of the lock order).
             #expect(outcomes.allSatisfy { [200, 201, 409, 429].contains($0.status) })
             var held: [String: Int] = [:]
-            for outcome in outcomes { for (product, quantity) in outcome.kept { held[product, default: 0] += quantity } }
+            for outcome in outcomes {
+                for (product, quantity) in outcome.kept { held[product, default: 0] += quantity }
+            }
             for product in catalog {
                 #expect(try await api.inventory(product) == 300 - (held[product] ?? 0), "stock of \(product)")
             }
@@ -397,11 +445,13 @@ struct HardeningTests {
             #expect(try await api.order(user, [(product, 1)], key: "new-key").status == 201)
             let dayAgo = Int(Date().timeIntervalSince1970 * 1000) - 24 * 3600 * 1000 - 1000
             try await till.database.withConnection { db in
-                try await db.raw("UPDATE idempotency_keys SET created_at = \(bind: dayAgo) WHERE idem_key = 'old-key'").run()
+                try await db.raw("UPDATE idempotency_keys SET created_at = \(bind: dayAgo) WHERE idem_key = 'old-key'")
+                    .run()
             }
             _ = try await till.reconcile()
             let keys = try await till.database.withConnection { db in
-                try await db.raw("SELECT idem_key FROM idempotency_keys ORDER BY idem_key").all(decodingColumn: "idem_key", as: String.self)
+                try await db.raw("SELECT idem_key FROM idempotency_keys ORDER BY idem_key").all(
+                    decodingColumn: "idem_key", as: String.self)
             }
             #expect(keys == ["new-key"])
         }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import TillServer
 
 @Suite("Health, metrics, errors")
@@ -61,7 +62,9 @@ struct HealthTests {
 
 @Suite("PostgreSQL")
 struct PostgresTests {
-    @Test("with TEST_DATABASE_URL set, the suites really run on PostgreSQL", .enabled(if: Backend.available.contains(.postgres)))
+    @Test(
+        "with TEST_DATABASE_URL set, the suites really run on PostgreSQL",
+        .enabled(if: Backend.available.contains(.postgres)))
     func serverAnswers() async throws {
         try await withTill(.postgres) { _, till in
             #expect(till.database.kind == .postgres)

@@ -1,10 +1,13 @@
 import Foundation
 import Testing
+
 @testable import TillServer
 
 @Suite("Orders")
 struct OrderTests {
-    @Test("an order reserves stock, computes the amount on the server, and cancel restores it", arguments: Backend.available)
+    @Test(
+        "an order reserves stock, computes the amount on the server, and cancel restores it",
+        arguments: Backend.available)
     func orderAndCancel(backend: Backend) async throws {
         try await withTill(backend) { api, _ in
             let admin = try await api.adminToken()
@@ -85,7 +88,9 @@ struct OrderTests {
         }
     }
 
-    @Test("40 concurrent orders of two products, one with stock 10: exactly 10 succeed and the other's stock is kept", arguments: Backend.available)
+    @Test(
+        "40 concurrent orders of two products, one with stock 10: exactly 10 succeed and the other's stock is kept",
+        arguments: Backend.available)
     func noPartialReservation(backend: Backend) async throws {
         try await withTill(backend) { api, _ in
             let admin = try await api.adminToken()
@@ -184,7 +189,8 @@ struct OrderTests {
         "invalid orders are 400 and reserve nothing",
         arguments: [
             #"{"items":[]}"#, #"{"items":[{"productId":"PRODUCT","quantity":0}]}"#,
-            #"{"items":[{"productId":"PRODUCT","quantity":-1}]}"#, #"{"items":[{"productId":"PRODUCT","quantity":1.5}]}"#,
+            #"{"items":[{"productId":"PRODUCT","quantity":-1}]}"#,
+            #"{"items":[{"productId":"PRODUCT","quantity":1.5}]}"#,
             #"{"items":[{"productId":"missing","quantity":1}]}"#, #"{"items":[{"productId":"PRODUCT"}]}"#, #"{}"#,
             #"{"items":"PRODUCT"}"#,
         ])
@@ -193,7 +199,8 @@ struct OrderTests {
             let admin = try await api.adminToken()
             let tea = try await api.createProduct(admin: admin, inventory: 10)
             let (user, _) = try await api.register()
-            let reply = try await api.call(.post, "/api/orders", token: user, body: template.replacingOccurrences(of: "PRODUCT", with: tea))
+            let reply = try await api.call(
+                .post, "/api/orders", token: user, body: template.replacingOccurrences(of: "PRODUCT", with: tea))
             #expect(reply.status == 400, "\(reply.text)")
             #expect(reply.errorCode == "invalid_request")
             #expect(try await api.inventory(tea) == 10)
@@ -218,7 +225,8 @@ struct OrderTests {
     func yenOrder(backend: Backend) async throws {
         try await withTill(backend) { api, _ in
             let admin = try await api.adminToken()
-            let mochi = try await api.createProduct(admin: admin, name: "Mochi", unitAmount: 500, currency: "jpy", inventory: 10)
+            let mochi = try await api.createProduct(
+                admin: admin, name: "Mochi", unitAmount: 500, currency: "jpy", inventory: 10)
             let (user, _) = try await api.register()
             let reply = try await api.order(user, [(mochi, 3)])
             #expect(reply.status == 201)

@@ -1,6 +1,8 @@
 import Foundation
+import HTTPTypes
 import StripeAPI
 import Testing
+
 @testable import TillServer
 
 /// End to end against the embedded emulator, with no hand-made webhook: Till's own Stripe client creates the
@@ -55,7 +57,8 @@ struct PaymentFlowTests {
         }
     }
 
-    @Test("a declined card leaves the order PENDING and payable; a good card then pays it", arguments: Backend.available)
+    @Test(
+        "a declined card leaves the order PENDING and payable; a good card then pays it", arguments: Backend.available)
     func declineThenPay(backend: Backend) async throws {
         try await withTill(backend) { api, _ in
             let (user, _, _, order) = try await api.orderSetup()
@@ -64,7 +67,9 @@ struct PaymentFlowTests {
             let declined = try await api.pay(session: checkout.string("sessionId"), with: "pm_card_chargeDeclined")
             #expect(declined.status == 402)
             let paymentId = checkout.string("paymentId")
-            try await eventually(10, "payment FAILED") { try await api.payment(user, paymentId).string("status") == "FAILED" }
+            try await eventually(10, "payment FAILED") {
+                try await api.payment(user, paymentId).string("status") == "FAILED"
+            }
             let failed = try await api.payment(user, paymentId)
             #expect(failed.string("failureCode") == "generic_decline")
             #expect(failed.string("failureMessage") == "Your card was declined.")
@@ -85,7 +90,9 @@ struct PaymentFlowTests {
             let orderId = order.string("id")
             let checkout = try await api.call(.post, "/api/orders/\(orderId)/checkout", token: user)
             #expect(try await api.inventory(product) == 2)
-            #expect(try await api.stripe(.post, "/v1/checkout/sessions/\(checkout.string("sessionId"))/expire").status == 200)
+            #expect(
+                try await api.stripe(.post, "/v1/checkout/sessions/\(checkout.string("sessionId"))/expire").status
+                    == 200)
             try await api.waitForOrder(user, orderId, toBe: "CANCELLED")
             #expect(try await api.inventory(product) == 5)
             #expect(try await api.payment(user, checkout.string("paymentId")).string("status") == "CANCELED")
@@ -120,26 +127,39 @@ struct PaymentFlowTests {
             let again = try await api.call(.post, "/api/orders/\(orderId)/payment-intent", token: user)
             #expect(again.status == 200)
             #expect(again.string("paymentIntentId") == intentId)
-            let declined = try await api.stripe(.post, "/v1/payment_intents/\(intentId)/confirm", form: "payment_method=pm_card_chargeDeclinedInsufficientFunds")
+            let declined = try await api.stripe(
+                .post, "/v1/payment_intents/\(intentId)/confirm",
+                form: "payment_method=pm_card_chargeDeclinedInsufficientFunds")
             #expect(declined.status == 402)
-            try await eventually(10, "payment FAILED") { try await api.payment(user, intent.string("paymentId")).string("failureCode") == "insufficient_funds" }
+            try await eventually(10, "payment FAILED") {
+                try await api.payment(user, intent.string("paymentId")).string("failureCode") == "insufficient_funds"
+            }
             #expect(try await api.orderStatus(user, orderId) == "PENDING")
-            #expect(try await api.stripe(.post, "/v1/payment_intents/\(intentId)/confirm", form: "payment_method=pm_card_visa").status == 200)
+            #expect(
+                try await api.stripe(
+                    .post, "/v1/payment_intents/\(intentId)/confirm", form: "payment_method=pm_card_visa"
+                ).status == 200)
             try await api.waitForOrder(user, orderId, toBe: "PAID")
         }
     }
 
-    @Test("buying a plan grants its credits once, even when every webhook is delivered twice", arguments: Backend.available)
+    @Test(
+        "buying a plan grants its credits once, even when every webhook is delivered twice",
+        arguments: Backend.available)
     func planCredits(backend: Backend) async throws {
         try await withTill(backend) { api, _ in
             let admin = try await api.adminToken()
-            let plan = try await api.call(.post, "/api/plans", token: admin, body: #"{"name":"Pro","unitAmount":900,"currency":"usd","credits":100}"#)
+            let plan = try await api.call(
+                .post, "/api/plans", token: admin,
+                body: #"{"name":"Pro","unitAmount":900,"currency":"usd","credits":100}"#)
             let (user, _) = try await api.register()
             try await api.fault(#"{"target":"webhooks","mode":"duplicate","count":50}"#)
             let checkout = try await api.call(.post, "/api/plans/\(plan.string("id"))/checkout", token: user)
             #expect(checkout.status == 201)
             #expect(try await api.pay(session: checkout.string("sessionId")).status == 200)
-            try await eventually(10, "credits") { try await api.call(.get, "/api/auth/me", token: user).int("creditBalance") == 100 }
+            try await eventually(10, "credits") {
+                try await api.call(.get, "/api/auth/me", token: user).int("creditBalance") == 100
+            }
             try await Task.sleep(for: .milliseconds(500))  // let the duplicates land
             let me = try await api.call(.get, "/api/auth/me", token: user)
             #expect(me.int("creditBalance") == 100)
@@ -147,7 +167,9 @@ struct PaymentFlowTests {
         }
     }
 
-    @Test("refunds: partial then the rest, final when Stripe reports them; never more than was paid", arguments: Backend.available)
+    @Test(
+        "refunds: partial then the rest, final when Stripe reports them; never more than was paid",
+        arguments: Backend.available)
     func refunds(backend: Backend) async throws {
         try await withTill(backend) { api, _ in
             let (user, admin, _, order) = try await api.orderSetup(unitAmount: 1000, quantity: 2)
@@ -157,12 +179,16 @@ struct PaymentFlowTests {
             try await api.waitForOrder(user, orderId, toBe: "PAID")
             let paymentId = checkout.string("paymentId")
 
-            #expect(try await api.call(.post, "/api/payments/\(paymentId)/refund", token: user, body: #"{"amount":500}"#).status == 403)
-            let partial = try await api.call(.post, "/api/payments/\(paymentId)/refund", token: admin, body: #"{"amount":500}"#)
+            #expect(
+                try await api.call(.post, "/api/payments/\(paymentId)/refund", token: user, body: #"{"amount":500}"#)
+                    .status == 403)
+            let partial = try await api.call(
+                .post, "/api/payments/\(paymentId)/refund", token: admin, body: #"{"amount":500}"#)
             #expect(partial.status == 202)
             try await api.waitForOrder(user, orderId, toBe: "PARTIALLY_REFUNDED")
             #expect(try await api.payment(user, paymentId).int("amountRefunded") == 500)
-            let tooMuch = try await api.call(.post, "/api/payments/\(paymentId)/refund", token: admin, body: #"{"amount":1501}"#)
+            let tooMuch = try await api.call(
+                .post, "/api/payments/\(paymentId)/refund", token: admin, body: #"{"amount":1501}"#)
             #expect(tooMuch.status == 400)
             let rest = try await api.call(.post, "/api/payments/\(paymentId)/refund", token: admin)
             #expect(rest.status == 202)
@@ -172,7 +198,8 @@ struct PaymentFlowTests {
             #expect(payment.int("amountRefunded") == 2000)
             #expect(try await api.call(.get, "/api/orders/\(orderId)", token: user).int("amountRefunded") == 2000)
             #expect(try await api.call(.post, "/api/payments/\(paymentId)/refund", token: admin).status == 409)
-            let refunds = try await api.stripe(.get, "/v1/refunds", form: "payment_intent=\(payment.string("paymentIntentId"))")
+            let refunds = try await api.stripe(
+                .get, "/v1/refunds", form: "payment_intent=\(payment.string("paymentIntentId"))")
             #expect(refunds.data.count == 2)
         }
     }
@@ -194,7 +221,9 @@ struct PaymentFlowTests {
         }
     }
 
-    @Test("the expiry sweeper cancels unpaid orders past their time and expires their sessions", arguments: Backend.available)
+    @Test(
+        "the expiry sweeper cancels unpaid orders past their time and expires their sessions",
+        arguments: Backend.available)
     func expirySweeper(backend: Backend) async throws {
         try await withTill(backend, configure: { $0.orderTTLSeconds = 1 }) { api, till in
             let (user, _, product, order) = try await api.orderSetup(inventory: 4, quantity: 4)
@@ -205,7 +234,9 @@ struct PaymentFlowTests {
             _ = try await till.reconcile()
             try await api.waitForOrder(user, orderId, toBe: "CANCELLED")
             #expect(try await api.inventory(product) == 4)
-            #expect(try await api.stripe(.get, "/v1/checkout/sessions/\(checkout.string("sessionId"))").string("status") == "expired")
+            #expect(
+                try await api.stripe(.get, "/v1/checkout/sessions/\(checkout.string("sessionId"))").string("status")
+                    == "expired")
         }
     }
 
@@ -218,8 +249,10 @@ struct PaymentFlowTests {
             let paymentId = checkout.string("paymentId")
             let (mallory, _) = try await api.register()
             for (method, path) in [
-                (HTTPRequest.Method.post, "/api/orders/\(orderId)/checkout"), (.post, "/api/orders/\(orderId)/payment-intent"),
-                (.get, "/api/orders/\(orderId)/payment"), (.get, "/api/payments/\(paymentId)"), (.post, "/api/payments/\(paymentId)/sync"),
+                (HTTPRequest.Method.post, "/api/orders/\(orderId)/checkout"),
+                (.post, "/api/orders/\(orderId)/payment-intent"),
+                (.get, "/api/orders/\(orderId)/payment"), (.get, "/api/payments/\(paymentId)"),
+                (.post, "/api/payments/\(paymentId)/sync"),
             ] {
                 let reply = try await api.call(method, path, token: mallory)
                 #expect(reply.status == 404, "\(method) \(path)")
@@ -242,5 +275,3 @@ struct PaymentFlowTests {
         }
     }
 }
-
-import HTTPTypes

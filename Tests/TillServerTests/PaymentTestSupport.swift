@@ -1,13 +1,17 @@
 import Foundation
 import StripeAPI
 import Testing
+
 @testable import TillServer
 
 extension API {
     /// A user with an order of `quantity` of a fresh product.
-    func orderSetup(unitAmount: Int = 1999, inventory: Int = 10, quantity: Int = 2, currency: String = "usd") async throws -> (user: String, admin: String, product: String, order: Reply) {
+    func orderSetup(unitAmount: Int = 1999, inventory: Int = 10, quantity: Int = 2, currency: String = "usd")
+        async throws -> (user: String, admin: String, product: String, order: Reply)
+    {
         let admin = try await adminToken()
-        let product = try await createProduct(admin: admin, unitAmount: unitAmount, currency: currency, inventory: inventory)
+        let product = try await createProduct(
+            admin: admin, unitAmount: unitAmount, currency: currency, inventory: inventory)
         let (user, _) = try await register()
         let order = try await order(user, [(product, quantity)])
         #expect(order.status == 201)
@@ -24,18 +28,24 @@ extension API {
 
     /// Pays a session as the hosted page would, with the emulator's test helper.
     func pay(session: String, with method: String = "pm_card_visa") async throws -> Reply {
-        try await stripe(.post, "/v1/test_helpers/checkout/sessions/\(session)/complete", form: "payment_method=\(method)")
+        try await stripe(
+            .post, "/v1/test_helpers/checkout/sessions/\(session)/complete", form: "payment_method=\(method)")
     }
 
     func waitForOrder(_ token: String, _ orderId: String, toBe status: String, seconds: Double = 10) async throws {
-        try await eventually(seconds, "order \(orderId) to be \(status)") { try await orderStatus(token, orderId) == status }
+        try await eventually(seconds, "order \(orderId) to be \(status)") {
+            try await orderStatus(token, orderId) == status
+        }
     }
 
     /// POSTs a Stripe-shaped event signed with Till's webhook secret.
     func deliver(_ event: Event, secret: String) async throws -> Reply {
         let payload = try StripeJSON.encoder(pretty: true).encode(event)
-        let header = WebhookSignature.header(payload: payload, secret: secret, timestamp: Int(Date().timeIntervalSince1970))
-        return try await call(.post, "/api/webhooks/stripe", body: String(decoding: payload, as: UTF8.self), headers: ["Stripe-Signature": header])
+        let header = WebhookSignature.header(
+            payload: payload, secret: secret, timestamp: Int(Date().timeIntervalSince1970))
+        return try await call(
+            .post, "/api/webhooks/stripe", body: String(decoding: payload, as: UTF8.self),
+            headers: ["Stripe-Signature": header])
     }
 
     func fault(_ json: String) async throws {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TillSQLite
+
 @testable import TillServer
 
 /// The gathering VFS (SQLiteLogVFS) holds a commit's log writes in memory until the commit frame; these check that
@@ -16,7 +17,10 @@ struct SQLiteLogVFSTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("t.sqlite").path
         let writer = try SQLiteHandle(path: path)
-        for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA cache_size=-200", "PRAGMA wal_autocheckpoint=0"] {
+        for pragma in [
+            "PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA cache_size=-200",
+            "PRAGMA wal_autocheckpoint=0",
+        ] {
             try writer.run(pragma, []) { _ in }
         }
         try writer.run("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL)", []) { _ in }
@@ -30,7 +34,10 @@ struct SQLiteLogVFSTests {
         }
         func insert(_ rows: Int, from first: Int) throws {
             for id in first..<(first + rows) {
-                try writer.run("INSERT INTO t (id, body) VALUES (?, ?)", [.integer(id), .text(String(repeating: "x", count: 900 + id % 200))]) { _ in }
+                try writer.run(
+                    "INSERT INTO t (id, body) VALUES (?, ?)",
+                    [.integer(id), .text(String(repeating: "x", count: 900 + id % 200))]
+                ) { _ in }
             }
         }
         var expected = (rows: 0, bytes: 0)
@@ -51,7 +58,8 @@ struct SQLiteLogVFSTests {
         try writer.run("BEGIN IMMEDIATE", []) { _ in }
         try insert(2_000, from: 10_000)
         try writer.run("ROLLBACK", []) { _ in }
-        try writer.run("INSERT INTO t (id, body) VALUES (?, ?)", [.integer(20_000), .text("after the rollback")]) { _ in }
+        try writer.run("INSERT INTO t (id, body) VALUES (?, ?)", [.integer(20_000), .text("after the rollback")]) { _ in
+        }
         expected.rows += 1
         expected.bytes += "after the rollback".utf8.count
         #expect(try count(reader) == expected)
@@ -61,7 +69,9 @@ struct SQLiteLogVFSTests {
         let reopened = try SQLiteHandle(path: path)
         #expect(try count(reopened) == expected)
         var integrity = ""
-        try reopened.run("PRAGMA integrity_check", []) { row in integrity = try row.decode(column: "integrity_check", as: String.self) }
+        try reopened.run("PRAGMA integrity_check", []) { row in
+            integrity = try row.decode(column: "integrity_check", as: String.self)
+        }
         #expect(integrity == "ok")
         try reopened.close()
     }

@@ -1,7 +1,9 @@
 import Foundation
+import HTTPTypes
 import Logging
 import StripeAPI
 import Testing
+
 @testable import TillServer
 
 /// Keeps every log line in memory, for checking that no secret reaches the log.
@@ -31,16 +33,24 @@ struct SecurityTests {
         try await withTill(.sqlite) { api, till in
             let document = try await api.call(.get, "/openapi.json")
             #expect(document.status == 200)
-            let paths = Set((document["paths"] as? [String: [String: Any]] ?? [:]).flatMap { path, ops in
-                ops.keys.map { "\($0.uppercased()) \(path)" }
-            })
-            let served = Set(till.router().routes.compactMap { route -> String? in
-                let path = "\(route.path)".replacingOccurrences(of: ":id", with: "{id}")
-                let normalised = path.hasPrefix("/") ? path : "/" + path
-                if normalised.hasPrefix("/_stripe") || normalised.hasPrefix("/assets") || normalised == "/openapi.json" { return nil }
-                return "\(route.method) \(normalised)"
-            })
-            #expect(paths == served, "only in the document: \(paths.subtracting(served)); only served: \(served.subtracting(paths))")
+            let paths = Set(
+                (document["paths"] as? [String: [String: Any]] ?? [:]).flatMap { path, ops in
+                    ops.keys.map { "\($0.uppercased()) \(path)" }
+                })
+            let served = Set(
+                till.router().routes.compactMap { route -> String? in
+                    let path = "\(route.path)".replacingOccurrences(of: ":id", with: "{id}")
+                    let normalised = path.hasPrefix("/") ? path : "/" + path
+                    if normalised.hasPrefix("/_stripe") || normalised.hasPrefix("/assets")
+                        || normalised == "/openapi.json"
+                    {
+                        return nil
+                    }
+                    return "\(route.method) \(normalised)"
+                })
+            #expect(
+                paths == served,
+                "only in the document: \(paths.subtracting(served)); only served: \(served.subtracting(paths))")
         }
     }
 
@@ -49,7 +59,8 @@ struct SecurityTests {
         try await withTill(backend) { api, _ in
             let (owner, _, _, order) = try await api.orderSetup()
             let orderId = order.string("id")
-            let paymentId = try await api.call(.post, "/api/orders/\(orderId)/checkout", token: owner).string("paymentId")
+            let paymentId = try await api.call(.post, "/api/orders/\(orderId)/checkout", token: owner).string(
+                "paymentId")
             let (stranger, _) = try await api.register()
             let routes: [(HTTPRequest.Method, String)] = [
                 (.get, "/api/orders/\(orderId)"), (.post, "/api/orders/\(orderId)/cancel"),
@@ -89,7 +100,8 @@ struct SecurityTests {
     func noSecretsLeak() async throws {
         let handler = CapturingLogHandler()
         let secret = "whsec_leakcheck_" + String(repeating: "s", count: 24)
-        try await withTill(.sqlite, logHandler: handler, configure: { $0.stripeWebhookSecrets = [secret] }) { api, till in
+        try await withTill(.sqlite, logHandler: handler, configure: { $0.stripeWebhookSecrets = [secret] }) {
+            api, till in
             let (user, admin, _, order) = try await api.orderSetup()
             let orderId = order.string("id")
             let checkout = try await api.call(.post, "/api/orders/\(orderId)/checkout", token: user)
@@ -107,13 +119,20 @@ struct SecurityTests {
             }
             responses.append(try await api.call(.get, "/api/admin/webhook-events", token: admin).text)
             responses.append(try await api.call(.get, "/api/config").text)
-            _ = try await api.call(.post, "/api/auth/login", body: #"{"email":"admin@till.test","password":"wrong-password-9"}"#)
-            _ = try await api.deliver(try TestEvents.make(type: "charge.refunded", options: .init()), secret: "whsec_wrong")
+            _ = try await api.call(
+                .post, "/api/auth/login", body: #"{"email":"admin@till.test","password":"wrong-password-9"}"#)
+            _ = try await api.deliver(
+                try TestEvents.make(type: "charge.refunded", options: .init()), secret: "whsec_wrong")
             let logs = handler.text
             #expect(!logs.isEmpty)
-            for needle in [user, admin, secret, testJWTSecret, adminPassword, "wrong-password-9", "password-123", "4242424242424242", "4242 4242", "$2b$", "sk_test_till_emulator"] {
+            for needle in [
+                user, admin, secret, testJWTSecret, adminPassword, "wrong-password-9", "password-123",
+                "4242424242424242", "4242 4242", "$2b$", "sk_test_till_emulator",
+            ] {
                 #expect(!logs.contains(needle), "log contains \(needle.prefix(12))…")
-                for response in responses { #expect(!response.contains(needle), "a response contains \(needle.prefix(12))…") }
+                for response in responses {
+                    #expect(!response.contains(needle), "a response contains \(needle.prefix(12))…")
+                }
             }
             _ = till
         }
@@ -125,9 +144,13 @@ struct SecurityTests {
             let admin = try await api.adminToken()
             let secret = till.webhookSecrets[0]
             let now = Int(Date().timeIntervalSince1970)
-            func sign(_ body: String) -> String { WebhookSignature.header(payload: Data(body.utf8), secret: secret, timestamp: now) }
+            func sign(_ body: String) -> String {
+                WebhookSignature.header(payload: Data(body.utf8), secret: secret, timestamp: now)
+            }
             let nested = String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000)
-            let valid = String(decoding: try StripeJSON.encoder().encode(try TestEvents.make(type: "payment_intent.succeeded", options: .init())), as: UTF8.self)
+            let valid = String(
+                decoding: try StripeJSON.encoder().encode(
+                    try TestEvents.make(type: "payment_intent.succeeded", options: .init())), as: UTF8.self)
             var cases: [(String, [String: String])] = [
                 ("{}", [:]), (valid, [:]), (valid, ["Stripe-Signature": ""]), (valid, ["Stripe-Signature": "garbage"]),
                 (valid, ["Stripe-Signature": "t=abc,v1=00"]), (valid, ["Stripe-Signature": "t=\(now)"]),
@@ -139,24 +162,32 @@ struct SecurityTests {
                 ("null", ["Stripe-Signature": sign("null")]), ("[]", ["Stripe-Signature": sign("[]")]),
                 (#"{"id":"evt_1"}"#, ["Stripe-Signature": sign(#"{"id":"evt_1"}"#)]),
                 (#"{"id":5,"type":"x"}"#, ["Stripe-Signature": sign(#"{"id":5,"type":"x"}"#)]),
-                (#"{"id":"not_an_event","type":"x","object":"event"}"#, ["Stripe-Signature": sign(#"{"id":"not_an_event","type":"x","object":"event"}"#)]),
+                (
+                    #"{"id":"not_an_event","type":"x","object":"event"}"#,
+                    ["Stripe-Signature": sign(#"{"id":"not_an_event","type":"x","object":"event"}"#)]
+                ),
             ]
             for _ in 0..<40 {
                 let length = Int.random(in: 0...300)
                 let junk = String(decoding: (0..<length).map { _ in UInt8.random(in: 0...255) }, as: UTF8.self)
-                cases.append((junk, Bool.random() ? ["Stripe-Signature": sign(junk)] : ["Stripe-Signature": "t=\(now),v1=\(junk.count)"]))
+                cases.append(
+                    (
+                        junk,
+                        Bool.random()
+                            ? ["Stripe-Signature": sign(junk)] : ["Stripe-Signature": "t=\(now),v1=\(junk.count)"]
+                    ))
             }
             var statuses: [Int] = []
             for (body, headers) in cases {
                 statuses.append(try await api.call(.post, "/api/webhooks/stripe", body: body, headers: headers).status)
             }
             let huge = String(repeating: "{", count: (1 << 20) + 10)
-            statuses.append(try await api.call(.post, "/api/webhooks/stripe", body: huge, headers: ["Stripe-Signature": sign(huge)]).status)
+            statuses.append(
+                try await api.call(.post, "/api/webhooks/stripe", body: huge, headers: ["Stripe-Signature": sign(huge)])
+                    .status)
             #expect(statuses.allSatisfy { $0 == 400 || $0 == 413 }, "\(statuses)")
             #expect(statuses.last == 413)
             #expect(try await api.call(.get, "/api/admin/webhook-events", token: admin).data.isEmpty)
         }
     }
 }
-
-import HTTPTypes

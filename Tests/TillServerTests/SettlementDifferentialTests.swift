@@ -89,7 +89,8 @@ struct SettlementDifferentialTests {
             // The applier is driven inside transactions, as the inbox drives it: refunds at Stripe come after commit
             // and are not the applier's.
             let stripe = StripeClient(
-                configuration: .init(secretKey: "sk_test_none", baseURL: "http://127.0.0.1:9", timeout: 1, maxNetworkRetries: 0),
+                configuration: .init(
+                    secretKey: "sk_test_none", baseURL: "http://127.0.0.1:9", timeout: 1, maxNetworkRetries: 0),
                 logger: logger)
             let settlement = SettlementService(
                 database: database, stripe: stripe, clock: TillClock { 1_800_000_000_000 }, logger: logger)
@@ -165,7 +166,10 @@ struct Scenario: Sendable {
             let item = OrderItem(productId: product.id, name: "Item \(index)", quantity: quantity, unitAmount: 500)
             // Cancelled orders test late successes; their stock is already back on the shelf.
             let status: OrderStatus = rng.next() % 4 == 0 ? .cancelled : .pending
-            let order = (id: "order_\(index)", userId: users[index % users.count], status: status, items: [item], amount: 500 * quantity)
+            let order = (
+                id: "order_\(index)", userId: users[index % users.count], status: status, items: [item],
+                amount: 500 * quantity
+            )
             orders.append(order)
             for attempt in 0..<(rng.next() % 3 == 0 ? 2 : 1) {
                 payments.append(
@@ -177,13 +181,15 @@ struct Scenario: Sendable {
         for (index, planId) in ["plan_a", "plan_retired", "plan_a", "plan_retired"].enumerated() {
             payments.append(
                 Self.payment(
-                    id: "pay_p\(index)", kind: .plan, method: .checkout, orderId: nil, planId: planId, userId: users[index % users.count], amount: 900))
+                    id: "pay_p\(index)", kind: .plan, method: .checkout, orderId: nil, planId: planId,
+                    userId: users[index % users.count], amount: 900))
         }
         return Scenario(products: products, plans: plans, users: users, orders: orders, payments: payments)
     }
 
     static func payment(
-        id: String, kind: PaymentKind, method: TillServer.PaymentMethod, orderId: String?, planId: String?, userId: String, amount: Int
+        id: String, kind: PaymentKind, method: TillServer.PaymentMethod, orderId: String?, planId: String?,
+        userId: String, amount: Int
     ) -> SeededPayment {
         var payment = Payment(
             id: id, kind: kind, method: method, orderId: orderId, planId: planId, userId: userId, amount: amount,
@@ -195,22 +201,28 @@ struct Scenario: Sendable {
     func seed(on db: any SQLDatabase) async throws {
         let now = Self.created
         for product in products {
-            try await db.raw("""
+            try await db.raw(
+                """
                 INSERT INTO products (id, name, unit_amount, currency, inventory, active, created_at, updated_at)
                 VALUES (\(bind: product.id), 'Tea', 500, 'usd', \(bind: product.stock), 1, \(bind: now), \(bind: now))
-                """).run()
+                """
+            ).run()
         }
         for plan in plans {
-            try await db.raw("""
+            try await db.raw(
+                """
                 INSERT INTO plans (id, name, unit_amount, currency, credits, active, created_at)
                 VALUES (\(bind: plan.id), 'Pro', 900, 'usd', \(bind: plan.credits), \(bind: plan.active ? 1 : 0), \(bind: now))
-                """).run()
+                """
+            ).run()
         }
         for user in users {
-            try await db.raw("""
+            try await db.raw(
+                """
                 INSERT INTO users (id, email, password_hash, role, credit_balance, created_at)
                 VALUES (\(bind: user), \(bind: user + "@example.com"), 'x', 'customer', 0, \(bind: now))
-                """).run()
+                """
+            ).run()
         }
         for order in orders {
             try await OrderRepository().insert(
@@ -225,12 +237,14 @@ struct Scenario: Sendable {
         }
         for seeded in payments {
             let p = seeded.payment
-            try await db.raw("""
+            try await db.raw(
+                """
                 INSERT INTO payments (id, kind, method, order_id, plan_id, user_id, amount, currency, status,
                     checkout_session_id, created_at, updated_at)
                 VALUES (\(bind: p.id), \(bind: p.kind.rawValue), \(bind: p.method.rawValue), \(bind: p.orderId), \(bind: p.planId),
                     \(bind: p.userId), \(bind: p.amount), 'usd', 'INITIATED', \(bind: p.checkoutSessionId), \(bind: now), \(bind: now))
-                """).run()
+                """
+            ).run()
         }
     }
 
@@ -256,9 +270,12 @@ struct Scenario: Sendable {
             var options = TestEvents.Options(
                 orderId: p.orderId, paymentId: p.id, sessionId: p.checkoutSessionId, paymentIntentId: seeded.intentId,
                 chargeId: seeded.chargeId, amount: rng.next() % 10 == 0 ? p.amount + 1 : p.amount,
-                paymentStatus: rng.next() % 6 == 0 ? "unpaid" : "paid", customerEmail: "buyer\(rng.next() % 3)@example.com")
+                paymentStatus: rng.next() % 6 == 0 ? "unpaid" : "paid",
+                customerEmail: "buyer\(rng.next() % 3)@example.com")
             if type == "charge.refunded" { options.amountRefunded = Int(rng.next() % UInt64(p.amount)) + 1 }
-            if let event = try? TestEvents.make(type: type, options: options, now: 1_800_000_000) { events.append(event) }
+            if let event = try? TestEvents.make(type: type, options: options, now: 1_800_000_000) {
+                events.append(event)
+            }
         }
         return events
     }

@@ -2,15 +2,17 @@ import AsyncHTTPClient
 import Foundation
 import HTTPTypes
 import Hummingbird
-import ServiceLifecycle
-import Synchronization
-#if canImport(Glibc)
-import Glibc
-#endif
 import Logging
 import NIOCore
+import ServiceLifecycle
+import Synchronization
 import Testing
+
 @testable import TillServer
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The databases the suites run on: SQLite always, PostgreSQL too when `TEST_DATABASE_URL` is set (CI sets it).
 enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
@@ -61,13 +63,16 @@ struct API: Sendable {
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
         let bytes = try await response.body.collect(upTo: 16 << 20)
         var fields = HTTPFields()
-        for header in response.headers { fields.append(HTTPField(name: HTTPField.Name(header.name)!, value: header.value)) }
+        for header in response.headers {
+            fields.append(HTTPField(name: HTTPField.Name(header.name)!, value: header.value))
+        }
         return Reply(status: Int(response.status.code), headers: fields, text: String(buffer: bytes))
     }
 
     /// Form-encoded, for the embedded Stripe emulator under /_stripe.
     func stripe(_ method: HTTPRequest.Method, _ path: String, form: String = "") async throws -> Reply {
-        var request = HTTPClientRequest(url: baseURL + "/_stripe" + path + (method == .get && !form.isEmpty ? "?" + form : ""))
+        var request = HTTPClientRequest(
+            url: baseURL + "/_stripe" + path + (method == .get && !form.isEmpty ? "?" + form : ""))
         request.method = .init(rawValue: method.rawValue)
         request.headers.add(name: "Authorization", value: "Bearer sk_test_tests")
         if method != .get {
@@ -79,23 +84,30 @@ struct API: Sendable {
         return Reply(status: Int(response.status.code), headers: [:], text: String(buffer: bytes))
     }
 
-    func register(_ email: String = "user-\(UUID().uuidString.prefix(8))@example.com", password: String = "password-123") async throws -> (token: String, id: String) {
-        let reply = try await call(.post, "/api/auth/register", body: #"{"email":"\#(email)","password":"\#(password)"}"#)
+    func register(
+        _ email: String = "user-\(UUID().uuidString.prefix(8))@example.com", password: String = "password-123"
+    ) async throws -> (token: String, id: String) {
+        let reply = try await call(
+            .post, "/api/auth/register", body: #"{"email":"\#(email)","password":"\#(password)"}"#)
         #expect(reply.status == 201, "register: \(reply.text)")
         let user = reply["user"] as? [String: Any]
         return (reply.string("token"), user?["id"] as? String ?? "")
     }
 
     func adminToken() async throws -> String {
-        let reply = try await call(.post, "/api/auth/login", body: #"{"email":"\#(adminEmail)","password":"\#(adminPassword)"}"#)
+        let reply = try await call(
+            .post, "/api/auth/login", body: #"{"email":"\#(adminEmail)","password":"\#(adminPassword)"}"#)
         #expect(reply.status == 200, "admin login: \(reply.text)")
         return reply.string("token")
     }
 
-    func createProduct(admin: String, name: String = "Tea", unitAmount: Int = 1999, currency: String = "usd", inventory: Int = 10) async throws -> String {
+    func createProduct(
+        admin: String, name: String = "Tea", unitAmount: Int = 1999, currency: String = "usd", inventory: Int = 10
+    ) async throws -> String {
         let reply = try await call(
             .post, "/api/products", token: admin,
-            body: #"{"name":"\#(name)","unitAmount":\#(unitAmount),"currency":"\#(currency)","inventory":\#(inventory)}"#)
+            body:
+                #"{"name":"\#(name)","unitAmount":\#(unitAmount),"currency":"\#(currency)","inventory":\#(inventory)}"#)
         #expect(reply.status == 201, "create product: \(reply.text)")
         return reply.string("id")
     }
@@ -105,8 +117,11 @@ struct API: Sendable {
     }
 
     func order(_ token: String, _ items: [(String, Int)], key: String? = nil) async throws -> Reply {
-        let body = "{\"items\":[" + items.map { #"{"productId":"\#($0.0)","quantity":\#($0.1)}"# }.joined(separator: ",") + "]}"
-        return try await call(.post, "/api/orders", token: token, body: body, headers: key.map { ["Idempotency-Key": $0] } ?? [:])
+        let body =
+            "{\"items\":[" + items.map { #"{"productId":"\#($0.0)","quantity":\#($0.1)}"# }.joined(separator: ",")
+            + "]}"
+        return try await call(
+            .post, "/api/orders", token: token, body: body, headers: key.map { ["Idempotency-Key": $0] } ?? [:])
     }
 
     /// `count` orders of `items` at once, from `users` new users in turn; the statuses, in no particular order.
@@ -146,12 +161,16 @@ func withTill<T: Sendable>(
     configure(&config)
     // Everything Till logs goes through this logger, so a test can capture every line.
     var logger = logHandler.map { handler in Logger(label: "till-test") { _ in handler } } ?? Logger(label: "till-test")
-    if logHandler == nil { logger.logLevel = ProcessInfo.processInfo.environment["TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .critical }
+    if logHandler == nil {
+        logger.logLevel =
+            ProcessInfo.processInfo.environment["TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
+    }
     let till = try await Till.start(config: config, logger: logger)
     let api = API(baseURL: config.publicBaseURL)
     do {
         let result: T = try await withThrowingTaskGroup(of: Void.self) { group in
-            let services = ServiceGroup(configuration: .init(services: [till.application()], gracefulShutdownSignals: [], logger: logger))
+            let services = ServiceGroup(
+                configuration: .init(services: [till.application()], gracefulShutdownSignals: [], logger: logger))
             group.addTask { try await services.run() }
             do {
                 try await waitUntilServing(api)
@@ -209,7 +228,9 @@ func withLoopback<T>(_ port: Int, _ body: (UnsafePointer<sockaddr>, socklen_t) -
 }
 
 /// Polls until `condition` holds (background work such as webhook settlement), failing after `seconds`.
-func eventually(_ seconds: Double = 10, _ what: String = "condition", _ condition: @Sendable () async throws -> Bool) async throws {
+func eventually(_ seconds: Double = 10, _ what: String = "condition", _ condition: @Sendable () async throws -> Bool)
+    async throws
+{
     let deadline = ContinuousClock.now + .seconds(seconds)
     while ContinuousClock.now < deadline {
         if try await condition() { return }

@@ -1,14 +1,18 @@
 import Foundation
 import StripeAPI
 import Testing
+
 @testable import TillServer
 
 /// Hand-made, signed events against Till's webhook endpoint: duplicates, reorderings, late successes, bad input.
 @Suite("Webhooks")
 struct WebhookTests {
     /// An order with an open checkout session, and the event options that describe its payment.
-    func openCheckout(_ api: API, inventory: Int = 10, quantity: Int = 2) async throws -> (user: String, admin: String, product: String, orderId: String, paymentId: String, options: TestEvents.Options) {
-        let (user, admin, product, order) = try await api.orderSetup(unitAmount: 1999, inventory: inventory, quantity: quantity)
+    func openCheckout(_ api: API, inventory: Int = 10, quantity: Int = 2) async throws -> (
+        user: String, admin: String, product: String, orderId: String, paymentId: String, options: TestEvents.Options
+    ) {
+        let (user, admin, product, order) = try await api.orderSetup(
+            unitAmount: 1999, inventory: inventory, quantity: quantity)
         let orderId = order.string("id")
         let checkout = try await api.call(.post, "/api/orders/\(orderId)/checkout", token: user)
         let options = TestEvents.Options(
@@ -40,10 +44,13 @@ struct WebhookTests {
     func creditsOnce(backend: Backend) async throws {
         try await withTill(backend) { api, till in
             let admin = try await api.adminToken()
-            let plan = try await api.call(.post, "/api/plans", token: admin, body: #"{"name":"Pro","unitAmount":900,"currency":"usd","credits":25}"#)
+            let plan = try await api.call(
+                .post, "/api/plans", token: admin,
+                body: #"{"name":"Pro","unitAmount":900,"currency":"usd","credits":25}"#)
             let (user, _) = try await api.register()
             let checkout = try await api.call(.post, "/api/plans/\(plan.string("id"))/checkout", token: user)
-            let options = TestEvents.Options(paymentId: checkout.string("paymentId"), sessionId: checkout.string("sessionId"), amount: 900)
+            let options = TestEvents.Options(
+                paymentId: checkout.string("paymentId"), sessionId: checkout.string("sessionId"), amount: 900)
             let completed = try TestEvents.make(type: "checkout.session.completed", options: options)
             let succeeded = try TestEvents.make(type: "payment_intent.succeeded", options: options)
             let secret = till.webhookSecrets[0]
@@ -53,7 +60,9 @@ struct WebhookTests {
                 }
                 try await group.waitForAll()
             }
-            try await eventually(10, "credits") { try await api.call(.get, "/api/auth/me", token: user).int("creditBalance") == 25 }
+            try await eventually(10, "credits") {
+                try await api.call(.get, "/api/auth/me", token: user).int("creditBalance") == 25
+            }
             try await till.processor.drain()
             #expect(try await api.call(.get, "/api/auth/me", token: user).int("creditBalance") == 25)
         }
@@ -66,27 +75,39 @@ struct WebhookTests {
             let secret = till.webhookSecrets[0]
             var refundOptions = setup.options
             refundOptions.amountRefunded = 1000
-            #expect(try await api.deliver(try TestEvents.make(type: "charge.refunded", options: refundOptions), secret: secret).status == 200)
+            #expect(
+                try await api.deliver(
+                    try TestEvents.make(type: "charge.refunded", options: refundOptions), secret: secret
+                ).status == 200)
             try await Task.sleep(for: .milliseconds(200))
             #expect(try await api.orderStatus(setup.user, setup.orderId) == "PENDING")
-            #expect(try await api.deliver(try TestEvents.make(type: "checkout.session.completed", options: setup.options), secret: secret).status == 200)
+            #expect(
+                try await api.deliver(
+                    try TestEvents.make(type: "checkout.session.completed", options: setup.options), secret: secret
+                ).status == 200)
             try await api.waitForOrder(setup.user, setup.orderId, toBe: "PARTIALLY_REFUNDED", seconds: 15)
             #expect(try await api.payment(setup.user, setup.paymentId).int("amountRefunded") == 1000)
         }
     }
 
-    @Test("payment_intent.payment_failed never cancels the order; a later success pays it", arguments: Backend.available)
+    @Test(
+        "payment_intent.payment_failed never cancels the order; a later success pays it", arguments: Backend.available)
     func failedThenSucceeded(backend: Backend) async throws {
         try await withTill(backend) { api, till in
             let setup = try await openCheckout(api)
             let secret = till.webhookSecrets[0]
-            _ = try await api.deliver(try TestEvents.make(type: "payment_intent.payment_failed", options: setup.options), secret: secret)
-            try await eventually(10, "FAILED") { try await api.payment(setup.user, setup.paymentId).string("status") == "FAILED" }
+            _ = try await api.deliver(
+                try TestEvents.make(type: "payment_intent.payment_failed", options: setup.options), secret: secret)
+            try await eventually(10, "FAILED") {
+                try await api.payment(setup.user, setup.paymentId).string("status") == "FAILED"
+            }
             #expect(try await api.orderStatus(setup.user, setup.orderId) == "PENDING")
-            _ = try await api.deliver(try TestEvents.make(type: "payment_intent.succeeded", options: setup.options), secret: secret)
+            _ = try await api.deliver(
+                try TestEvents.make(type: "payment_intent.succeeded", options: setup.options), secret: secret)
             try await api.waitForOrder(setup.user, setup.orderId, toBe: "PAID")
             // And a failure arriving after the success changes nothing.
-            _ = try await api.deliver(try TestEvents.make(type: "payment_intent.payment_failed", options: setup.options), secret: secret)
+            _ = try await api.deliver(
+                try TestEvents.make(type: "payment_intent.payment_failed", options: setup.options), secret: secret)
             try await till.processor.drain()
             #expect(try await api.orderStatus(setup.user, setup.orderId) == "PAID")
         }
@@ -99,9 +120,14 @@ struct WebhookTests {
             let secret = till.webhookSecrets[0]
             var unpaid = setup.options
             unpaid.paymentStatus = "unpaid"
-            _ = try await api.deliver(try TestEvents.make(type: "checkout.session.completed", options: unpaid), secret: secret)
-            try await eventually(10, "PROCESSING") { try await api.payment(setup.user, setup.paymentId).string("status") == "PROCESSING" }
-            _ = try await api.deliver(try TestEvents.make(type: "checkout.session.async_payment_failed", options: setup.options), secret: secret)
+            _ = try await api.deliver(
+                try TestEvents.make(type: "checkout.session.completed", options: unpaid), secret: secret)
+            try await eventually(10, "PROCESSING") {
+                try await api.payment(setup.user, setup.paymentId).string("status") == "PROCESSING"
+            }
+            _ = try await api.deliver(
+                try TestEvents.make(type: "checkout.session.async_payment_failed", options: setup.options),
+                secret: secret)
             try await api.waitForOrder(setup.user, setup.orderId, toBe: "CANCELLED")
             #expect(try await api.inventory(setup.product) == 3)
         }
@@ -112,10 +138,12 @@ struct WebhookTests {
         try await withTill(backend) { api, till in
             let setup = try await openCheckout(api, inventory: 5, quantity: 2)
             let secret = till.webhookSecrets[0]
-            _ = try await api.deliver(try TestEvents.make(type: "checkout.session.expired", options: setup.options), secret: secret)
+            _ = try await api.deliver(
+                try TestEvents.make(type: "checkout.session.expired", options: setup.options), secret: secret)
             try await api.waitForOrder(setup.user, setup.orderId, toBe: "CANCELLED")
             #expect(try await api.inventory(setup.product) == 5)
-            _ = try await api.deliver(try TestEvents.make(type: "checkout.session.completed", options: setup.options), secret: secret)
+            _ = try await api.deliver(
+                try TestEvents.make(type: "checkout.session.completed", options: setup.options), secret: secret)
             try await api.waitForOrder(setup.user, setup.orderId, toBe: "PAID")
             #expect(try await api.inventory(setup.product) == 3)
         }
@@ -134,12 +162,14 @@ struct WebhookTests {
             options.paymentIntentId = session.string("payment_intent")
             // Till hears of the expiry first (say it came from a retry), sells the stock to someone else, then the
             // success arrives.
-            _ = try await api.deliver(try TestEvents.make(type: "checkout.session.expired", options: options), secret: secret)
+            _ = try await api.deliver(
+                try TestEvents.make(type: "checkout.session.expired", options: options), secret: secret)
             try await api.waitForOrder(setup.user, setup.orderId, toBe: "CANCELLED")
             let (other, _) = try await api.register()
             #expect(try await api.order(other, [(setup.product, 2)]).status == 201)
             _ = try await api.call(.delete, "/_stripe/_emulator/faults")
-            _ = try await api.deliver(try TestEvents.make(type: "checkout.session.completed", options: options), secret: secret)
+            _ = try await api.deliver(
+                try TestEvents.make(type: "checkout.session.completed", options: options), secret: secret)
             let intentId = options.paymentIntentId!
             try await eventually(10, "refund at Stripe") {
                 try await api.stripe(.get, "/v1/refunds", form: "payment_intent=\(intentId)").data.count == 1
@@ -147,19 +177,27 @@ struct WebhookTests {
             let refund = try await api.stripe(.get, "/v1/refunds", form: "payment_intent=\(intentId)").data[0]
             #expect(refund["amount"] as? Int == 3998)
             #expect(try await api.orderStatus(setup.user, setup.orderId) == "CANCELLED")
-            try await eventually(10, "payment REFUNDED") { try await api.payment(setup.user, setup.paymentId).string("status") == "REFUNDED" }
+            try await eventually(10, "payment REFUNDED") {
+                try await api.payment(setup.user, setup.paymentId).string("status") == "REFUNDED"
+            }
             #expect(try await api.inventory(setup.product) == 0)
         }
     }
 
-    @Test("an amount that differs from the order's goes to REQUIRES_REVIEW and fulfils nothing", arguments: Backend.available)
+    @Test(
+        "an amount that differs from the order's goes to REQUIRES_REVIEW and fulfils nothing",
+        arguments: Backend.available)
     func amountMismatch(backend: Backend) async throws {
         try await withTill(backend) { api, till in
             let setup = try await openCheckout(api)
             var options = setup.options
             options.amount = 1
-            _ = try await api.deliver(try TestEvents.make(type: "checkout.session.completed", options: options), secret: till.webhookSecrets[0])
-            try await eventually(10, "REQUIRES_REVIEW") { try await api.payment(setup.user, setup.paymentId).string("status") == "REQUIRES_REVIEW" }
+            _ = try await api.deliver(
+                try TestEvents.make(type: "checkout.session.completed", options: options),
+                secret: till.webhookSecrets[0])
+            try await eventually(10, "REQUIRES_REVIEW") {
+                try await api.payment(setup.user, setup.paymentId).string("status") == "REQUIRES_REVIEW"
+            }
             #expect(try await api.orderStatus(setup.user, setup.orderId) == "PENDING")
         }
     }
@@ -169,10 +207,14 @@ struct WebhookTests {
         try await withTill(backend) { api, till in
             let setup = try await openCheckout(api)
             let secret = till.webhookSecrets[0]
-            _ = try await api.deliver(try TestEvents.make(type: "checkout.session.completed", options: setup.options), secret: secret)
+            _ = try await api.deliver(
+                try TestEvents.make(type: "checkout.session.completed", options: setup.options), secret: secret)
             try await api.waitForOrder(setup.user, setup.orderId, toBe: "PAID")
-            _ = try await api.deliver(try TestEvents.make(type: "charge.dispute.created", options: setup.options), secret: secret)
-            try await eventually(10, "disputed") { try await api.payment(setup.user, setup.paymentId)["disputed"] as? Bool == true }
+            _ = try await api.deliver(
+                try TestEvents.make(type: "charge.dispute.created", options: setup.options), secret: secret)
+            try await eventually(10, "disputed") {
+                try await api.payment(setup.user, setup.paymentId)["disputed"] as? Bool == true
+            }
         }
     }
 
@@ -187,14 +229,22 @@ struct WebhookTests {
             let unsigned = try await api.call(.post, "/api/webhooks/stripe", body: "{}")
             #expect(unsigned.status == 400)
             #expect(unsigned.errorCode == "invalid_signature")
-            let stale = WebhookSignature.header(payload: Data("{}".utf8), secret: till.webhookSecrets[0], timestamp: Int(Date().timeIntervalSince1970) - 301)
-            #expect(try await api.call(.post, "/api/webhooks/stripe", body: "{}", headers: ["Stripe-Signature": stale]).status == 400)
+            let stale = WebhookSignature.header(
+                payload: Data("{}".utf8), secret: till.webhookSecrets[0],
+                timestamp: Int(Date().timeIntervalSince1970) - 301)
+            #expect(
+                try await api.call(.post, "/api/webhooks/stripe", body: "{}", headers: ["Stripe-Signature": stale])
+                    .status == 400)
             let notEvent = #"{"hello":"world"}"#
-            let signed = WebhookSignature.header(payload: Data(notEvent.utf8), secret: till.webhookSecrets[0], timestamp: Int(Date().timeIntervalSince1970))
-            let reply = try await api.call(.post, "/api/webhooks/stripe", body: notEvent, headers: ["Stripe-Signature": signed])
+            let signed = WebhookSignature.header(
+                payload: Data(notEvent.utf8), secret: till.webhookSecrets[0],
+                timestamp: Int(Date().timeIntervalSince1970))
+            let reply = try await api.call(
+                .post, "/api/webhooks/stripe", body: notEvent, headers: ["Stripe-Signature": signed])
             #expect(reply.status == 400)
             let huge = String(repeating: "x", count: (1 << 20) + 1)
-            let big = try await api.call(.post, "/api/webhooks/stripe", body: huge, headers: ["Stripe-Signature": "t=1,v1=00"])
+            let big = try await api.call(
+                .post, "/api/webhooks/stripe", body: huge, headers: ["Stripe-Signature": "t=1,v1=00"])
             #expect(big.status == 413)
             #expect(big.errorCode == "payload_too_large")
             #expect(try await api.call(.get, "/api/admin/webhook-events", token: admin).data.isEmpty)
@@ -205,11 +255,18 @@ struct WebhookTests {
     func adminEvents(backend: Backend) async throws {
         try await withTill(backend) { api, till in
             let admin = try await api.adminToken()
-            let unknown = #"{"id":"evt_unknown_1","object":"event","type":"invoice.paid","created":1,"livemode":false,"pending_webhooks":1,"data":{"object":{"id":"in_1","object":"invoice"}}}"#
-            let header = WebhookSignature.header(payload: Data(unknown.utf8), secret: till.webhookSecrets[0], timestamp: Int(Date().timeIntervalSince1970))
-            #expect(try await api.call(.post, "/api/webhooks/stripe", body: unknown, headers: ["Stripe-Signature": header]).status == 200)
+            let unknown =
+                #"{"id":"evt_unknown_1","object":"event","type":"invoice.paid","created":1,"livemode":false,"pending_webhooks":1,"data":{"object":{"id":"in_1","object":"invoice"}}}"#
+            let header = WebhookSignature.header(
+                payload: Data(unknown.utf8), secret: till.webhookSecrets[0],
+                timestamp: Int(Date().timeIntervalSince1970))
+            #expect(
+                try await api.call(.post, "/api/webhooks/stripe", body: unknown, headers: ["Stripe-Signature": header])
+                    .status == 200)
             try await eventually(10, "ignored") {
-                try await api.call(.get, "/api/admin/webhook-events?status=ignored", token: admin).data.contains { $0["id"] as? String == "evt_unknown_1" }
+                try await api.call(.get, "/api/admin/webhook-events?status=ignored", token: admin).data.contains {
+                    $0["id"] as? String == "evt_unknown_1"
+                }
             }
             let replay = try await api.call(.post, "/api/admin/webhook-events/evt_unknown_1/replay", token: admin)
             #expect(replay.status == 202)

@@ -19,7 +19,9 @@ public struct CheckoutSessionCreateParams: Encodable, Sendable {
                 self.productData = productData
             }
             enum CodingKeys: String, CodingKey {
-                case currency, unitAmount = "unit_amount", productData = "product_data"
+                case currency
+                case unitAmount = "unit_amount"
+                case productData = "product_data"
             }
         }
         public var price: String?
@@ -31,7 +33,9 @@ public struct CheckoutSessionCreateParams: Encodable, Sendable {
             self.quantity = quantity
         }
         enum CodingKeys: String, CodingKey {
-            case price, priceData = "price_data", quantity
+            case price
+            case priceData = "price_data"
+            case quantity
         }
     }
 
@@ -72,9 +76,16 @@ public struct CheckoutSessionCreateParams: Encodable, Sendable {
 
     // The order of the keys is the order of the encoded parameters.
     enum CodingKeys: String, CodingKey {
-        case mode, lineItems = "line_items", successUrl = "success_url", cancelUrl = "cancel_url"
-        case clientReferenceId = "client_reference_id", customerEmail = "customer_email", expiresAt = "expires_at"
-        case metadata, paymentIntentData = "payment_intent_data", expand
+        case mode
+        case lineItems = "line_items"
+        case successUrl = "success_url"
+        case cancelUrl = "cancel_url"
+        case clientReferenceId = "client_reference_id"
+        case customerEmail = "customer_email"
+        case expiresAt = "expires_at"
+        case metadata
+        case paymentIntentData = "payment_intent_data"
+        case expand
     }
 }
 
@@ -88,7 +99,10 @@ public struct PaymentIntentCreateParams: Encodable, Sendable {
     public var confirm: Bool?
     public var captureMethod: String?
 
-    public init(amount: Int, currency: String, metadata: [String: String]? = nil, description: String? = nil, receiptEmail: String? = nil, paymentMethod: String? = nil, confirm: Bool? = nil, captureMethod: String? = nil) {
+    public init(
+        amount: Int, currency: String, metadata: [String: String]? = nil, description: String? = nil,
+        receiptEmail: String? = nil, paymentMethod: String? = nil, confirm: Bool? = nil, captureMethod: String? = nil
+    ) {
         self.amount = amount
         self.currency = currency
         self.metadata = metadata
@@ -100,8 +114,11 @@ public struct PaymentIntentCreateParams: Encodable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case amount, currency, metadata, description, receiptEmail = "receipt_email"
-        case paymentMethod = "payment_method", confirm, captureMethod = "capture_method"
+        case amount, currency, metadata, description
+        case receiptEmail = "receipt_email"
+        case paymentMethod = "payment_method"
+        case confirm
+        case captureMethod = "capture_method"
     }
 }
 
@@ -112,7 +129,10 @@ public struct RefundCreateParams: Encodable, Sendable {
     public var reason: String?
     public var metadata: [String: String]?
 
-    public init(paymentIntent: String? = nil, charge: String? = nil, amount: Int? = nil, reason: String? = nil, metadata: [String: String]? = nil) {
+    public init(
+        paymentIntent: String? = nil, charge: String? = nil, amount: Int? = nil, reason: String? = nil,
+        metadata: [String: String]? = nil
+    ) {
         self.paymentIntent = paymentIntent
         self.charge = charge
         self.amount = amount
@@ -121,7 +141,8 @@ public struct RefundCreateParams: Encodable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case paymentIntent = "payment_intent", charge, amount, reason, metadata
+        case paymentIntent = "payment_intent"
+        case charge, amount, reason, metadata
     }
 }
 
@@ -137,7 +158,9 @@ public struct WebhookEndpointCreateParams: Encodable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case url, enabledEvents = "enabled_events", description
+        case url
+        case enabledEvents = "enabled_events"
+        case description
     }
 }
 
@@ -161,7 +184,10 @@ public struct PriceCreateParams: Encodable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case currency, unitAmount = "unit_amount", product, productData = "product_data"
+        case currency
+        case unitAmount = "unit_amount"
+        case product
+        case productData = "product_data"
     }
 }
 
@@ -180,6 +206,9 @@ public struct ListParams: Encodable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case limit, startingAfter = "starting_after", paymentIntent = "payment_intent", type
+        case limit
+        case startingAfter = "starting_after"
+        case paymentIntent = "payment_intent"
+        case type
     }
 }

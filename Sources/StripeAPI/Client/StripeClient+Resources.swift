@@ -12,53 +12,75 @@ extension StripeClient {
 
     // MARK: Checkout Sessions
 
-    public func createCheckoutSession(_ params: CheckoutSessionCreateParams, options: RequestOptions = .init()) async throws(StripeError) -> CheckoutSession {
+    public func createCheckoutSession(_ params: CheckoutSessionCreateParams, options: RequestOptions = .init())
+        async throws(StripeError) -> CheckoutSession
+    {
         try await send(.post, "/v1/checkout/sessions", params: form(params), options: options)
     }
 
-    public func retrieveCheckoutSession(_ id: String, expand fields: [String] = []) async throws(StripeError) -> CheckoutSession {
+    public func retrieveCheckoutSession(_ id: String, expand fields: [String] = []) async throws(StripeError)
+        -> CheckoutSession
+    {
         try await send(.get, "/v1/checkout/sessions/\(id)", params: expand(fields))
     }
 
-    public func expireCheckoutSession(_ id: String, options: RequestOptions = .init()) async throws(StripeError) -> CheckoutSession {
+    public func expireCheckoutSession(_ id: String, options: RequestOptions = .init()) async throws(StripeError)
+        -> CheckoutSession
+    {
         try await send(.post, "/v1/checkout/sessions/\(id)/expire", options: options)
     }
 
-    public func listCheckoutSessionLineItems(_ id: String, params: ListParams = .init()) async throws(StripeError) -> StripeList<LineItem> {
+    public func listCheckoutSessionLineItems(_ id: String, params: ListParams = .init()) async throws(StripeError)
+        -> StripeList<LineItem>
+    {
         try await send(.get, "/v1/checkout/sessions/\(id)/line_items", params: form(params))
     }
 
-    public func listCheckoutSessions(_ params: ListParams = .init()) async throws(StripeError) -> StripeList<CheckoutSession> {
+    public func listCheckoutSessions(_ params: ListParams = .init()) async throws(StripeError) -> StripeList<
+        CheckoutSession
+    > {
         try await send(.get, "/v1/checkout/sessions", params: form(params))
     }
 
     // MARK: PaymentIntents
 
-    public func createPaymentIntent(_ params: PaymentIntentCreateParams, options: RequestOptions = .init()) async throws(StripeError) -> PaymentIntent {
+    public func createPaymentIntent(_ params: PaymentIntentCreateParams, options: RequestOptions = .init())
+        async throws(StripeError) -> PaymentIntent
+    {
         try await send(.post, "/v1/payment_intents", params: form(params), options: options)
     }
 
-    public func retrievePaymentIntent(_ id: String, expand fields: [String] = []) async throws(StripeError) -> PaymentIntent {
+    public func retrievePaymentIntent(_ id: String, expand fields: [String] = []) async throws(StripeError)
+        -> PaymentIntent
+    {
         try await send(.get, "/v1/payment_intents/\(id)", params: expand(fields))
     }
 
-    public func confirmPaymentIntent(_ id: String, paymentMethod: String?, options: RequestOptions = .init()) async throws(StripeError) -> PaymentIntent {
+    public func confirmPaymentIntent(_ id: String, paymentMethod: String?, options: RequestOptions = .init())
+        async throws(StripeError) -> PaymentIntent
+    {
         try await send(
             .post, "/v1/payment_intents/\(id)/confirm",
             params: paymentMethod.map { .object([("payment_method", .value($0))]) }, options: options)
     }
 
-    public func cancelPaymentIntent(_ id: String, options: RequestOptions = .init()) async throws(StripeError) -> PaymentIntent {
+    public func cancelPaymentIntent(_ id: String, options: RequestOptions = .init()) async throws(StripeError)
+        -> PaymentIntent
+    {
         try await send(.post, "/v1/payment_intents/\(id)/cancel", options: options)
     }
 
-    public func capturePaymentIntent(_ id: String, options: RequestOptions = .init()) async throws(StripeError) -> PaymentIntent {
+    public func capturePaymentIntent(_ id: String, options: RequestOptions = .init()) async throws(StripeError)
+        -> PaymentIntent
+    {
         try await send(.post, "/v1/payment_intents/\(id)/capture", options: options)
     }
 
     // MARK: Refunds, prices, products
 
-    public func createRefund(_ params: RefundCreateParams, options: RequestOptions = .init()) async throws(StripeError) -> Refund {
+    public func createRefund(_ params: RefundCreateParams, options: RequestOptions = .init()) async throws(StripeError)
+        -> Refund
+    {
         try await send(.post, "/v1/refunds", params: form(params), options: options)
     }
 
@@ -66,7 +88,9 @@ extension StripeClient {
         try await send(.get, "/v1/refunds/\(id)")
     }
 
-    public func createPrice(_ params: PriceCreateParams, options: RequestOptions = .init()) async throws(StripeError) -> Price {
+    public func createPrice(_ params: PriceCreateParams, options: RequestOptions = .init()) async throws(StripeError)
+        -> Price
+    {
         try await send(.post, "/v1/prices", params: form(params), options: options)
     }
 
@@ -76,11 +100,15 @@ extension StripeClient {
 
     // MARK: Webhook endpoints and events
 
-    public func createWebhookEndpoint(_ params: WebhookEndpointCreateParams, options: RequestOptions = .init()) async throws(StripeError) -> WebhookEndpoint {
+    public func createWebhookEndpoint(_ params: WebhookEndpointCreateParams, options: RequestOptions = .init())
+        async throws(StripeError) -> WebhookEndpoint
+    {
         try await send(.post, "/v1/webhook_endpoints", params: form(params), options: options)
     }
 
-    public func listWebhookEndpoints(_ params: ListParams = .init()) async throws(StripeError) -> StripeList<WebhookEndpoint> {
+    public func listWebhookEndpoints(_ params: ListParams = .init()) async throws(StripeError) -> StripeList<
+        WebhookEndpoint
+    > {
         try await send(.get, "/v1/webhook_endpoints", params: form(params))
     }
 

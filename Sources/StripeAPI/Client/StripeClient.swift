@@ -7,7 +7,9 @@ import NIOHTTP1
 /// Talks to Stripe (or the emulator) over HTTP: form-encoded requests, JSON answers, Stripe's retry rules.
 public struct StripeClient: Sendable {
     public enum Method: String, Sendable {
-        case get = "GET", post = "POST", delete = "DELETE"
+        case get = "GET"
+        case post = "POST"
+        case delete = "DELETE"
     }
 
     public let configuration: StripeConfiguration
@@ -65,7 +67,8 @@ public struct StripeClient: Sendable {
                 }
                 let failure = StripeError(kind: .connection, httpStatus: 0, message: "Could not reach Stripe: \(error)")
                 guard retriesLeft else { throw failure }
-                logger.warning("stripe request failed; retrying", metadata: ["stripe.path": "\(path)", "attempt": "\(attempt)"])
+                logger.warning(
+                    "stripe request failed; retrying", metadata: ["stripe.path": "\(path)", "attempt": "\(attempt)"])
                 try await pause(attempt)
                 continue
             }
@@ -75,7 +78,8 @@ public struct StripeClient: Sendable {
                 do {
                     return try StripeJSON.decoder().decode(Response.self, from: Data(body.readableBytesView))
                 } catch {
-                    throw StripeError(httpStatus: status, message: "Could not decode Stripe's answer: \(error)", requestId: requestId)
+                    throw StripeError(
+                        httpStatus: status, message: "Could not decode Stripe's answer: \(error)", requestId: requestId)
                 }
             }
             let failure = Self.error(status: status, body: body, requestId: requestId)
@@ -88,7 +92,9 @@ public struct StripeClient: Sendable {
             guard shouldRetry, retriesLeft else { throw failure }
             logger.warning(
                 "stripe answered an error; retrying",
-                metadata: ["stripe.path": "\(path)", "http.status": "\(status)", "stripe.request_id": "\(requestId ?? "")"])
+                metadata: [
+                    "stripe.path": "\(path)", "http.status": "\(status)", "stripe.request_id": "\(requestId ?? "")",
+                ])
             try await pause(attempt)
         }
     }

@@ -21,7 +21,10 @@ public struct StripeError: Error, Sendable, CustomStringConvertible {
     /// The body when it was not Stripe's JSON error (an HTML page from a proxy, say).
     public var rawBody: String?
 
-    public init(kind: Kind = .api, httpStatus: Int, type: String? = nil, code: String? = nil, declineCode: String? = nil, param: String? = nil, message: String, requestId: String? = nil, rawBody: String? = nil) {
+    public init(
+        kind: Kind = .api, httpStatus: Int, type: String? = nil, code: String? = nil, declineCode: String? = nil,
+        param: String? = nil, message: String, requestId: String? = nil, rawBody: String? = nil
+    ) {
         self.kind = kind
         self.httpStatus = httpStatus
         self.type = type
@@ -52,7 +55,10 @@ public struct StripeError: Error, Sendable, CustomStringConvertible {
             public var message: String?
             public var param: String?
 
-            public init(type: String, code: String? = nil, declineCode: String? = nil, message: String? = nil, param: String? = nil) {
+            public init(
+                type: String, code: String? = nil, declineCode: String? = nil, message: String? = nil,
+                param: String? = nil
+            ) {
                 self.type = type
                 self.code = code
                 self.declineCode = declineCode

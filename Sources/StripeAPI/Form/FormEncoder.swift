@@ -63,7 +63,9 @@ private struct NodeEncoder: Encoder {
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
         let store: KeyedStore
-        if case .object(let existing) = box.node { store = existing } else {
+        if case .object(let existing) = box.node {
+            store = existing
+        } else {
             store = KeyedStore()
             store.sortKeys = String(describing: Key.self).contains("DictionaryCodingKey")
             box.node = .object(store)
@@ -73,7 +75,9 @@ private struct NodeEncoder: Encoder {
 
     func unkeyedContainer() -> any UnkeyedEncodingContainer {
         let store: ArrayStore
-        if case .array(let existing) = box.node { store = existing } else {
+        if case .array(let existing) = box.node {
+            store = existing
+        } else {
             store = ArrayStore()
             box.node = .array(store)
         }
@@ -119,7 +123,9 @@ private struct KeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
         try encodeValue(value, into: store.box(for: key.stringValue), codingPath: codingPath + [key])
     }
 
-    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key)
+        -> KeyedEncodingContainer<NestedKey>
+    {
         NodeEncoder(box: store.box(for: key.stringValue), codingPath: codingPath + [key]).container(keyedBy: keyType)
     }
 
@@ -152,7 +158,9 @@ private struct UnkeyedContainer: UnkeyedEncodingContainer {
         try encodeValue(value, into: store.append(), codingPath: codingPath + [IndexKey(count)])
     }
 
-    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<
+        NestedKey
+    > {
         NodeEncoder(box: store.append(), codingPath: codingPath).container(keyedBy: keyType)
     }
 

@@ -77,7 +77,9 @@ public enum WebhookSignature {
 
     /// The lowercase hex `v1` signature of `payload` at `timestamp`.
     public static func signature(payload: some DataProtocol, secret: String, timestamp: Int) -> String {
-        mac(timestamp: timestamp, payload: payload, secret: secret).map { hexDigits[Int($0 >> 4)] + hexDigits[Int($0 & 0xF)] }.joined()
+        mac(timestamp: timestamp, payload: payload, secret: secret).map {
+            hexDigits[Int($0 >> 4)] + hexDigits[Int($0 & 0xF)]
+        }.joined()
     }
 
     /// A complete `Stripe-Signature` header value, one `v1` per secret (as Stripe sends during a rotation).

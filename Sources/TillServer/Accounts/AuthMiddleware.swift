@@ -8,7 +8,9 @@ struct AuthMiddleware: RouterMiddleware {
     let auth: AuthService
     let required: Bool
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
         var context = context
         if let header = request.headers[.authorization], header.count > 7,
             header.prefix(7).lowercased() == "bearer "

@@ -49,7 +49,9 @@ struct AuthService: Sendable {
         if let problem = Validation.emailProblem(email) { throw TillError.invalid("email \(problem)") }
         if let problem = Validation.passwordProblem(password) { throw TillError.invalid("password \(problem)") }
         if let wait = registrations.admit(address: address, now: clock.nowMillis()) {
-            throw TillError(.rateLimited, "Too many registrations from this address; try again later", retryAfterSeconds: wait / 1000 + 1)
+            throw TillError(
+                .rateLimited, "Too many registrations from this address; try again later",
+                retryAfterSeconds: wait / 1000 + 1)
         }
         // A taken email is refused before any hashing: the answer is the same 409 as after it, for no CPU.
         if try await database.withConnection({ db in try await users.find(email: email, on: db) }) != nil {
@@ -76,12 +78,15 @@ struct AuthService: Sendable {
         // Counted before bcrypt: 200 guesses at once get 5 checks, not 200.
         if let wait = limiter.admit(email: email, address: address, now: clock.nowMillis()) {
             let seconds = wait / 1000 + 1
-            throw TillError(.rateLimited, "Too many login attempts; try again in \(seconds) seconds", retryAfterSeconds: seconds)
+            throw TillError(
+                .rateLimited, "Too many login attempts; try again in \(seconds) seconds", retryAfterSeconds: seconds)
         }
         // bcrypt stops at a NUL byte: such a password could match a stored one that shares its beginning.
         guard !password.utf8.contains(0) else { throw TillError(.unauthorized, "Email or password is wrong") }
         let user = try await database.withConnection { db in try await users.find(email: email, on: db) }
-        let ok = try await loginHashing.run { try await verifyPassword(password, hash: user?.passwordHash ?? dummyHash) }
+        let ok = try await loginHashing.run {
+            try await verifyPassword(password, hash: user?.passwordHash ?? dummyHash)
+        }
         guard let user, ok else { throw TillError(.unauthorized, "Email or password is wrong") }
         limiter.succeeded(email: email, address: address)
         return Session(token: try await token(for: user), user: UserResponse(user: user))
@@ -123,7 +128,8 @@ struct AuthService: Sendable {
 
     func token(for user: User) async throws -> String {
         let expiry = Date(timeIntervalSince1970: Double(clock.nowMillis() / 1000 + tokenLifetimeSeconds))
-        return try await keys.sign(TokenClaims(sub: .init(value: user.id), role: user.role.rawValue, exp: .init(value: expiry)))
+        return try await keys.sign(
+            TokenClaims(sub: .init(value: user.id), role: user.role.rawValue, exp: .init(value: expiry)))
     }
 
     private func hashPassword(_ password: String) async throws -> String {

@@ -15,6 +15,8 @@ struct TokenClaims: JWTPayload {
 
     func verify(using algorithm: some JWTAlgorithm) async throws {
         try exp.verifyNotExpired()
-        guard Role(rawValue: role) != nil else { throw JWTError.claimVerificationFailure(failedClaim: nil, reason: "role") }
+        guard Role(rawValue: role) != nil else {
+            throw JWTError.claimVerificationFailure(failedClaim: nil, reason: "role")
+        }
     }
 }

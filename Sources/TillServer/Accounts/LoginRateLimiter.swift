@@ -39,7 +39,9 @@ public final class LoginRateLimiter: Sendable {
     /// Counts one attempt; `nil` when it may go ahead, else the milliseconds to wait.
     func admit(email: String, address: String?, now: Int) -> Int? {
         let keys = Self.keys(email: email, address: address)
-        let limited = [(keys.pair, limits.attemptsPerAccountAndAddress)] + (keys.address.map { [($0, limits.attemptsPerAddress)] } ?? [])
+        let limited =
+            [(keys.pair, limits.attemptsPerAccountAndAddress)]
+            + (keys.address.map { [($0, limits.attemptsPerAddress)] } ?? [])
         return entries.withLock { entries -> Int? in
             if entries.count >= limits.maxEntries { prune(&entries, now: now) }
             let locked = limited.compactMap { entries[$0.0].map(\.lockedUntil) }.max() ?? 0
@@ -47,7 +49,10 @@ public final class LoginRateLimiter: Sendable {
             var wait = 0
             for (key, limit) in limited {
                 var entry = entries[key] ?? Entry(windowStart: now)
-                if now - entry.windowStart > limits.windowMillis { entry.attempts = 0; entry.windowStart = now }
+                if now - entry.windowStart > limits.windowMillis {
+                    entry.attempts = 0
+                    entry.windowStart = now
+                }
                 if entry.strikes > 0, now - entry.lockedUntil > limits.strikeMemoryMillis { entry.strikes = 0 }
                 entry.attempts += 1
                 if entry.attempts > limit {

@@ -10,7 +10,9 @@ struct User: Sendable {
     let creditBalance: Int
     let createdAt: Int
 
-    init(id: String, email: String, passwordHash: String, role: Role, planId: String?, creditBalance: Int, createdAt: Int) {
+    init(
+        id: String, email: String, passwordHash: String, role: Role, planId: String?, creditBalance: Int, createdAt: Int
+    ) {
         self.id = id
         self.email = email
         self.passwordHash = passwordHash

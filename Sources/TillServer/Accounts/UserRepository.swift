@@ -4,31 +4,37 @@ import TillCore
 struct UserRepository: Sendable {
     /// Inserts the user; `false` when the email is taken (the unique key decides, not a prior read).
     func insert(_ user: User, on db: any SQLDatabase) async throws -> Bool {
-        let row = try await db.raw("""
+        let row = try await db.raw(
+            """
             INSERT INTO users (id, email, password_hash, role, plan_id, credit_balance, created_at)
             VALUES (\(bind: user.id), \(bind: user.email), \(bind: user.passwordHash), \(bind: user.role.rawValue),
                     \(bind: user.planId), \(bind: user.creditBalance), \(bind: user.createdAt))
             ON CONFLICT (email) DO NOTHING RETURNING id
-            """).first()
+            """
+        ).first()
         return row != nil
     }
 
     /// Creates the admin, or makes an existing account with that email an admin with that password.
     func upsertAdmin(id: String, email: String, passwordHash: String, now: Int, on db: any SQLDatabase) async throws {
-        try await db.raw("""
+        try await db.raw(
+            """
             INSERT INTO users (id, email, password_hash, role, credit_balance, created_at)
             VALUES (\(bind: id), \(bind: email), \(bind: passwordHash), 'admin', 0, \(bind: now))
             ON CONFLICT (email) DO UPDATE SET role = 'admin', password_hash = excluded.password_hash
-            """).run()
+            """
+        ).run()
     }
 
     /// Gives the user the plan and adds its credits (called once per successful plan payment).
     func grantPlan(userId: String, planId: String, on db: any SQLDatabase) async throws -> Bool {
-        try await db.raw("""
+        try await db.raw(
+            """
             UPDATE users SET plan_id = \(bind: planId),
                 credit_balance = credit_balance + (SELECT credits FROM plans WHERE id = \(bind: planId))
             WHERE id = \(bind: userId) RETURNING id
-            """).first() != nil
+            """
+        ).first() != nil
     }
 
     func find(email: String, on db: any SQLDatabase) async throws -> User? {

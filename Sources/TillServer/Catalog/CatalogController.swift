@@ -6,7 +6,8 @@ struct CatalogController {
     func addRoutes(public group: RouterGroup<TillRequestContext>, authenticated: RouterGroup<TillRequestContext>) {
         group.get("/products") { request, context in
             let page = try PageRequest(query: request.queryDictionary)
-            return try JSONCoding.response(.ok, try await catalog.products(includeInactive: context.identity?.isAdmin == true, page: page))
+            return try JSONCoding.response(
+                .ok, try await catalog.products(includeInactive: context.identity?.isAdmin == true, page: page))
         }
         group.get("/products/:id") { _, context in
             try JSONCoding.response(.ok, try await catalog.product(id: try context.parameters.require("id")))
@@ -25,7 +26,8 @@ struct CatalogController {
         authenticated.patch("/products/:id") { request, context in
             _ = try context.requireAdmin()
             let body = try await JSONCoding.decode(CatalogService.UpdateProductRequest.self, from: request)
-            return try JSONCoding.response(.ok, try await catalog.updateProduct(id: try context.parameters.require("id"), body))
+            return try JSONCoding.response(
+                .ok, try await catalog.updateProduct(id: try context.parameters.require("id"), body))
         }
         authenticated.post("/plans") { request, context in
             _ = try context.requireAdmin()

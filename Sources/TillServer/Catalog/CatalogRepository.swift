@@ -3,11 +3,13 @@ import SQLKit
 /// Products (with their stock) and plans.
 struct CatalogRepository: Sendable {
     func insert(_ p: Product, on db: any SQLDatabase) async throws {
-        try await db.raw("""
+        try await db.raw(
+            """
             INSERT INTO products (id, name, description, unit_amount, currency, inventory, active, created_at, updated_at)
             VALUES (\(bind: p.id), \(bind: p.name), \(bind: p.description), \(bind: p.unitAmount), \(bind: p.currency),
                     \(bind: p.inventory), \(bind: p.active ? 1 : 0), \(bind: p.createdAt), \(bind: p.createdAt))
-            """).run()
+            """
+        ).run()
     }
 
     struct ProductPatch: Sendable {
@@ -20,7 +22,8 @@ struct CatalogRepository: Sendable {
 
     /// Applies the given fields in one statement; `nil` when there is no such product.
     func update(productId: String, _ patch: ProductPatch, now: Int, on db: any SQLDatabase) async throws -> Product? {
-        try await db.raw("""
+        try await db.raw(
+            """
             UPDATE products SET
                 name = COALESCE(\(bind: patch.name), name),
                 description = COALESCE(\(bind: patch.description), description),
@@ -30,7 +33,8 @@ struct CatalogRepository: Sendable {
                 updated_at = \(bind: now)
             WHERE id = \(bind: productId)
             RETURNING \(unsafeRaw: Product.columns)
-            """).first().map(Product.init(row:))
+            """
+        ).first().map(Product.init(row:))
     }
 
     func product(id: String, on db: any SQLDatabase) async throws -> Product? {
@@ -55,26 +59,32 @@ struct CatalogRepository: Sendable {
 
     /// Takes `quantity` from stock if, and only if, that much is there: the conditional update is the guard.
     func reserve(productId: String, quantity: Int, now: Int, on db: any SQLDatabase) async throws -> Bool {
-        try await db.raw("""
+        try await db.raw(
+            """
             UPDATE products SET inventory = inventory - \(bind: quantity), updated_at = \(bind: now)
             WHERE id = \(bind: productId) AND active = 1 AND inventory >= \(bind: quantity)
             RETURNING id
-            """).first() != nil
+            """
+        ).first() != nil
     }
 
     func release(productId: String, quantity: Int, now: Int, on db: any SQLDatabase) async throws {
-        try await db.raw("""
+        try await db.raw(
+            """
             UPDATE products SET inventory = inventory + \(bind: quantity), updated_at = \(bind: now)
             WHERE id = \(bind: productId)
-            """).run()
+            """
+        ).run()
     }
 
     func insert(_ p: Plan, on db: any SQLDatabase) async throws {
-        try await db.raw("""
+        try await db.raw(
+            """
             INSERT INTO plans (id, name, unit_amount, currency, credits, stripe_price_id, active, created_at)
             VALUES (\(bind: p.id), \(bind: p.name), \(bind: p.unitAmount), \(bind: p.currency), \(bind: p.credits),
                     \(bind: p.stripePriceId), \(bind: p.active ? 1 : 0), \(bind: p.createdAt))
-            """).run()
+            """
+        ).run()
     }
 
     func plan(id: String, on db: any SQLDatabase) async throws -> Plan? {

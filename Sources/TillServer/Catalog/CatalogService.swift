@@ -35,7 +35,9 @@ struct CatalogService: Sendable {
     func createProduct(_ r: CreateProductRequest) async throws -> Product {
         let name = try Self.checkName(r.name)
         let currency = try Self.checkCurrency(r.currency)
-        if let problem = Money.validatePrice(r.unitAmount, currency) { throw TillError.invalid("unitAmount \(problem)") }
+        if let problem = Money.validatePrice(r.unitAmount, currency) {
+            throw TillError.invalid("unitAmount \(problem)")
+        }
         try Self.checkInventory(r.inventory)
         let now = clock.nowMillis()
         let product = Product(
@@ -73,15 +75,18 @@ struct CatalogService: Sendable {
 
     func products(includeInactive: Bool, page: PageRequest) async throws -> Page<Product> {
         try await checkCursor(page, exists: { db, id in try await catalog.product(id: id, on: db) != nil })
-        return page.page(try await database.withConnection { db in
-            try await catalog.products(activeOnly: !includeInactive, page: page, on: db)
-        })
+        return page.page(
+            try await database.withConnection { db in
+                try await catalog.products(activeOnly: !includeInactive, page: page, on: db)
+            })
     }
 
     func createPlan(_ r: CreatePlanRequest) async throws -> Plan {
         let name = try Self.checkName(r.name)
         let currency = try Self.checkCurrency(r.currency)
-        if let problem = Money.validateCharge(r.unitAmount, currency) { throw TillError.invalid("unitAmount \(problem)") }
+        if let problem = Money.validateCharge(r.unitAmount, currency) {
+            throw TillError.invalid("unitAmount \(problem)")
+        }
         guard r.credits > 0, r.credits <= 1_000_000_000 else {
             throw TillError.invalid("credits must be a positive whole number up to 1000000000")
         }
@@ -96,19 +101,23 @@ struct CatalogService: Sendable {
     }
 
     func plan(id: String) async throws -> Plan {
-        guard let plan = try await database.withConnection({ db in try await catalog.plan(id: id, on: db) }), plan.active
+        guard let plan = try await database.withConnection({ db in try await catalog.plan(id: id, on: db) }),
+            plan.active
         else { throw TillError.notFound("Plan") }
         return plan
     }
 
     func plans(page: PageRequest) async throws -> Page<Plan> {
         try await checkCursor(page, exists: { db, id in try await catalog.plan(id: id, on: db) != nil })
-        return page.page(try await database.withConnection { db in
-            try await catalog.plans(activeOnly: true, page: page, on: db)
-        })
+        return page.page(
+            try await database.withConnection { db in
+                try await catalog.plans(activeOnly: true, page: page, on: db)
+            })
     }
 
-    private func checkCursor(_ page: PageRequest, exists: @escaping @Sendable (any SQLDatabase, String) async throws -> Bool) async throws {
+    private func checkCursor(
+        _ page: PageRequest, exists: @escaping @Sendable (any SQLDatabase, String) async throws -> Bool
+    ) async throws {
         guard let after = page.startingAfter else { return }
         guard try await database.withConnection({ db in try await exists(db, after) }) else {
             throw TillError.invalid("startingAfter does not name an item of this list")

@@ -22,7 +22,10 @@ struct Product: Sendable {
         createdAt = try row.int("created_at")
     }
 
-    init(id: String, name: String, description: String?, unitAmount: Int, currency: String, inventory: Int, active: Bool, createdAt: Int) {
+    init(
+        id: String, name: String, description: String?, unitAmount: Int, currency: String, inventory: Int, active: Bool,
+        createdAt: Int
+    ) {
         self.id = id
         self.name = name
         self.description = description
@@ -62,7 +65,10 @@ struct Plan: Sendable {
         createdAt = try row.int("created_at")
     }
 
-    init(id: String, name: String, unitAmount: Int, currency: String, credits: Int, stripePriceId: String?, active: Bool, createdAt: Int) {
+    init(
+        id: String, name: String, unitAmount: Int, currency: String, credits: Int, stripePriceId: String?, active: Bool,
+        createdAt: Int
+    ) {
         self.id = id
         self.name = name
         self.unitAmount = unitAmount

@@ -1,10 +1,11 @@
 import Foundation
 import Hummingbird
+import Logging
+import TillCore
+
 #if canImport(Glibc)
     import Glibc
 #endif
-import Logging
-import TillCore
 
 /// Every setting Till reads, built once at startup from the environment and `.env` (see API.md's table).
 public struct AppConfig: Sendable, CustomStringConvertible {
@@ -77,7 +78,9 @@ public struct AppConfig: Sendable, CustomStringConvertible {
             do {
                 file = try await Environment.dotEnv(dir + "/.env")
             } catch {
-                throw ConfigError(problems: [".env could not be read: lines must be KEY=value or KEY=\"value\", or # comments"])
+                throw ConfigError(problems: [
+                    ".env could not be read: lines must be KEY=value or KEY=\"value\", or # comments"
+                ])
             }
         }
         var values: [String: String] = [:]
@@ -97,7 +100,9 @@ public struct AppConfig: Sendable, CustomStringConvertible {
 
         port = 8080
         if let raw = value("PORT") {
-            if let p = Int(raw), (1...65535).contains(p) { port = p } else {
+            if let p = Int(raw), (1...65535).contains(p) {
+                port = p
+            } else {
                 problems.append("PORT must be a port number from 1 to 65535 (got \"\(raw)\")")
             }
         }
@@ -155,30 +160,41 @@ public struct AppConfig: Sendable, CustomStringConvertible {
 
         orderTTLSeconds = 1800
         if let raw = value("ORDER_TTL_SECONDS") {
-            if let ttl = Int(raw), ttl > 0 { orderTTLSeconds = ttl } else {
+            if let ttl = Int(raw), ttl > 0 {
+                orderTTLSeconds = ttl
+            } else {
                 problems.append("ORDER_TTL_SECONDS must be a positive whole number of seconds (got \"\(raw)\")")
             }
         }
 
         if let raw = value("WEBHOOK_LEASE_SECONDS") {
-            if let seconds = Int(raw), (1...3600).contains(seconds) { webhookLeaseSeconds = seconds } else {
+            if let seconds = Int(raw), (1...3600).contains(seconds) {
+                webhookLeaseSeconds = seconds
+            } else {
                 problems.append("WEBHOOK_LEASE_SECONDS must be a whole number from 1 to 3600 (got \"\(raw)\")")
             }
         }
         if let raw = value("BCRYPT_COST") {
-            if let cost = UInt8(raw), (4...15).contains(cost) { bcryptCost = cost } else {
+            if let cost = UInt8(raw), (4...15).contains(cost) {
+                bcryptCost = cost
+            } else {
                 problems.append("BCRYPT_COST must be a whole number from 4 to 15 (got \"\(raw)\")")
             }
         }
 
         if let raw = value("LOG_LEVEL") {
-            if let level = Logger.Level(rawValue: raw.lowercased()) { logLevel = level } else {
-                problems.append("LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical (got \"\(raw)\")")
+            if let level = Logger.Level(rawValue: raw.lowercased()) {
+                logLevel = level
+            } else {
+                problems.append(
+                    "LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical (got \"\(raw)\")")
             }
         }
         func count(_ key: String, into target: inout Int) {
             guard let raw = value(key) else { return }
-            if let n = Int(raw), (0...1_000_000).contains(n) { target = n } else {
+            if let n = Int(raw), (0...1_000_000).contains(n) {
+                target = n
+            } else {
                 problems.append("\(key) must be a whole number from 0 (no limit) to 1000000 (got \"\(raw)\")")
             }
         }
@@ -190,7 +206,9 @@ public struct AppConfig: Sendable, CustomStringConvertible {
         count("MAX_PENDING_ORDERS_PER_USER", into: &maxPendingOrdersPerUser)
         count("REGISTRATIONS_PER_ADDRESS_PER_HOUR", into: &registrationsPerAddressPerHour)
         if let raw = value("TRUSTED_PROXIES") {
-            let entries = raw.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            let entries = raw.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+                !$0.isEmpty
+            }
             if let bad = entries.first(where: { !Self.isIPAddress($0) }) {
                 problems.append("TRUSTED_PROXIES must be IP addresses separated by commas (got \"\(bad)\")")
             }

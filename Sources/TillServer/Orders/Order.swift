@@ -21,7 +21,10 @@ struct Order: Sendable {
     var paidAt: Int?
     var cancelledAt: Int?
 
-    init(id: String, userId: String, status: OrderStatus, items: [OrderItem], amount: Int, currency: String, amountRefunded: Int, createdAt: Int, updatedAt: Int, paidAt: Int?, cancelledAt: Int?) {
+    init(
+        id: String, userId: String, status: OrderStatus, items: [OrderItem], amount: Int, currency: String,
+        amountRefunded: Int, createdAt: Int, updatedAt: Int, paidAt: Int?, cancelledAt: Int?
+    ) {
         self.id = id
         self.userId = userId
         self.status = status
@@ -49,7 +52,8 @@ struct Order: Sendable {
         cancelledAt = try row.optionalInt("cancelled_at")
     }
 
-    static let columns = "id, user_id, status, amount, currency, amount_refunded, created_at, updated_at, paid_at, cancelled_at"
+    static let columns =
+        "id, user_id, status, amount, currency, amount_refunded, created_at, updated_at, paid_at, cancelled_at"
 }
 
 extension Order: Encodable {

@@ -17,15 +17,18 @@ struct OrderController {
             let identity = try context.requireIdentity()
             let query = request.queryDictionary
             let page = try PageRequest(query: query)
-            return try JSONCoding.response(.ok, try await orders.list(identity: identity, userFilter: query["userId"], page: page))
+            return try JSONCoding.response(
+                .ok, try await orders.list(identity: identity, userFilter: query["userId"], page: page))
         }
         group.get("/orders/:id") { _, context in
             let identity = try context.requireIdentity()
-            return try JSONCoding.response(.ok, try await orders.order(id: try context.parameters.require("id"), identity: identity))
+            return try JSONCoding.response(
+                .ok, try await orders.order(id: try context.parameters.require("id"), identity: identity))
         }
         group.post("/orders/:id/cancel") { _, context in
             let identity = try context.requireIdentity()
-            return try JSONCoding.response(.ok, try await orders.cancel(id: try context.parameters.require("id"), identity: identity))
+            return try JSONCoding.response(
+                .ok, try await orders.cancel(id: try context.parameters.require("id"), identity: identity))
         }
     }
 }

@@ -3,11 +3,13 @@ import TillCore
 
 struct OrderRepository: Sendable {
     func insert(_ order: Order, on db: any SQLDatabase) async throws {
-        try await db.raw("""
+        try await db.raw(
+            """
             INSERT INTO orders (id, user_id, status, amount, currency, amount_refunded, created_at, updated_at)
             VALUES (\(bind: order.id), \(bind: order.userId), \(bind: order.status.rawValue), \(bind: order.amount),
                     \(bind: order.currency), 0, \(bind: order.createdAt), \(bind: order.updatedAt))
-            """).run()
+            """
+        ).run()
         let rows: [SQLQueryString] = order.items.enumerated().map { index, item in
             "(\(bind: order.id), \(bind: index), \(bind: item.productId), \(bind: item.name), \(bind: item.quantity), \(bind: item.unitAmount))"
         }
@@ -23,7 +25,8 @@ struct OrderRepository: Sendable {
     func insertReserving(_ order: Order, on db: any SQLDatabase) async throws -> Bool {
         precondition(order.items.count == 1, "one statement reserves one product")
         let item = order.items[0]
-        return try await db.raw("""
+        return try await db.raw(
+            """
             WITH reserved AS (
                 UPDATE products SET inventory = inventory - \(bind: item.quantity), updated_at = \(bind: order.createdAt)
                 WHERE id = \(bind: item.productId) AND active = 1 AND inventory >= \(bind: item.quantity)
@@ -38,7 +41,8 @@ struct OrderRepository: Sendable {
             INSERT INTO order_items (order_id, position, product_id, name, quantity, unit_amount)
             SELECT id, 0, \(bind: item.productId), \(bind: item.name), \(bind: item.quantity), \(bind: item.unitAmount) FROM placed
             RETURNING order_id
-            """).first() != nil
+            """
+        ).first() != nil
     }
 
     /// The order with its items; `userId` limits it to that owner (another owner's order is simply not found).
@@ -64,10 +68,12 @@ struct OrderRepository: Sendable {
 
     func items(orderIds: [String], on db: any SQLDatabase) async throws -> [String: [OrderItem]] {
         if orderIds.isEmpty { return [:] }
-        let rows = try await db.raw("""
+        let rows = try await db.raw(
+            """
             SELECT order_id, product_id, name, quantity, unit_amount FROM order_items
             WHERE order_id IN (\(binds: orderIds)) ORDER BY order_id, position
-            """).all()
+            """
+        ).all()
         var result: [String: [OrderItem]] = [:]
         for row in rows {
             let item = OrderItem(
@@ -78,34 +84,44 @@ struct OrderRepository: Sendable {
         return result
     }
 
-
     /// The order's refunded amount follows its payment's (never down), with the status TillCore decided for it.
-    func recordRefund(id: String, amountRefunded: Int, status: OrderStatus, now: Int, on db: any SQLDatabase) async throws {
-        try await db.raw("""
+    func recordRefund(id: String, amountRefunded: Int, status: OrderStatus, now: Int, on db: any SQLDatabase)
+        async throws
+    {
+        try await db.raw(
+            """
             UPDATE orders SET amount_refunded = \(bind: amountRefunded), updated_at = \(bind: now), status = \(bind: status.rawValue)
             WHERE id = \(bind: id) AND status IN (\(unsafeRaw: SQLList.of(\OrderStatus.isPaid)))
               AND amount_refunded <= \(bind: amountRefunded) AND \(bind: amountRefunded) <= amount
-            """).run()
+            """
+        ).run()
     }
 
     /// `from` → `PAID` for each of `ids` still in `from`, in one statement; returns those it moved. On SQLite,
     /// `+status` keeps the planner on the primary key: on the pending index it would walk every pending order.
-    func markPaid(ids: [String], from: OrderStatus, now: Int, kind: DatabaseKind, on db: any SQLDatabase) async throws -> Set<String> {
+    func markPaid(ids: [String], from: OrderStatus, now: Int, kind: DatabaseKind, on db: any SQLDatabase) async throws
+        -> Set<String>
+    {
         guard !ids.isEmpty else { return [] }
-        return Set(try await db.raw("""
-            UPDATE orders SET status = 'PAID', paid_at = \(bind: now), cancelled_at = NULL, updated_at = \(bind: now)
-            WHERE id IN (\(binds: ids)) AND \(unsafeRaw: kind == .sqlite ? "+status" : "status") = \(bind: from.rawValue)
-            RETURNING id
-            """).all(decodingColumn: "id", as: String.self))
+        return Set(
+            try await db.raw(
+                """
+                UPDATE orders SET status = 'PAID', paid_at = \(bind: now), cancelled_at = NULL, updated_at = \(bind: now)
+                WHERE id IN (\(binds: ids)) AND \(unsafeRaw: kind == .sqlite ? "+status" : "status") = \(bind: from.rawValue)
+                RETURNING id
+                """
+            ).all(decodingColumn: "id", as: String.self))
     }
 
     /// Puts back a cancelled order that `markPaid(from: .cancelled)` moved, when its stock turned out to be gone.
     func restoreCancelled(_ order: Order, on db: any SQLDatabase) async throws {
-        try await db.raw("""
+        try await db.raw(
+            """
             UPDATE orders SET status = 'CANCELLED', paid_at = NULL, cancelled_at = \(bind: order.cancelledAt),
                 updated_at = \(bind: order.updatedAt)
             WHERE id = \(bind: order.id)
-            """).run()
+            """
+        ).run()
     }
 
     /// Pending orders created before `cutoff` and after the cursor `(createdAt, id)`, oldest first, leaving out those
@@ -113,9 +129,11 @@ struct OrderRepository: Sendable {
     func pendingOlderThan(
         _ cutoff: Int, after cursor: (createdAt: Int, id: String)?, limit: Int, on db: any SQLDatabase
     ) async throws -> [(createdAt: Int, id: String)] {
-        var query: SQLQueryString = "SELECT id, created_at FROM orders WHERE status = 'PENDING' AND created_at < \(bind: cutoff)"
+        var query: SQLQueryString =
+            "SELECT id, created_at FROM orders WHERE status = 'PENDING' AND created_at < \(bind: cutoff)"
         if let cursor {
-            query += " AND (created_at > \(bind: cursor.createdAt) OR (created_at = \(bind: cursor.createdAt) AND id > \(bind: cursor.id)))"
+            query +=
+                " AND (created_at > \(bind: cursor.createdAt) OR (created_at = \(bind: cursor.createdAt) AND id > \(bind: cursor.id)))"
         }
         query += """
              AND NOT EXISTS (SELECT 1 FROM payments WHERE payments.order_id = orders.id AND \(unsafeRaw: Self.heldOpen))
@@ -143,15 +161,20 @@ struct OrderRepository: Sendable {
 
     /// As `cancelReleasingStock(id:)` for several orders in one statement, the stock they held released product by
     /// product in id order (on PostgreSQL the orders are locked in id order first). Returns those cancelled.
-    func cancelReleasingStock(ids: [String], now: Int, kind: DatabaseKind, on db: any SQLDatabase) async throws -> Set<String> {
+    func cancelReleasingStock(ids: [String], now: Int, kind: DatabaseKind, on db: any SQLDatabase) async throws -> Set<
+        String
+    > {
         guard !ids.isEmpty else { return [] }
         try await db.lockInOrder("orders", ids: ids, kind: kind)
-        let cancelled = Set(try await db.raw("""
-            UPDATE orders SET status = 'CANCELLED', cancelled_at = \(bind: now), updated_at = \(bind: now)
-            WHERE id IN (\(binds: ids)) AND status = 'PENDING'
-              AND NOT EXISTS (SELECT 1 FROM payments WHERE payments.order_id = orders.id AND \(unsafeRaw: Self.heldOpen))
-            RETURNING id
-            """).all(decodingColumn: "id", as: String.self))
+        let cancelled = Set(
+            try await db.raw(
+                """
+                UPDATE orders SET status = 'CANCELLED', cancelled_at = \(bind: now), updated_at = \(bind: now)
+                WHERE id IN (\(binds: ids)) AND status = 'PENDING'
+                  AND NOT EXISTS (SELECT 1 FROM payments WHERE payments.order_id = orders.id AND \(unsafeRaw: Self.heldOpen))
+                RETURNING id
+                """
+            ).all(decodingColumn: "id", as: String.self))
         guard !cancelled.isEmpty else { return [] }
         var released: [String: Int] = [:]
         for items in try await items(orderIds: Array(cancelled), on: db).values {

@@ -32,12 +32,15 @@ struct OrderService: Sendable {
     }
 
     func create(userId: String, request: CreateOrderRequest, idempotencyKey: String?) async throws -> StoredResponse {
-        let lines = try OrderLineRequest.normalise(request.items.map { OrderLineRequest(productId: $0.productId, quantity: $0.quantity) })
+        let lines = try OrderLineRequest.normalise(
+            request.items.map { OrderLineRequest(productId: $0.productId, quantity: $0.quantity) })
         guard let key = idempotencyKey else {
             // Priced and checked against the stock as it stands before any write: when a product sells out, the rush
             // of orders after it is refused from one read each instead of queueing for the writer. What passes is
             // still decided by the conditional stock update.
-            let products = try await database.withConnection { db in try await catalog.products(ids: lines.map(\.productId), on: db) }
+            let products = try await database.withConnection { db in
+                try await catalog.products(ids: lines.map(\.productId), on: db)
+            }
             let order = try draft(userId: userId, lines: lines, products: products, checkingStock: true)
             if writesInOneStatement(order) {
                 try await database.withConnection { db in try await write(order, on: db) }
@@ -56,12 +59,14 @@ struct OrderService: Sendable {
         let now = clock.nowMillis()
         do {
             return try await database.transaction { db in
-                guard try await idempotency.claim(userId: userId, key: key, fingerprint: fingerprint, now: now, on: db) else {
+                guard try await idempotency.claim(userId: userId, key: key, fingerprint: fingerprint, now: now, on: db)
+                else {
                     guard let stored = try await idempotency.find(userId: userId, key: key, on: db) else {
                         throw TillError(.internalError, "idempotency record vanished")
                     }
                     guard stored.fingerprint == fingerprint else {
-                        throw TillError(.idempotencyKeyReused, "This Idempotency-Key was used with a different request body")
+                        throw TillError(
+                            .idempotencyKeyReused, "This Idempotency-Key was used with a different request body")
                     }
                     return StoredResponse(status: stored.statusCode, body: stored.body)
                 }
@@ -86,7 +91,9 @@ struct OrderService: Sendable {
 
     /// The order the lines make at the products' current prices, or the error that refuses it. `checkingStock`
     /// refuses at once what the stock read cannot cover.
-    private func draft(userId: String, lines: [OrderLineRequest], products: [Product], checkingStock: Bool) throws -> Order {
+    private func draft(userId: String, lines: [OrderLineRequest], products: [Product], checkingStock: Bool) throws
+        -> Order
+    {
         let products = Dictionary(products.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         var items: [OrderItem] = []
         var currency: Currency?
@@ -98,16 +105,22 @@ struct OrderService: Sendable {
                 throw TillError(.internalError, "product \(product.id) has an unknown currency")
             }
             if let currency, currency != productCurrency {
-                throw TillError.invalid("All items of an order must share one currency (\(currency.code) and \(productCurrency.code) given)")
+                throw TillError.invalid(
+                    "All items of an order must share one currency (\(currency.code) and \(productCurrency.code) given)"
+                )
             }
             currency = productCurrency
-            items.append(OrderItem(productId: product.id, name: product.name, quantity: line.quantity, unitAmount: product.unitAmount))
+            items.append(
+                OrderItem(
+                    productId: product.id, name: product.name, quantity: line.quantity, unitAmount: product.unitAmount))
         }
         guard let currency else { throw TillError.invalid("items must hold at least one item") }
         guard let amount = Money.total(items.map { ($0.unitAmount, $0.quantity) }) else {
             throw TillError.invalid("The order total is too large")
         }
-        if let problem = Money.validateCharge(amount, currency) { throw TillError.invalid("The order total \(problem)") }
+        if let problem = Money.validateCharge(amount, currency) {
+            throw TillError.invalid("The order total \(problem)")
+        }
         if checkingStock, let short = items.first(where: { products[$0.productId]!.inventory < $0.quantity }) {
             throw Self.notEnough(short)
         }
@@ -135,7 +148,8 @@ struct OrderService: Sendable {
         if try await orders.pendingCount(userId: userId, on: db) >= maxPendingPerUser {
             throw TillError(
                 .tooManyPendingOrders,
-                "You have \(maxPendingPerUser) unpaid orders; pay or cancel one before ordering again", retryAfterSeconds: 60)
+                "You have \(maxPendingPerUser) unpaid orders; pay or cancel one before ordering again",
+                retryAfterSeconds: 60)
         }
     }
 
@@ -148,7 +162,9 @@ struct OrderService: Sendable {
         } else {
             try await orders.insert(order, on: db)
             for item in OrderRepository.lockOrder(order.items) where short == nil {
-                if try await !catalog.reserve(productId: item.productId, quantity: item.quantity, now: order.createdAt, on: db) {
+                if try await !catalog.reserve(
+                    productId: item.productId, quantity: item.quantity, now: order.createdAt, on: db)
+                {
                     short = item
                 }
             }
@@ -163,7 +179,9 @@ struct OrderService: Sendable {
 
     func order(id: String, identity: Identity) async throws -> Order {
         let owner = identity.isAdmin ? nil : identity.userId
-        guard let order = try await database.withConnection({ db in try await orders.find(id: id, userId: owner, on: db) })
+        guard
+            let order = try await database.withConnection({ db in try await orders.find(id: id, userId: owner, on: db) }
+            )
         else { throw TillError.notFound("Order") }
         return order
     }
@@ -171,10 +189,13 @@ struct OrderService: Sendable {
     func list(identity: Identity, userFilter: String?, page: PageRequest) async throws -> Page<Order> {
         let owner = identity.isAdmin ? userFilter : identity.userId
         if let after = page.startingAfter {
-            let found = try await database.withConnection { db in try await orders.find(id: after, userId: owner, on: db) }
+            let found = try await database.withConnection { db in
+                try await orders.find(id: after, userId: owner, on: db)
+            }
             if found == nil { throw TillError.invalid("startingAfter does not name an item of this list") }
         }
-        return page.page(try await database.withConnection { db in try await orders.list(userId: owner, page: page, on: db) })
+        return page.page(
+            try await database.withConnection { db in try await orders.list(userId: owner, page: page, on: db) })
     }
 
     /// Cancels a pending order and puts its stock back, in one transaction, after ending its open Checkout Sessions
@@ -185,7 +206,10 @@ struct OrderService: Sendable {
         guard let current else { throw TillError.notFound("Order") }
         guard current.status == .pending else { throw Self.notCancellable(current.status) }
         let cancelled = try await payments.cancelOrder(id: id)
-        guard let order = try await database.withConnection({ db in try await orders.find(id: id, userId: owner, on: db) }) else {
+        guard
+            let order = try await database.withConnection({ db in try await orders.find(id: id, userId: owner, on: db) }
+            )
+        else {
             throw TillError.notFound("Order")
         }
         guard cancelled else { throw Self.notCancellable(order.status) }

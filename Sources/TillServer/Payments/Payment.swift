@@ -62,7 +62,10 @@ struct Payment: Sendable {
         succeededAt = try row.optionalInt("succeeded_at")
     }
 
-    init(id: String, kind: PaymentKind, method: PaymentMethod, orderId: String?, planId: String?, userId: String, amount: Int, currency: String, now: Int) {
+    init(
+        id: String, kind: PaymentKind, method: PaymentMethod, orderId: String?, planId: String?, userId: String,
+        amount: Int, currency: String, now: Int
+    ) {
         self.id = id
         self.kind = kind
         self.method = method

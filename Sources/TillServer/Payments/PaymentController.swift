@@ -13,7 +13,8 @@ struct PaymentController {
         init(from decoder: any Decoder) throws {
             let keys = try decoder.container(keyedBy: AnyKey.self).allKeys.map(\.stringValue)
             if let unknown = keys.first(where: { $0 != "amount" }) {
-                throw TillError.invalid("Unknown field \"\(unknown)\": a refund takes only amount (leave it out to refund what is left)")
+                throw TillError.invalid(
+                    "Unknown field \"\(unknown)\": a refund takes only amount (leave it out to refund what is left)")
             }
             amount = try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(Int.self, forKey: .amount)
         }
@@ -28,41 +29,60 @@ struct PaymentController {
 
     func addRoutes(authenticated group: RouterGroup<TillRequestContext>) {
         group.post("/orders/:id/checkout") { _, context in
-            let (created, session) = try await payments.checkout(orderId: try context.parameters.require("id"), identity: try context.requireIdentity())
+            let (created, session) = try await payments.checkout(
+                orderId: try context.parameters.require("id"), identity: try context.requireIdentity())
             return try JSONCoding.response(created ? .created : .ok, session)
         }
         group.post("/orders/:id/payment-intent") { _, context in
-            let (created, intent) = try await payments.paymentIntent(orderId: try context.parameters.require("id"), identity: try context.requireIdentity())
+            let (created, intent) = try await payments.paymentIntent(
+                orderId: try context.parameters.require("id"), identity: try context.requireIdentity())
             return try JSONCoding.response(created ? .created : .ok, intent)
         }
         group.post("/plans/:id/checkout") { _, context in
-            let (created, session) = try await payments.checkout(planId: try context.parameters.require("id"), identity: try context.requireIdentity())
+            let (created, session) = try await payments.checkout(
+                planId: try context.parameters.require("id"), identity: try context.requireIdentity())
             return try JSONCoding.response(created ? .created : .ok, session)
         }
         group.get("/orders/:id/payment") { _, context in
-            try JSONCoding.response(.ok, try await payments.orderPayments(orderId: try context.parameters.require("id"), identity: try context.requireIdentity()))
+            try JSONCoding.response(
+                .ok,
+                try await payments.orderPayments(
+                    orderId: try context.parameters.require("id"), identity: try context.requireIdentity()))
         }
         group.get("/payments") { request, context in
             let query = request.queryDictionary
-            return try JSONCoding.response(.ok, try await payments.list(identity: try context.requireIdentity(), query: query, page: try PageRequest(query: query)))
+            return try JSONCoding.response(
+                .ok,
+                try await payments.list(
+                    identity: try context.requireIdentity(), query: query, page: try PageRequest(query: query)))
         }
         group.get("/payments/:id") { _, context in
-            try JSONCoding.response(.ok, try await payments.payment(id: try context.parameters.require("id"), identity: try context.requireIdentity()))
+            try JSONCoding.response(
+                .ok,
+                try await payments.payment(
+                    id: try context.parameters.require("id"), identity: try context.requireIdentity()))
         }
         group.post("/payments/:id/sync") { _, context in
-            try JSONCoding.response(.ok, try await payments.sync(id: try context.parameters.require("id"), identity: try context.requireIdentity()))
+            try JSONCoding.response(
+                .ok,
+                try await payments.sync(
+                    id: try context.parameters.require("id"), identity: try context.requireIdentity()))
         }
         group.post("/payments/:id/accept") { _, context in
             _ = try context.requireAdmin()
-            return try JSONCoding.response(.ok, try await payments.acceptReview(id: try context.parameters.require("id")))
+            return try JSONCoding.response(
+                .ok, try await payments.acceptReview(id: try context.parameters.require("id")))
         }
         group.post("/payments/:id/refund") { request, context in
             _ = try context.requireAdmin()
             // The body is read whatever the framing (Content-Length or chunked): an amount must never be missed.
             let body = try await JSONCoding.decodeIfPresent(RefundRequest.self, from: request)
-            if let requested = body?.amount, requested <= 0 { throw TillError.invalid("amount must be a positive integer") }
+            if let requested = body?.amount, requested <= 0 {
+                throw TillError.invalid("amount must be a positive integer")
+            }
             let amount = body?.amount
-            return try JSONCoding.response(.accepted, try await payments.refund(id: try context.parameters.require("id"), amount: amount))
+            return try JSONCoding.response(
+                .accepted, try await payments.refund(id: try context.parameters.require("id"), amount: amount))
         }
     }
 }

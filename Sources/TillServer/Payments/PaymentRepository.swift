@@ -5,16 +5,19 @@ struct PaymentRepository: Sendable {
     /// Inserts a new `INITIATED` payment; `false` when the order (or user and plan) already has an open one of this
     /// method (the partial unique index decides).
     func insert(_ p: Payment, on db: any SQLDatabase) async throws -> Bool {
-        try await db.raw("""
+        try await db.raw(
+            """
             INSERT INTO payments (id, kind, method, order_id, plan_id, user_id, amount, currency, status, created_at, updated_at)
             VALUES (\(bind: p.id), \(bind: p.kind.rawValue), \(bind: p.method.rawValue), \(bind: p.orderId), \(bind: p.planId),
                     \(bind: p.userId), \(bind: p.amount), \(bind: p.currency), 'INITIATED', \(bind: p.createdAt), \(bind: p.updatedAt))
             ON CONFLICT DO NOTHING RETURNING id
-            """).first() != nil
+            """
+        ).first() != nil
     }
 
     func find(id: String, on db: any SQLDatabase) async throws -> Payment? {
-        try await db.raw("SELECT \(unsafeRaw: Payment.columns) FROM payments WHERE id = \(bind: id)").first().map(Payment.init(row:))
+        try await db.raw("SELECT \(unsafeRaw: Payment.columns) FROM payments WHERE id = \(bind: id)").first().map(
+            Payment.init(row:))
     }
 
     enum Key: String {
@@ -31,27 +34,32 @@ struct PaymentRepository: Sendable {
         ).all().map(Payment.init(row:))
     }
 
-
     /// The open (initiated or failed-but-retryable) payment of this method for an order.
     func open(orderId: String, method: PaymentMethod, on db: any SQLDatabase) async throws -> Payment? {
-        try await db.raw("""
+        try await db.raw(
+            """
             SELECT \(unsafeRaw: Payment.columns) FROM payments
             WHERE order_id = \(bind: orderId) AND method = \(bind: method.rawValue) AND kind = 'order'
               AND status IN (\(unsafeRaw: SQLList.of(\PaymentStatus.isPayable)))
-            """).first().map(Payment.init(row:))
+            """
+        ).first().map(Payment.init(row:))
     }
 
     func open(userId: String, planId: String, on db: any SQLDatabase) async throws -> Payment? {
-        try await db.raw("""
+        try await db.raw(
+            """
             SELECT \(unsafeRaw: Payment.columns) FROM payments
             WHERE user_id = \(bind: userId) AND plan_id = \(bind: planId) AND method = 'checkout' AND kind = 'plan'
               AND status IN (\(unsafeRaw: SQLList.of(\PaymentStatus.isPayable)))
-            """).first().map(Payment.init(row:))
+            """
+        ).first().map(Payment.init(row:))
     }
 
     func forOrder(_ orderId: String, on db: any SQLDatabase) async throws -> [Payment] {
-        try await db.raw("SELECT \(unsafeRaw: Payment.columns) FROM payments WHERE order_id = \(bind: orderId) ORDER BY created_at DESC, id DESC")
-            .all().map(Payment.init(row:))
+        try await db.raw(
+            "SELECT \(unsafeRaw: Payment.columns) FROM payments WHERE order_id = \(bind: orderId) ORDER BY created_at DESC, id DESC"
+        )
+        .all().map(Payment.init(row:))
     }
 
     struct Filter: Sendable {
@@ -75,8 +83,12 @@ struct PaymentRepository: Sendable {
     }
 
     /// Records what Stripe gave for a new session or intent.
-    func attachStripe(id: String, sessionId: String?, intentId: String?, url: String?, clientSecret: String?, expiresAt: Int?, now: Int, on db: any SQLDatabase) async throws {
-        try await db.raw("""
+    func attachStripe(
+        id: String, sessionId: String?, intentId: String?, url: String?, clientSecret: String?, expiresAt: Int?,
+        now: Int, on db: any SQLDatabase
+    ) async throws {
+        try await db.raw(
+            """
             UPDATE payments SET
                 checkout_session_id = COALESCE(\(bind: sessionId), checkout_session_id),
                 payment_intent_id = COALESCE(\(bind: intentId), payment_intent_id),
@@ -85,7 +97,8 @@ struct PaymentRepository: Sendable {
                 expires_at = COALESCE(\(bind: expiresAt), expires_at),
                 updated_at = \(bind: now)
             WHERE id = \(bind: id)
-            """).run()
+            """
+        ).run()
     }
 
     /// One payment's move, guarded by the state it was decided from.
@@ -119,7 +132,9 @@ struct PaymentRepository: Sendable {
     }
 
     /// Keeps what Stripe told about each payment: the first PaymentIntent id, the latest customer email.
-    func setDetails(_ details: [(id: String, paymentIntentId: String?, customerEmail: String?)], on db: any SQLDatabase) async throws {
+    func setDetails(_ details: [(id: String, paymentIntentId: String?, customerEmail: String?)], on db: any SQLDatabase)
+        async throws
+    {
         guard !details.isEmpty else { return }
         let rows: [SQLQueryString] = details.map { d in
             "(\(bind: d.id), \(bind: d.paymentIntentId ?? ""), \(bind: d.customerEmail ?? ""))"
@@ -135,7 +150,9 @@ struct PaymentRepository: Sendable {
     }
 
     func recordFailure(id: String, code: String?, message: String?, on db: any SQLDatabase) async throws {
-        try await db.raw("UPDATE payments SET failure_code = \(bind: code), failure_message = \(bind: message) WHERE id = \(bind: id)").run()
+        try await db.raw(
+            "UPDATE payments SET failure_code = \(bind: code), failure_message = \(bind: message) WHERE id = \(bind: id)"
+        ).run()
     }
 
     /// The payments delivered their order or plan.
@@ -152,16 +169,20 @@ struct PaymentRepository: Sendable {
     /// Returns the payment's refunded-or-requested total after this request (each request's own number, so two
     /// at once get two Stripe idempotency keys), or `nil` when it would be more than was paid.
     func requestRefund(id: String, amount: Int, now: Int, on db: any SQLDatabase) async throws -> Int? {
-        try await db.raw("""
+        try await db.raw(
+            """
             UPDATE payments SET refund_requested = refund_requested + \(bind: amount), updated_at = \(bind: now)
             WHERE id = \(bind: id) AND status IN (\(unsafeRaw: SQLList.of(\PaymentStatus.isRefundable)))
               AND \(bind: amount) > 0 AND refund_requested + \(bind: amount) <= amount AND amount_refunded + \(bind: amount) <= amount
             RETURNING refund_requested
-            """).first(decodingColumn: "refund_requested", as: Int.self)
+            """
+        ).first(decodingColumn: "refund_requested", as: Int.self)
     }
 
     func cancelRefundRequest(id: String, amount: Int, on db: any SQLDatabase) async throws {
-        try await db.raw("UPDATE payments SET refund_requested = refund_requested - \(bind: amount) WHERE id = \(bind: id) AND refund_requested >= \(bind: amount)").run()
+        try await db.raw(
+            "UPDATE payments SET refund_requested = refund_requested - \(bind: amount) WHERE id = \(bind: id) AND refund_requested >= \(bind: amount)"
+        ).run()
     }
 
     /// Marks payments whose money must go back in full (what they paid for cannot be delivered).
@@ -175,27 +196,33 @@ struct PaymentRepository: Sendable {
     }
 
     func needingRefund(limit: Int, on db: any SQLDatabase) async throws -> [Payment] {
-        try await db.raw("SELECT \(unsafeRaw: Payment.columns) FROM payments WHERE needs_refund = 1 LIMIT \(literal: limit)")
-            .all().map(Payment.init(row:))
+        try await db.raw(
+            "SELECT \(unsafeRaw: Payment.columns) FROM payments WHERE needs_refund = 1 LIMIT \(literal: limit)"
+        )
+        .all().map(Payment.init(row:))
     }
 
     /// Live payments that should have heard from Stripe by now.
     func stale(before cutoff: Int, now: Int, limit: Int, on db: any SQLDatabase) async throws -> [Payment] {
-        try await db.raw("""
+        try await db.raw(
+            """
             SELECT \(unsafeRaw: Payment.columns) FROM payments
             WHERE status IN (\(unsafeRaw: SQLList.of(\PaymentStatus.isLive)))
               AND ((expires_at IS NOT NULL AND expires_at < \(bind: now)) OR created_at < \(bind: cutoff))
             ORDER BY updated_at LIMIT \(literal: limit)
-            """).all().map(Payment.init(row:))
+            """
+        ).all().map(Payment.init(row:))
     }
 
     /// Another payment of the order that holds it (`PaymentStatus.holdsOrder`).
     func otherHoldingOrder(orderId: String, except id: String, on db: any SQLDatabase) async throws -> Bool {
-        try await db.raw("""
+        try await db.raw(
+            """
             SELECT id FROM payments WHERE order_id = \(bind: orderId) AND id <> \(bind: id)
               AND status IN (\(unsafeRaw: SQLList.of(\PaymentStatus.holdsOrder)))
             LIMIT 1
-            """).first() != nil
+            """
+        ).first() != nil
     }
 
 }

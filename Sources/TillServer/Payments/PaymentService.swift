@@ -44,8 +44,9 @@ struct PaymentService: Sendable {
         let payment = try await openOrNew(now: now) { db in
             try await payments.open(orderId: order.id, method: .checkout, on: db)
         } insert: {
-            Payment(id: IDs.make(), kind: .order, method: .checkout, orderId: order.id, planId: nil, userId: order.userId,
-                    amount: order.amount, currency: order.currency, now: now)
+            Payment(
+                id: IDs.make(), kind: .order, method: .checkout, orderId: order.id, planId: nil, userId: order.userId,
+                amount: order.amount, currency: order.currency, now: now)
         }
         if let existing = try await reusableSession(payment) { return (false, existing) }
 
@@ -55,7 +56,10 @@ struct PaymentService: Sendable {
         let metadata = ["orderId": order.id, "paymentId": payment.id]
         let params = CheckoutSessionCreateParams(
             lineItems: order.items.map {
-                .init(priceData: .init(currency: order.currency, unitAmount: $0.unitAmount, productData: .init(name: $0.name)), quantity: $0.quantity)
+                .init(
+                    priceData: .init(
+                        currency: order.currency, unitAmount: $0.unitAmount, productData: .init(name: $0.name)),
+                    quantity: $0.quantity)
             },
             successUrl: "\(config.publicBaseURL)/checkout/success?session_id={CHECKOUT_SESSION_ID}",
             cancelUrl: "\(config.publicBaseURL)/checkout/cancel?orderId=\(order.id)",
@@ -73,14 +77,19 @@ struct PaymentService: Sendable {
         let payment = try await openOrNew(now: now) { db in
             try await payments.open(userId: identity.userId, planId: plan.id, on: db)
         } insert: {
-            Payment(id: IDs.make(), kind: .plan, method: .checkout, orderId: nil, planId: plan.id, userId: identity.userId,
-                    amount: plan.unitAmount, currency: plan.currency, now: now)
+            Payment(
+                id: IDs.make(), kind: .plan, method: .checkout, orderId: nil, planId: plan.id, userId: identity.userId,
+                amount: plan.unitAmount, currency: plan.currency, now: now)
         }
         if let existing = try await reusableSession(payment) { return (false, existing) }
         let user = try await database.withConnection { db in try await users.find(id: identity.userId, on: db) }
         let metadata = ["planId": plan.id, "paymentId": payment.id, "userId": identity.userId]
-        let line: CheckoutSessionCreateParams.LineItem = plan.stripePriceId.map { .init(price: $0, quantity: 1) }
-            ?? .init(priceData: .init(currency: plan.currency, unitAmount: plan.unitAmount, productData: .init(name: plan.name)), quantity: 1)
+        let line: CheckoutSessionCreateParams.LineItem =
+            plan.stripePriceId.map { .init(price: $0, quantity: 1) }
+            ?? .init(
+                priceData: .init(
+                    currency: plan.currency, unitAmount: plan.unitAmount, productData: .init(name: plan.name)),
+                quantity: 1)
         let params = CheckoutSessionCreateParams(
             lineItems: [line],
             successUrl: "\(config.publicBaseURL)/checkout/success?session_id={CHECKOUT_SESSION_ID}",
@@ -99,17 +108,24 @@ struct PaymentService: Sendable {
         let payment = try await openOrNew(now: now) { db in
             try await payments.open(orderId: order.id, method: .intent, on: db)
         } insert: {
-            Payment(id: IDs.make(), kind: .order, method: .intent, orderId: order.id, planId: nil, userId: order.userId,
-                    amount: order.amount, currency: order.currency, now: now)
+            Payment(
+                id: IDs.make(), kind: .order, method: .intent, orderId: order.id, planId: nil, userId: order.userId,
+                amount: order.amount, currency: order.currency, now: now)
         }
         if let intentId = payment.paymentIntentId, let secret = payment.clientSecret {
-            return (false, IntentResponse(clientSecret: secret, paymentIntentId: intentId, paymentId: payment.id, publishableKey: publishableKey))
+            return (
+                false,
+                IntentResponse(
+                    clientSecret: secret, paymentIntentId: intentId, paymentId: payment.id,
+                    publishableKey: publishableKey)
+            )
         }
         let intent: PaymentIntent
         do {
             intent = try await stripe.createPaymentIntent(
                 PaymentIntentCreateParams(
-                    amount: order.amount, currency: order.currency, metadata: ["orderId": order.id, "paymentId": payment.id],
+                    amount: order.amount, currency: order.currency,
+                    metadata: ["orderId": order.id, "paymentId": payment.id],
                     description: "Order \(order.id)"),
                 options: RequestOptions(idempotencyKey: "till-intent-\(payment.id)"))
         } catch {
@@ -117,11 +133,16 @@ struct PaymentService: Sendable {
         }
         try await database.withConnection { db in
             try await payments.attachStripe(
-                id: payment.id, sessionId: nil, intentId: intent.id, url: nil, clientSecret: intent.clientSecret, expiresAt: nil,
+                id: payment.id, sessionId: nil, intentId: intent.id, url: nil, clientSecret: intent.clientSecret,
+                expiresAt: nil,
                 now: clock.nowMillis(), on: db)
         }
-        return (true, IntentResponse(
-            clientSecret: intent.clientSecret ?? "", paymentIntentId: intent.id, paymentId: payment.id, publishableKey: publishableKey))
+        return (
+            true,
+            IntentResponse(
+                clientSecret: intent.clientSecret ?? "", paymentIntentId: intent.id, paymentId: payment.id,
+                publishableKey: publishableKey)
+        )
     }
 
     // MARK: Reading
@@ -139,7 +160,9 @@ struct PaymentService: Sendable {
     func orderPayments(orderId: String, identity: Identity) async throws -> OrderPayments {
         let owner = identity.isAdmin ? nil : identity.userId
         return try await database.withConnection { db in
-            guard let order = try await orders.find(id: orderId, userId: owner, on: db) else { throw TillError.notFound("Order") }
+            guard let order = try await orders.find(id: orderId, userId: owner, on: db) else {
+                throw TillError.notFound("Order")
+            }
             let list = try await payments.forOrder(orderId, on: db)
             return OrderPayments(
                 orderId: order.id, status: list.first?.status.rawValue, amount: order.amount, currency: order.currency,
@@ -149,16 +172,20 @@ struct PaymentService: Sendable {
 
     func payment(id: String, identity: Identity) async throws -> Payment {
         let payment = try await database.withConnection { db in try await payments.find(id: id, on: db) }
-        guard let payment, identity.isAdmin || payment.userId == identity.userId else { throw TillError.notFound("Payment") }
+        guard let payment, identity.isAdmin || payment.userId == identity.userId else {
+            throw TillError.notFound("Payment")
+        }
         return payment
     }
 
     func list(identity: Identity, query: [String: String], page: PageRequest) async throws -> Page<Payment> {
         if let status = query["status"], PaymentStatus(rawValue: status) == nil {
-            throw TillError.invalid("status must be one of \(PaymentStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw TillError.invalid(
+                "status must be one of \(PaymentStatus.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         let filter = PaymentRepository.Filter(
-            userId: identity.isAdmin ? query["userId"] : identity.userId, status: query["status"], orderId: query["orderId"],
+            userId: identity.isAdmin ? query["userId"] : identity.userId, status: query["status"],
+            orderId: query["orderId"],
             sessionId: query["sessionId"], paymentIntentId: query["paymentIntentId"])
         return try await database.withConnection { db in
             if let after = page.startingAfter {
@@ -180,18 +207,27 @@ struct PaymentService: Sendable {
         guard let payment else { throw TillError.notFound("Payment") }
         if payment.status == .requiresReview { return try await refundUnderReview(payment, amount: requested) }
         guard payment.status.isRefundable else {
-            throw TillError(.orderNotPayable, "Only a SUCCEEDED or PARTIALLY_REFUNDED payment can be refunded (this one is \(payment.status.rawValue))")
+            throw TillError(
+                .orderNotPayable,
+                "Only a SUCCEEDED or PARTIALLY_REFUNDED payment can be refunded (this one is \(payment.status.rawValue))"
+            )
         }
         let left = payment.amount - max(payment.amountRefunded, payment.refundRequested)
         let amount = requested ?? left
         guard amount > 0 else { throw TillError.invalid("Nothing is left to refund on this payment") }
         guard amount <= left else { throw TillError.invalid("amount must be at most \(left), what is left to refund") }
         let now = clock.nowMillis()
-        guard let requested = try await database.withConnection({ db in try await payments.requestRefund(id: id, amount: amount, now: now, on: db) }) else {
+        guard
+            let requested = try await database.withConnection({ db in
+                try await payments.requestRefund(id: id, amount: amount, now: now, on: db)
+            })
+        else {
             throw TillError.invalid("amount must be at most what is left to refund")
         }
         guard let intentId = payment.paymentIntentId else {
-            try await database.withConnection { db in try await payments.cancelRefundRequest(id: id, amount: amount, on: db) }
+            try await database.withConnection { db in
+                try await payments.cancelRefundRequest(id: id, amount: amount, on: db)
+            }
             throw TillError(.stripeError, "The payment has no PaymentIntent to refund yet")
         }
         do {
@@ -199,7 +235,9 @@ struct PaymentService: Sendable {
                 RefundCreateParams(paymentIntent: intentId, amount: amount, metadata: ["paymentId": id]),
                 options: RequestOptions(idempotencyKey: "till-refund-\(id)-\(requested)-\(amount)"))
         } catch {
-            try await database.withConnection { db in try await payments.cancelRefundRequest(id: id, amount: amount, on: db) }
+            try await database.withConnection { db in
+                try await payments.cancelRefundRequest(id: id, amount: amount, on: db)
+            }
             throw Self.stripeError(error)
         }
         logger.info("refund requested", metadata: ["payment.id": "\(id)", "amount": "\(amount)"])
@@ -217,7 +255,8 @@ struct PaymentService: Sendable {
         }
         do {
             _ = try await stripe.createRefund(
-                RefundCreateParams(paymentIntent: intentId, metadata: ["paymentId": payment.id, "reason": "review_refunded"]),
+                RefundCreateParams(
+                    paymentIntent: intentId, metadata: ["paymentId": payment.id, "reason": "review_refunded"]),
                 options: RequestOptions(idempotencyKey: "till-refund-review-\(payment.id)"))
         } catch {
             throw Self.stripeError(error)
@@ -231,7 +270,9 @@ struct PaymentService: Sendable {
         let payment = try await database.withConnection { db in try await payments.find(id: id, on: db) }
         guard let payment else { throw TillError.notFound("Payment") }
         guard payment.status == .requiresReview else {
-            throw TillError(.orderNotPayable, "Only a payment under review can be accepted (this one is \(payment.status.rawValue))")
+            throw TillError(
+                .orderNotPayable, "Only a payment under review can be accepted (this one is \(payment.status.rawValue))"
+            )
         }
         logger.info("payment under review accepted", metadata: ["payment.id": "\(payment.id)"])
         return try await settlement.apply(paymentId: payment.id, facts: [.reviewAccepted], details: .init()) ?? payment
@@ -257,7 +298,9 @@ struct PaymentService: Sendable {
                 let intent = session.paymentIntent?.object
                 let charge = try await latestCharge(intent)
                 facts = StripeFacts.read(session: session, intent: intent, charge: charge)
-                details = .init(paymentIntentId: session.paymentIntent?.id, customerEmail: session.customerDetails?.email ?? session.customerEmail)
+                details = .init(
+                    paymentIntentId: session.paymentIntent?.id,
+                    customerEmail: session.customerDetails?.email ?? session.customerEmail)
             } else if let intentId = payment.paymentIntentId {
                 let intent = try await stripe.retrievePaymentIntent(intentId, expand: ["latest_charge"])
                 facts = StripeFacts.read(intent: intent, charge: intent.latestCharge?.object)
@@ -283,7 +326,8 @@ struct PaymentService: Sendable {
     func cancelOrder(id orderId: String) async throws -> Bool {
         guard try await closeOpenPayments(orderId: orderId) else { return false }
         let now = clock.nowMillis()
-        _ = try await database.transaction { db in try await orders.cancelReleasingStock(id: orderId, now: now, on: db) }
+        _ = try await database.transaction { db in try await orders.cancelReleasingStock(id: orderId, now: now, on: db)
+        }
         let order = try await database.withConnection { db in try await orders.find(id: orderId, userId: nil, on: db) }
         return order?.status == .cancelled
     }
@@ -291,17 +335,23 @@ struct PaymentService: Sendable {
     /// Ends the order's open sessions and intents at Stripe before the order is cancelled, so nothing can be paid
     /// for an order that no longer holds stock. `false` when one of them turned out to be paid (and was applied).
     private func closeOpenPayments(orderId: String) async throws -> Bool {
-        let open = try await database.withConnection { db in try await payments.forOrder(orderId, on: db) }.filter { $0.status.isLive }
+        let open = try await database.withConnection { db in try await payments.forOrder(orderId, on: db) }.filter {
+            $0.status.isLive
+        }
         for payment in open {
             do {
                 if let sessionId = payment.checkoutSessionId {
-                    _ = try await stripe.expireCheckoutSession(sessionId, options: RequestOptions(idempotencyKey: "till-expire-\(payment.id)"))
+                    _ = try await stripe.expireCheckoutSession(
+                        sessionId, options: RequestOptions(idempotencyKey: "till-expire-\(payment.id)"))
                 } else if let intentId = payment.paymentIntentId {
-                    _ = try await stripe.cancelPaymentIntent(intentId, options: RequestOptions(idempotencyKey: "till-cancel-\(payment.id)"))
+                    _ = try await stripe.cancelPaymentIntent(
+                        intentId, options: RequestOptions(idempotencyKey: "till-cancel-\(payment.id)"))
                 }
             } catch let error as StripeError where error.kind == .api && (400..<500).contains(error.httpStatus) {
                 // Already complete or expired at Stripe: find out which.
-                logger.info("closing a payment at Stripe was refused; syncing it", metadata: ["payment.id": "\(payment.id)", "stripe.code": "\(error.code ?? "")"])
+                logger.info(
+                    "closing a payment at Stripe was refused; syncing it",
+                    metadata: ["payment.id": "\(payment.id)", "stripe.code": "\(error.code ?? "")"])
             } catch {
                 throw Self.stripeError(error)
             }
@@ -309,7 +359,8 @@ struct PaymentService: Sendable {
             if after.status.isPaid { return false }
             if after.status.holdsOrderOpen {
                 throw TillError(
-                    .orderNotPayable, "A payment of this order is \(after.status.rawValue); the order cannot be cancelled until it ends")
+                    .orderNotPayable,
+                    "A payment of this order is \(after.status.rawValue); the order cannot be cancelled until it ends")
             }
             if after.status.isLive {
                 try await settlement.apply(paymentId: payment.id, facts: [.canceled], details: .init())
@@ -322,7 +373,11 @@ struct PaymentService: Sendable {
 
     private func payableOrder(_ orderId: String, identity: Identity) async throws -> Order {
         let owner = identity.isAdmin ? nil : identity.userId
-        guard let order = try await database.withConnection({ db in try await orders.find(id: orderId, userId: owner, on: db) }) else {
+        guard
+            let order = try await database.withConnection({ db in
+                try await orders.find(id: orderId, userId: owner, on: db)
+            })
+        else {
             throw TillError.notFound("Order")
         }
         guard order.status == .pending else {
@@ -331,7 +386,8 @@ struct PaymentService: Sendable {
         let holding = try await database.withConnection { db in try await payments.forOrder(orderId, on: db) }
             .first { $0.status.holdsOrderOpen }
         if let holding {
-            throw TillError(.orderNotPayable, "A payment of this order is \(holding.status.rawValue); wait for it to end")
+            throw TillError(
+                .orderNotPayable, "A payment of this order is \(holding.status.rawValue); wait for it to end")
         }
         return order
     }
@@ -339,7 +395,8 @@ struct PaymentService: Sendable {
     /// The open payment, or a new one stored before Stripe is called (its id is the Idempotency-Key, so a retry or a
     /// crash never makes a second session). Two requests racing both end up with the same row.
     private func openOrNew(
-        now: Int, find: @escaping @Sendable (any SQLDatabase) async throws -> Payment?, insert make: @Sendable () -> Payment
+        now: Int, find: @escaping @Sendable (any SQLDatabase) async throws -> Payment?,
+        insert make: @Sendable () -> Payment
     ) async throws -> Payment {
         let candidate = make()
         return try await database.withConnection { db in
@@ -352,30 +409,40 @@ struct PaymentService: Sendable {
     }
 
     private func reusableSession(_ payment: Payment) async throws -> CheckoutResponse? {
-        guard let sessionId = payment.checkoutSessionId, let url = payment.checkoutURL, let expiresAt = payment.expiresAt else { return nil }
+        guard let sessionId = payment.checkoutSessionId, let url = payment.checkoutURL,
+            let expiresAt = payment.expiresAt
+        else { return nil }
         if expiresAt > clock.nowMillis() / 1000 + 60 {
-            return CheckoutResponse(url: url, sessionId: sessionId, paymentId: payment.id, expiresAt: Timestamps.rfc3339(expiresAt * 1000))
+            return CheckoutResponse(
+                url: url, sessionId: sessionId, paymentId: payment.id, expiresAt: Timestamps.rfc3339(expiresAt * 1000))
         }
         // The session is (nearly) expired: settle it, which ends this payment; the caller may try again.
         _ = try await sync(payment)
         throw TillError(.orderNotPayable, "The checkout session expired; the order's payment window has closed")
     }
 
-    private func createSession(_ payment: Payment, _ params: CheckoutSessionCreateParams) async throws -> CheckoutResponse {
+    private func createSession(_ payment: Payment, _ params: CheckoutSessionCreateParams) async throws
+        -> CheckoutResponse
+    {
         let session: CheckoutSession
         do {
-            session = try await stripe.createCheckoutSession(params, options: RequestOptions(idempotencyKey: "till-checkout-\(payment.id)"))
+            session = try await stripe.createCheckoutSession(
+                params, options: RequestOptions(idempotencyKey: "till-checkout-\(payment.id)"))
         } catch {
             throw try await stripeFailed(error, payment: payment)
         }
         guard let url = session.url else { throw TillError(.stripeError, "Stripe returned a session without a URL") }
         try await database.withConnection { db in
             try await payments.attachStripe(
-                id: payment.id, sessionId: session.id, intentId: nil, url: url, clientSecret: nil, expiresAt: session.expiresAt,
+                id: payment.id, sessionId: session.id, intentId: nil, url: url, clientSecret: nil,
+                expiresAt: session.expiresAt,
                 now: clock.nowMillis(), on: db)
         }
-        logger.info("checkout session created", metadata: ["payment.id": "\(payment.id)", "stripe.session_id": "\(session.id)"])
-        return CheckoutResponse(url: url, sessionId: session.id, paymentId: payment.id, expiresAt: Timestamps.rfc3339(session.expiresAt * 1000))
+        logger.info(
+            "checkout session created", metadata: ["payment.id": "\(payment.id)", "stripe.session_id": "\(session.id)"])
+        return CheckoutResponse(
+            url: url, sessionId: session.id, paymentId: payment.id,
+            expiresAt: Timestamps.rfc3339(session.expiresAt * 1000))
     }
 
     /// A Stripe refusal (4xx but 409 and 429) ends the payment so the next try starts afresh; an outage (5xx, 409,
@@ -386,7 +453,8 @@ struct PaymentService: Sendable {
             error.httpStatus != 409, error.httpStatus != 429
         {
             try await settlement.apply(
-                paymentId: payment.id, facts: [.refusedByStripe(code: error.code ?? error.type, message: error.message)], details: .init())
+                paymentId: payment.id,
+                facts: [.refusedByStripe(code: error.code ?? error.type, message: error.message)], details: .init())
         }
         logger.error("Stripe call failed", metadata: ["payment.id": "\(payment.id)", "error": "\(error)"])
         return Self.stripeError(error)

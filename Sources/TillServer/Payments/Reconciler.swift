@@ -23,8 +23,11 @@ final class Reconciler: Service, Sendable {
     let staleAfterMillis: Int
     let interval: Duration
 
-    init(database: any Database, paymentService: PaymentService, settlement: SettlementService, clock: TillClock, logger: Logger,
-         orderTTLSeconds: Int, staleAfterSeconds: Int = 3600, interval: Duration = .seconds(30)) {
+    init(
+        database: any Database, paymentService: PaymentService, settlement: SettlementService, clock: TillClock,
+        logger: Logger,
+        orderTTLSeconds: Int, staleAfterSeconds: Int = 3600, interval: Duration = .seconds(30)
+    ) {
         self.database = database
         self.paymentService = paymentService
         self.settlement = settlement
@@ -42,10 +45,13 @@ final class Reconciler: Service, Sendable {
                 do {
                     let report = try await self.pass()
                     if report.paymentsSynced + report.refundsRetried + report.ordersExpired > 0 {
-                        self.logger.info("reconciliation pass", metadata: [
-                            "payments_synced": "\(report.paymentsSynced)", "refunds_retried": "\(report.refundsRetried)",
-                            "orders_expired": "\(report.ordersExpired)",
-                        ])
+                        self.logger.info(
+                            "reconciliation pass",
+                            metadata: [
+                                "payments_synced": "\(report.paymentsSynced)",
+                                "refunds_retried": "\(report.refundsRetried)",
+                                "orders_expired": "\(report.ordersExpired)",
+                            ])
                     }
                 } catch {
                     self.logger.error("reconciliation pass failed", metadata: ["error": "\(error)"])
@@ -70,10 +76,13 @@ final class Reconciler: Service, Sendable {
                 _ = try await paymentService.sync(payment)
                 report.paymentsSynced += 1
             } catch {
-                logger.warning("could not re-read a payment from Stripe", metadata: ["payment.id": "\(payment.id)", "error": "\(error)"])
+                logger.warning(
+                    "could not re-read a payment from Stripe",
+                    metadata: ["payment.id": "\(payment.id)", "error": "\(error)"])
             }
         }
-        for payment in try await database.withConnection({ db in try await payments.needingRefund(limit: 100, on: db) }) {
+        for payment in try await database.withConnection({ db in try await payments.needingRefund(limit: 100, on: db) })
+        {
             await settlement.refundInFull(payment)
             report.refundsRetried += 1
         }
@@ -90,7 +99,8 @@ final class Reconciler: Service, Sendable {
                 do {
                     if try await expire(orderId: orderId) { report.ordersExpired += 1 }
                 } catch {
-                    logger.warning("could not expire an order", metadata: ["order.id": "\(orderId)", "error": "\(error)"])
+                    logger.warning(
+                        "could not expire an order", metadata: ["order.id": "\(orderId)", "error": "\(error)"])
                 }
             }
             guard page.count == 200, let last = page.last else { break }

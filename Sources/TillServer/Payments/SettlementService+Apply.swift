@@ -65,7 +65,8 @@ extension SettlementService {
             var verdict = Verdict.processed
             for fact in report.facts {
                 if fact.followsSuccess, !payment.status.isPaid, payment.status.maySucceed {
-                    verdict = .deferred("payment \(payment.id) is not paid yet; will retry after its success is applied")
+                    verdict = .deferred(
+                        "payment \(payment.id) is not paid yet; will retry after its success is applied")
                     break
                 }
                 let decision = PaymentMachine.decide(payment.state, fact)
@@ -85,8 +86,10 @@ extension SettlementService {
         for run in Self.runs(steps) {
             outcome.refunds += try await apply(run, fulfilled: &fulfilled, now: now, on: db)
         }
-        let details = current.byId.values.compactMap { p -> (id: String, paymentIntentId: String?, customerEmail: String?)? in
-            guard let before = loaded[p.id], before.paymentIntentId != p.paymentIntentId || before.customerEmail != p.customerEmail
+        let details = current.byId.values.compactMap {
+            p -> (id: String, paymentIntentId: String?, customerEmail: String?)? in
+            guard let before = loaded[p.id],
+                before.paymentIntentId != p.paymentIntentId || before.customerEmail != p.customerEmail
             else { return nil }
             return (p.id, p.paymentIntentId, p.customerEmail)
         }
@@ -119,7 +122,9 @@ extension SettlementService {
 
     /// Writes one run: the guarded transitions, then each effect in the decisions' order. `fulfilled` gathers the
     /// payments this batch delivered. Returns the payments whose money must go back.
-    private func apply(_ run: [Step], fulfilled: inout Set<String>, now: Int, on db: any SQLDatabase) async throws -> [Payment] {
+    private func apply(_ run: [Step], fulfilled: inout Set<String>, now: Int, on db: any SQLDatabase) async throws
+        -> [Payment]
+    {
         let moves = run.compactMap { step in
             step.decision.status.map {
                 PaymentRepository.Transition(
@@ -133,7 +138,10 @@ extension SettlementService {
             guard let status = step.decision.status else { continue }
             logger.info(
                 "payment status changed",
-                metadata: ["payment.id": "\(step.before.id)", "from": "\(step.before.status.rawValue)", "to": "\(status.rawValue)"])
+                metadata: [
+                    "payment.id": "\(step.before.id)", "from": "\(step.before.status.rawValue)",
+                    "to": "\(status.rawValue)",
+                ])
             if status == .requiresReview {
                 logger.error(
                     "Stripe reported an amount or currency that differs from the payment; nothing fulfilled",
@@ -157,7 +165,8 @@ extension SettlementService {
             case .recordRefund:
                 for case (let payment, .recordRefund(let amountRefunded)) in effects {
                     // Only the payment that delivered the order speaks for the order's refunds.
-                    guard payment.kind == .order, let orderId = payment.orderId, payment.fulfilled || fulfilled.contains(payment.id)
+                    guard payment.kind == .order, let orderId = payment.orderId,
+                        payment.fulfilled || fulfilled.contains(payment.id)
                     else { continue }
                     try await orders.recordRefund(
                         id: orderId, amountRefunded: amountRefunded,
@@ -188,7 +197,8 @@ extension SettlementService {
                 try await UserRepository().grantPlan(userId: payment.userId, planId: planId, on: db)
             else {
                 logger.warning(
-                    "plan payment without its plan; refunding", metadata: ["payment.id": "\(payment.id)", "plan.id": "\(payment.planId ?? "")"])
+                    "plan payment without its plan; refunding",
+                    metadata: ["payment.id": "\(payment.id)", "plan.id": "\(payment.planId ?? "")"])
                 continue
             }
             logger.info("plan granted", metadata: ["payment.id": "\(payment.id)", "plan.id": "\(planId)"])
@@ -215,11 +225,14 @@ extension SettlementService {
     private func revive(orderId: String, payment: Payment, now: Int, on db: any SQLDatabase) async throws -> Bool {
         guard let order = try await orders.find(id: orderId, userId: nil, on: db), order.status == .cancelled else {
             logger.warning(
-                "order already paid by another payment; refunding this one", metadata: ["order.id": "\(orderId)", "payment.id": "\(payment.id)"])
+                "order already paid by another payment; refunding this one",
+                metadata: ["order.id": "\(orderId)", "payment.id": "\(payment.id)"])
             return false
         }
         // The order's row is taken before its products' (orders before stock, everywhere).
-        guard try await !orders.markPaid(ids: [orderId], from: .cancelled, now: now, kind: database.kind, on: db).isEmpty else {
+        guard
+            try await !orders.markPaid(ids: [orderId], from: .cancelled, now: now, kind: database.kind, on: db).isEmpty
+        else {
             return false
         }
         var reserved: [OrderItem] = []
@@ -228,13 +241,18 @@ extension SettlementService {
                 reserved.append(item)
                 continue
             }
-            for r in reserved { try await catalog.release(productId: r.productId, quantity: r.quantity, now: now, on: db) }
+            for r in reserved {
+                try await catalog.release(productId: r.productId, quantity: r.quantity, now: now, on: db)
+            }
             try await orders.restoreCancelled(order, on: db)
             logger.warning(
-                "late payment for a cancelled order and no stock left; refunding", metadata: ["order.id": "\(orderId)", "payment.id": "\(payment.id)"])
+                "late payment for a cancelled order and no stock left; refunding",
+                metadata: ["order.id": "\(orderId)", "payment.id": "\(payment.id)"])
             return false
         }
-        logger.info("late payment revived a cancelled order", metadata: ["order.id": "\(orderId)", "payment.id": "\(payment.id)"])
+        logger.info(
+            "late payment revived a cancelled order",
+            metadata: ["order.id": "\(orderId)", "payment.id": "\(payment.id)"])
         return true
     }
 
@@ -243,9 +261,13 @@ extension SettlementService {
         var orderIds: [String] = []
         for payment in ended where payment.kind == .order {
             guard let orderId = payment.orderId else { continue }
-            if try await !payments.otherHoldingOrder(orderId: orderId, except: payment.id, on: db) { orderIds.append(orderId) }
+            if try await !payments.otherHoldingOrder(orderId: orderId, except: payment.id, on: db) {
+                orderIds.append(orderId)
+            }
         }
-        for orderId in try await orders.cancelReleasingStock(ids: orderIds, now: now, kind: database.kind, on: db).sorted() {
+        for orderId in try await orders.cancelReleasingStock(ids: orderIds, now: now, kind: database.kind, on: db)
+            .sorted()
+        {
             logger.info("order cancelled after its payment ended", metadata: ["order.id": "\(orderId)"])
         }
     }

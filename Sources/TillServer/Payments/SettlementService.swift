@@ -58,14 +58,18 @@ struct SettlementService: Sendable {
                 return
             }
             _ = try await stripe.createRefund(
-                RefundCreateParams(paymentIntent: intentId, reason: "requested_by_customer", metadata: ["paymentId": payment.id, "reason": "order_not_fulfillable"]),
+                RefundCreateParams(
+                    paymentIntent: intentId, reason: "requested_by_customer",
+                    metadata: ["paymentId": payment.id, "reason": "order_not_fulfillable"]),
                 options: RequestOptions(idempotencyKey: "till-refund-full-\(payment.id)"))
             try await database.withConnection { db in try await payments.clearNeedsRefund(id: payment.id, on: db) }
             logger.info("payment refunded in full at Stripe", metadata: ["payment.id": "\(payment.id)"])
         } catch let error as StripeError where error.code == "charge_already_refunded" {
             try? await database.withConnection { db in try await payments.clearNeedsRefund(id: payment.id, on: db) }
         } catch {
-            logger.error("refund in full failed; the reconciler will retry", metadata: ["payment.id": "\(payment.id)", "error": "\(error)"])
+            logger.error(
+                "refund in full failed; the reconciler will retry",
+                metadata: ["payment.id": "\(payment.id)", "error": "\(error)"])
         }
     }
 }

@@ -44,7 +44,9 @@ struct JSONFieldReader {
     private var peek: UInt8? { index < bytes.count ? bytes[index] : nil }
 
     private mutating func skipSpace() {
-        while index < bytes.count, bytes[index] == 0x20 || bytes[index] == 0x0A || bytes[index] == 0x0D || bytes[index] == 0x09 {
+        while index < bytes.count,
+            bytes[index] == 0x20 || bytes[index] == 0x0A || bytes[index] == 0x0D || bytes[index] == 0x09
+        {
             index += 1
         }
     }
@@ -191,7 +193,9 @@ struct JSONFieldReader {
             index += 1
         }
         guard index > start, !(bytes[start] == UInt8(ascii: "0") && index - start > 1) else { throw fail() }
-        if let next = peek, next == UInt8(ascii: ".") || next == UInt8(ascii: "e") || next == UInt8(ascii: "E") { throw fail() }
+        if let next = peek, next == UInt8(ascii: ".") || next == UInt8(ascii: "e") || next == UInt8(ascii: "E") {
+            throw fail()
+        }
         return negative ? -value : value
     }
 
@@ -240,7 +244,10 @@ extension JSONFieldReader {
     typealias Fields = StripeFacts.EventFields
 
     mutating func event() throws -> Fields {
-        var id: String?, object: String?, type: String?, data: Fields.Object?
+        var id: String?
+        var object: String?
+        var type: String?
+        var data: Fields.Object?
         try self.object { reader, key in
             switch key {
             case "id": id = try reader.string()
@@ -261,16 +268,29 @@ extension JSONFieldReader {
     }
 
     private mutating func eventObject() throws -> Fields.Object {
-        var object: String?, id: String?, metadata: [String: String]?, paymentStatus: String?
-        var amount: Int?, amountTotal: Int?, amountReceived: Int?, amountRefunded: Int?
-        var currency: String?, paymentIntent: Expandable<Fields.Reference>?, customerDetails: Fields.CustomerDetails?
-        var customerEmail: String?, receiptEmail: String?, lastPaymentError: Fields.PaymentError?
+        var object: String?
+        var id: String?
+        var metadata: [String: String]?
+        var paymentStatus: String?
+        var amount: Int?
+        var amountTotal: Int?
+        var amountReceived: Int?
+        var amountRefunded: Int?
+        var currency: String?
+        var paymentIntent: Expandable<Fields.Reference>?
+        var customerDetails: Fields.CustomerDetails?
+        var customerEmail: String?
+        var receiptEmail: String?
+        var lastPaymentError: Fields.PaymentError?
         try self.object { reader, key in
             switch key {
             case "object": object = try reader.optionalString()
             case "id": id = try reader.optionalString()
             case "metadata":
-                if try reader.null() { metadata = nil; return }
+                if try reader.null() {
+                    metadata = nil
+                    return
+                }
                 var values: [String: String] = [:]
                 try reader.object { reader, key in values[key] = try reader.string() }
                 metadata = values
@@ -294,7 +314,10 @@ extension JSONFieldReader {
                     paymentIntent = .object(.init(id: intentId))
                 }
             case "customer_details":
-                if try reader.null() { customerDetails = nil; return }
+                if try reader.null() {
+                    customerDetails = nil
+                    return
+                }
                 var email: String?
                 try reader.object { reader, key in
                     if key == "email" { email = try reader.optionalString() } else { try reader.skip() }
@@ -303,8 +326,13 @@ extension JSONFieldReader {
             case "customer_email": customerEmail = try reader.optionalString()
             case "receipt_email": receiptEmail = try reader.optionalString()
             case "last_payment_error":
-                if try reader.null() { lastPaymentError = nil; return }
-                var code: String?, declineCode: String?, message: String?
+                if try reader.null() {
+                    lastPaymentError = nil
+                    return
+                }
+                var code: String?
+                var declineCode: String?
+                var message: String?
                 try reader.object { reader, key in
                     switch key {
                     case "code": code = try reader.optionalString()
@@ -318,9 +346,11 @@ extension JSONFieldReader {
             }
         }
         return Fields.Object(
-            object: object, id: id, metadata: metadata, paymentStatus: paymentStatus.map(CheckoutSession.PaymentStatus.init(rawValue:)),
+            object: object, id: id, metadata: metadata,
+            paymentStatus: paymentStatus.map(CheckoutSession.PaymentStatus.init(rawValue:)),
             amount: amount, amountTotal: amountTotal, amountReceived: amountReceived, amountRefunded: amountRefunded,
-            currency: currency, paymentIntent: paymentIntent, customerDetails: customerDetails, customerEmail: customerEmail,
+            currency: currency, paymentIntent: paymentIntent, customerDetails: customerDetails,
+            customerEmail: customerEmail,
             receiptEmail: receiptEmail, lastPaymentError: lastPaymentError)
     }
 }

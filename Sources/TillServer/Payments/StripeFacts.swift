@@ -54,9 +54,15 @@ enum StripeFacts {
 
             enum CodingKeys: String, CodingKey {
                 case object, id, metadata, amount, currency
-                case paymentStatus = "payment_status", amountTotal = "amount_total", amountReceived = "amount_received"
-                case amountRefunded = "amount_refunded", paymentIntent = "payment_intent", customerDetails = "customer_details"
-                case customerEmail = "customer_email", receiptEmail = "receipt_email", lastPaymentError = "last_payment_error"
+                case paymentStatus = "payment_status"
+                case amountTotal = "amount_total"
+                case amountReceived = "amount_received"
+                case amountRefunded = "amount_refunded"
+                case paymentIntent = "payment_intent"
+                case customerDetails = "customer_details"
+                case customerEmail = "customer_email"
+                case receiptEmail = "receipt_email"
+                case lastPaymentError = "last_payment_error"
             }
         }
 
@@ -84,12 +90,15 @@ enum StripeFacts {
         let o = event.data.object
         switch (event.type, o.object) {
         case (.checkoutSessionCompleted, "checkout.session"):
-            let fact: PaymentFact = o.paymentStatus == .unpaid ? .processing : .succeeded(amount: o.amountTotal ?? 0, currency: o.currency ?? "")
+            let fact: PaymentFact =
+                o.paymentStatus == .unpaid
+                ? .processing : .succeeded(amount: o.amountTotal ?? 0, currency: o.currency ?? "")
             return session(o, [fact])
         case (.checkoutSessionAsyncPaymentSucceeded, "checkout.session"):
             return session(o, [.succeeded(amount: o.amountTotal ?? 0, currency: o.currency ?? "")])
         case (.checkoutSessionAsyncPaymentFailed, "checkout.session"):
-            return session(o, [.failed(code: "async_payment_failed", message: "The delayed payment failed.", final: true)])
+            return session(
+                o, [.failed(code: "async_payment_failed", message: "The delayed payment failed.", final: true)])
         case (.checkoutSessionExpired, "checkout.session"):
             return session(o, [.canceled])
         case (.paymentIntentSucceeded, "payment_intent"):
@@ -109,7 +118,9 @@ enum StripeFacts {
                 facts: [.refunded(amountRefunded: o.amountRefunded ?? 0)], details: Details(paymentIntentId: intentId))
         case (.chargeDisputeCreated, "dispute"):
             let intentId = o.paymentIntent?.id
-            return Report(lookup: Lookup(paymentIntentId: intentId), facts: [.disputed], details: Details(paymentIntentId: intentId))
+            return Report(
+                lookup: Lookup(paymentIntentId: intentId), facts: [.disputed],
+                details: Details(paymentIntentId: intentId))
         default:
             return nil
         }
@@ -119,7 +130,8 @@ enum StripeFacts {
         Report(
             lookup: Lookup(paymentId: o.metadata?["paymentId"], sessionId: o.id),
             facts: facts,
-            details: Details(paymentIntentId: o.paymentIntent?.id, customerEmail: o.customerDetails?.email ?? o.customerEmail))
+            details: Details(
+                paymentIntentId: o.paymentIntent?.id, customerEmail: o.customerDetails?.email ?? o.customerEmail))
     }
 
     private static func intent(_ o: EventFields.Object, _ facts: [PaymentFact]) -> Report {
@@ -150,7 +162,9 @@ enum StripeFacts {
     static func read(intent pi: PaymentIntent, charge: Charge?) -> [PaymentFact] {
         var facts: [PaymentFact] = []
         switch pi.status {
-        case .succeeded: facts.append(.succeeded(amount: pi.amountReceived > 0 ? pi.amountReceived : pi.amount, currency: pi.currency))
+        case .succeeded:
+            facts.append(
+                .succeeded(amount: pi.amountReceived > 0 ? pi.amountReceived : pi.amount, currency: pi.currency))
         case .processing: facts.append(.processing)
         case .canceled: facts.append(.canceled)
         case .requiresPaymentMethod:

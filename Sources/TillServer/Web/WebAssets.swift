@@ -43,7 +43,9 @@ struct WebAssets: Sendable {
                 let type = contentTypes[(relative as NSString).pathExtension]
             else { continue }
             var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
-            if type.hasPrefix("text/html") { bytes = Array(try expandIncludes(String(decoding: bytes, as: UTF8.self), root: root).utf8) }
+            if type.hasPrefix("text/html") {
+                bytes = Array(try expandIncludes(String(decoding: bytes, as: UTF8.self), root: root).utf8)
+            }
             files[relative] = WebAsset(bytes: bytes, contentType: type)
         }
         return WebAssets(files: files)
@@ -60,9 +62,13 @@ struct WebAssets: Sendable {
             }
             let parts = line.dropFirst("<!--include ".count).dropLast(3).split(separator: " ", maxSplits: 1)
             let name = String(parts[0])
-            let title = parts.count > 1 ? String(parts[1]).replacingOccurrences(of: "title=", with: "")
-                .trimmingCharacters(in: CharacterSet(charactersIn: "\"")) : ""
-            guard !name.contains(".."), let partial = try? String(contentsOfFile: root + "/pages/" + name, encoding: .utf8) else {
+            let title =
+                parts.count > 1
+                ? String(parts[1]).replacingOccurrences(of: "title=", with: "")
+                    .trimmingCharacters(in: CharacterSet(charactersIn: "\"")) : ""
+            guard !name.contains(".."),
+                let partial = try? String(contentsOfFile: root + "/pages/" + name, encoding: .utf8)
+            else {
                 throw CocoaError(.fileReadNoSuchFile, userInfo: [NSFilePathErrorKey: root + "/pages/" + name])
             }
             lines.append(partial.replacingOccurrences(of: "{{title}}", with: title).trimmingCharacters(in: .newlines))

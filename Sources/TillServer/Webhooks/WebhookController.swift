@@ -48,7 +48,8 @@ struct WebhookController {
             // and settles. A body that is an event but not one Till can read is stored for the processor, which
             // records it as failed.
             let event = try? StripeFacts.EventFields.decode(payload)
-            guard let head = event.map({ Head(id: $0.id, type: $0.type.rawValue, object: $0.object) })
+            guard
+                let head = event.map({ Head(id: $0.id, type: $0.type.rawValue, object: $0.object) })
                     ?? (try? JSONDecoder().decode(Head.self, from: payload)),
                 head.object == nil || head.object == "event", head.id.hasPrefix("evt_"), !head.type.isEmpty,
                 let text = String(data: payload, encoding: .utf8)
@@ -56,7 +57,9 @@ struct WebhookController {
                 throw TillError.invalid("The body is not a Stripe event")
             }
             let inserted = try await inbox.store(
-                .init(id: head.id, type: head.type, payload: text, reading: event.map { .decoded(StripeFacts.from($0)) } ?? .unread))
+                .init(
+                    id: head.id, type: head.type, payload: text,
+                    reading: event.map { .decoded(StripeFacts.from($0)) } ?? .unread))
             context.logger.info(
                 inserted ? "webhook event stored" : "duplicate webhook event",
                 metadata: ["stripe.event_id": "\(head.id)", "type": "\(head.type)"])

@@ -45,16 +45,19 @@ struct WebhookEventRepository: Sendable {
         let rows: [SQLQueryString] = events.map {
             "(\(bind: $0.id), \(bind: $0.type), \(bind: $0.payload), \(bind: $0.status.rawValue), 0, \(bind: now), \(bind: $0.status == .pending ? nil : now))"
         }
-        return Set(try await db.raw(
-            "INSERT INTO webhook_events (id, type, payload, status, attempts, received_at, processed_at) VALUES "
-                + rows.joined(separator: ", ") + " ON CONFLICT (id) DO NOTHING RETURNING id"
-        ).all(decodingColumn: "id", as: String.self))
+        return Set(
+            try await db.raw(
+                "INSERT INTO webhook_events (id, type, payload, status, attempts, received_at, processed_at) VALUES "
+                    + rows.joined(separator: ", ") + " ON CONFLICT (id) DO NOTHING RETURNING id"
+            ).all(decodingColumn: "id", as: String.self))
     }
 
     /// Which of `ids` are stored already.
     func existing(_ ids: [String], on db: any SQLDatabase) async throws -> Set<String> {
         guard !ids.isEmpty else { return [] }
-        return Set(try await db.raw("SELECT id FROM webhook_events WHERE id IN (\(binds: ids))").all(decodingColumn: "id", as: String.self))
+        return Set(
+            try await db.raw("SELECT id FROM webhook_events WHERE id IN (\(binds: ids))").all(
+                decodingColumn: "id", as: String.self))
     }
 
     /// The WHERE of the partial index `webhook_events_queue` (migration 3), word for word: SQLite uses a partial
@@ -63,9 +66,12 @@ struct WebhookEventRepository: Sendable {
 
     /// Leases up to `limit` events that are pending, or whose lease ran out (their processor died). On PostgreSQL,
     /// rows another instance is claiming at this moment are skipped, so instances share the work.
-    func claim(limit: Int, leaseMillis: Int, now: Int, kind: DatabaseKind, on db: any SQLDatabase) async throws -> [Claimed] {
+    func claim(limit: Int, leaseMillis: Int, now: Int, kind: DatabaseKind, on db: any SQLDatabase) async throws
+        -> [Claimed]
+    {
         let lock: SQLQueryString = kind == .postgres ? " FOR UPDATE SKIP LOCKED" : ""
-        let rows = try await db.raw("""
+        let rows = try await db.raw(
+            """
             UPDATE webhook_events SET status = 'processing', lease_until = \(bind: now + leaseMillis), attempts = attempts + 1
             WHERE id IN (
                 SELECT id FROM webhook_events
@@ -74,47 +80,59 @@ struct WebhookEventRepository: Sendable {
                 ORDER BY received_at LIMIT \(literal: limit)\(lock)
             )
             RETURNING id, type, payload, attempts
-            """).all()
+            """
+        ).all()
         return try rows.map {
-            Claimed(id: try $0.string("id"), type: try $0.string("type"), payload: try $0.string("payload"), attempts: try $0.int("attempts"))
+            Claimed(
+                id: try $0.string("id"), type: try $0.string("type"), payload: try $0.string("payload"),
+                attempts: try $0.int("attempts"))
         }
     }
 
     func finish(id: String, status: WebhookEventStatus, error: String?, now: Int, on db: any SQLDatabase) async throws {
-        try await db.raw("""
+        try await db.raw(
+            """
             UPDATE webhook_events SET status = \(bind: status.rawValue), last_error = \(bind: error), lease_until = NULL,
                 processed_at = \(bind: now)
             WHERE id = \(bind: id)
-            """).run()
+            """
+        ).run()
     }
 
     func finish(ids: [String], status: WebhookEventStatus, now: Int, on db: any SQLDatabase) async throws {
         guard !ids.isEmpty else { return }
-        try await db.raw("""
+        try await db.raw(
+            """
             UPDATE webhook_events SET status = \(bind: status.rawValue), last_error = NULL, lease_until = NULL, processed_at = \(bind: now)
             WHERE id IN (\(binds: ids))
-            """).run()
+            """
+        ).run()
     }
 
     /// Puts failed events (below the attempt limit) back in the queue, each after a pause that grows with its
     /// attempts (one second per attempt).
     func retryFailed(maxAttempts: Int, now: Int, on db: any SQLDatabase) async throws -> Int {
-        try await db.raw("""
+        try await db.raw(
+            """
             UPDATE webhook_events SET status = 'pending'
             WHERE \(Self.queued) AND status = 'failed' AND attempts < \(bind: maxAttempts) AND processed_at < \(bind: now) - attempts * 1000
             RETURNING id
-            """).all().count
+            """
+        ).all().count
     }
 
     func replay(id: String, on db: any SQLDatabase) async throws -> Row? {
-        try await db.raw("""
+        try await db.raw(
+            """
             UPDATE webhook_events SET status = 'pending', lease_until = NULL WHERE id = \(bind: id)
             RETURNING id, type, status, attempts, last_error, received_at, processed_at
-            """).first().map(Row.init(row:))
+            """
+        ).first().map(Row.init(row:))
     }
 
     func list(status: WebhookEventStatus?, page: PageRequest, on db: any SQLDatabase) async throws -> [Row] {
-        var query: SQLQueryString = "SELECT id, type, status, attempts, last_error, received_at, processed_at FROM webhook_events WHERE 1 = 1"
+        var query: SQLQueryString =
+            "SELECT id, type, status, attempts, last_error, received_at, processed_at FROM webhook_events WHERE 1 = 1"
         if let status { query += " AND status = \(bind: status.rawValue)" }
         if let after = page.startingAfter {
             query += " AND (received_at, id) < (SELECT received_at, id FROM webhook_events WHERE id = \(bind: after))"

@@ -87,12 +87,17 @@ final class WebhookInbox: Sendable {
             do {
                 let written: Written
                 do {
-                    written = try await database.transaction { db in try await write(deliveries, settling: true, on: db) }
+                    written = try await database.transaction { db in try await write(deliveries, settling: true, on: db)
+                    }
                 } catch {
                     if !(error is Conflict || error is SettlementService.Conflict) {
-                        settlement.logger.warning("settling webhook events on arrival failed; the processor will", metadata: ["error": "\(error)"])
+                        settlement.logger.warning(
+                            "settling webhook events on arrival failed; the processor will",
+                            metadata: ["error": "\(error)"])
                     }
-                    written = try await database.transaction { db in try await write(deliveries, settling: false, on: db) }
+                    written = try await database.transaction { db in
+                        try await write(deliveries, settling: false, on: db)
+                    }
                 }
                 if written.pending > 0 { processor.notify() }
                 if !written.refunds.isEmpty {

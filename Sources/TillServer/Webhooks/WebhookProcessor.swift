@@ -21,7 +21,9 @@ final class WebhookProcessor: Service, Sendable {
     let leaseMillis: Int
     static let maxAttempts = 10
 
-    init(database: any Database, settlement: SettlementService, clock: TillClock, logger: Logger, leaseSeconds: Int = 60) {
+    init(
+        database: any Database, settlement: SettlementService, clock: TillClock, logger: Logger, leaseSeconds: Int = 60
+    ) {
         self.leaseMillis = leaseSeconds * 1000
         self.database = database
         self.settlement = settlement
@@ -72,7 +74,8 @@ final class WebhookProcessor: Service, Sendable {
         while true {
             let now = clock.nowMillis()
             let batch = try await database.withConnection { db in
-                try await inbox.claim(limit: Self.batchSize, leaseMillis: leaseMillis, now: now, kind: database.kind, on: db)
+                try await inbox.claim(
+                    limit: Self.batchSize, leaseMillis: leaseMillis, now: now, kind: database.kind, on: db)
             }
             if batch.isEmpty { return handled }
             if batch.count == Self.batchSize, wakes.count > 1 { notify() }
@@ -87,12 +90,15 @@ final class WebhookProcessor: Service, Sendable {
             do {
                 try await apply(items)
             } catch {
-                logger.warning("a webhook batch failed; applying its events one at a time", metadata: ["error": "\(error)"])
+                logger.warning(
+                    "a webhook batch failed; applying its events one at a time", metadata: ["error": "\(error)"])
                 for item in items {
                     do {
                         try await apply([item])
                     } catch {
-                        logger.error("webhook event failed", metadata: ["stripe.event_id": "\(item.eventId ?? "")", "error": "\(error)"])
+                        logger.error(
+                            "webhook event failed",
+                            metadata: ["stripe.event_id": "\(item.eventId ?? "")", "error": "\(error)"])
                         await record(item.eventId ?? "", status: .failed, problem: String(describing: error))
                     }
                 }
@@ -126,7 +132,9 @@ final class WebhookProcessor: Service, Sendable {
     static let batchSize = 200
 
     func retryFailed() async throws {
-        _ = try await database.withConnection { db in try await inbox.retryFailed(maxAttempts: Self.maxAttempts, now: clock.nowMillis(), on: db) }
+        _ = try await database.withConnection { db in
+            try await inbox.retryFailed(maxAttempts: Self.maxAttempts, now: clock.nowMillis(), on: db)
+        }
     }
 
     private func record(_ id: String, status: WebhookEventStatus, problem: String?) async {
@@ -136,8 +144,9 @@ final class WebhookProcessor: Service, Sendable {
                 try await inbox.finish(id: id, status: status, error: problem, now: now, on: db)
             }
         } catch {
-            logger.error("could not record a webhook event's outcome; its lease will run out and it will be retried",
-                         metadata: ["stripe.event_id": "\(id)", "error": "\(error)"])
+            logger.error(
+                "could not record a webhook event's outcome; its lease will run out and it will be retried",
+                metadata: ["stripe.event_id": "\(id)", "error": "\(error)"])
         }
     }
 }

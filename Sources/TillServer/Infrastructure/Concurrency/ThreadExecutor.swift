@@ -1,5 +1,6 @@
 import DequeModule
 import Foundation
+
 #if canImport(Glibc)
     import Glibc
 #endif

@@ -19,10 +19,14 @@ public protocol Database: Sendable {
 /// Opens the configured database.
 public enum DatabaseOpener {
     /// `sqliteGatherLogWrites`: write SQLite's log through `SQLiteLogVFS` (`SQLITE_WAL_GATHER`).
-    public static func open(_ config: DatabaseConfig, logger: Logger, sqliteGatherLogWrites: Bool = true) async throws -> any Database {
+    public static func open(_ config: DatabaseConfig, logger: Logger, sqliteGatherLogWrites: Bool = true) async throws
+        -> any Database
+    {
         switch config {
-        case .sqlite(let path): try await SQLiteStore.open(path: path, gatherLogWrites: sqliteGatherLogWrites, logger: logger)
-        case .sqliteMemory: try await SQLiteStore.open(path: nil, gatherLogWrites: sqliteGatherLogWrites, logger: logger)
+        case .sqlite(let path):
+            try await SQLiteStore.open(path: path, gatherLogWrites: sqliteGatherLogWrites, logger: logger)
+        case .sqliteMemory:
+            try await SQLiteStore.open(path: nil, gatherLogWrites: sqliteGatherLogWrites, logger: logger)
         case .postgres(let settings): try await PostgresStore.open(settings, logger: logger)
         }
     }

@@ -216,7 +216,9 @@ enum Migrations {
                 return true
             }
             if ran {
-                logger.info("applied migration", metadata: ["migration.version": "\(migration.version)", "migration.name": "\(migration.name)"])
+                logger.info(
+                    "applied migration",
+                    metadata: ["migration.version": "\(migration.version)", "migration.name": "\(migration.name)"])
                 applied.append(migration.version)
             }
         }

@@ -1,9 +1,10 @@
 import Foundation
+import HTTPTypes
+import Hummingbird
+
 #if canImport(Glibc)
     import Glibc
 #endif
-import HTTPTypes
-import Hummingbird
 
 /// Sets the client's address for rate limits. `X-Forwarded-For` is believed only when the TCP peer is one of
 /// `TRUSTED_PROXIES`, and then only the hops the trusted proxies themselves appended: reading from the right, the first
@@ -12,7 +13,9 @@ struct ClientAddressMiddleware: RouterMiddleware {
     typealias Context = TillRequestContext
     let trustedProxies: Set<String>
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
         var context = context
         let peer = context.peerAddress.map(Self.normalized)
         var client = peer
@@ -24,7 +27,9 @@ struct ClientAddressMiddleware: RouterMiddleware {
     }
 
     static func client(forwardedFor headers: [String], trusted: Set<String>) -> String? {
-        let hops = headers.flatMap { $0.split(separator: ",") }.map { normalized(String($0).trimmingCharacters(in: .whitespaces)) }
+        let hops = headers.flatMap { $0.split(separator: ",") }.map {
+            normalized(String($0).trimmingCharacters(in: .whitespaces))
+        }
         for hop in hops.reversed() where !trusted.contains(hop) {
             // Not an address (a name, garbage): the hop cannot be believed.
             return AppConfig.isIPAddress(hop) ? hop : nil

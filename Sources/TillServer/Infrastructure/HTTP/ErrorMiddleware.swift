@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import Logging
 import TillCore
@@ -7,7 +8,9 @@ import TillCore
 struct ErrorMiddleware: RouterMiddleware {
     typealias Context = TillRequestContext
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
         do {
             return try await next(request, context)
         } catch let error as TillError {
@@ -46,5 +49,3 @@ struct ErrorMiddleware: RouterMiddleware {
         }
     }
 }
-
-import Foundation

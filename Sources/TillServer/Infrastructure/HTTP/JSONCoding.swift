@@ -33,7 +33,9 @@ enum JSONCoding {
     }
 
     /// As `decode`, but an empty body (however it was framed) is `nil`.
-    static func decodeIfPresent<T: Decodable>(_ type: T.Type, from request: Request, limit: Int = 64 * 1024) async throws -> T? {
+    static func decodeIfPresent<T: Decodable>(_ type: T.Type, from request: Request, limit: Int = 64 * 1024)
+        async throws -> T?
+    {
         var request = request
         let buffer: ByteBuffer
         do {
@@ -84,7 +86,11 @@ enum JSONCoding {
         func path(_ keys: [any CodingKey]) -> String {
             var text = ""
             for key in keys {
-                if let index = key.intValue { text += "[\(index)]" } else { text += text.isEmpty ? key.stringValue : ".\(key.stringValue)" }
+                if let index = key.intValue {
+                    text += "[\(index)]"
+                } else {
+                    text += text.isEmpty ? key.stringValue : ".\(key.stringValue)"
+                }
             }
             return text
         }

@@ -25,7 +25,8 @@ final class PostgresStore: Database {
         if let schema = settings.schema {
             configuration.options.additionalStartupParameters = [("search_path", schema)]
         }
-        let store = PostgresStore(client: PostgresClient(configuration: configuration, backgroundLogger: logger), logger: logger)
+        let store = PostgresStore(
+            client: PostgresClient(configuration: configuration, backgroundLogger: logger), logger: logger)
         guard await store.ping() else {
             await store.close()
             throw DatabaseUnavailable(description: "PostgreSQL at \(settings.host):\(settings.port) did not answer")
@@ -51,7 +52,9 @@ final class PostgresStore: Database {
                 return try await transactionOnce(body)
             } catch let error where Self.isConflict(error) {
                 if attempt == Self.maxAttempts {
-                    logger.warning("transaction kept conflicting; giving up", metadata: ["attempts": "\(attempt)", "error": "\(error)"])
+                    logger.warning(
+                        "transaction kept conflicting; giving up",
+                        metadata: ["attempts": "\(attempt)", "error": "\(error)"])
                     break
                 }
                 logger.debug("transaction conflicted; retrying", metadata: ["attempt": "\(attempt)"])

@@ -51,7 +51,8 @@ struct SQLiteValues: SQLRow {
 
     private func value(_ column: String) throws -> SQLiteValue {
         guard let index = columns.index(of: column) else {
-            throw DecodingError.keyNotFound(SQLiteColumnKey(column), .init(codingPath: [], debugDescription: "no column \(column)"))
+            throw DecodingError.keyNotFound(
+                SQLiteColumnKey(column), .init(codingPath: [], debugDescription: "no column \(column)"))
         }
         return values[index]
     }

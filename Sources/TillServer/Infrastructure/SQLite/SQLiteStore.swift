@@ -18,7 +18,11 @@ final class SQLiteStore: Database {
 
     static func open(path: String?, gatherLogWrites: Bool = true, logger: Logger) async throws -> SQLiteStore {
         let handle = try SQLiteHandle(path: path ?? ":memory:", gatherLogWrites: gatherLogWrites)
-        logger.info("SQLite", metadata: ["sqlite.version": "\(SQLiteHandle.libraryVersion)", "sqlite.gather_log_writes": "\(gatherLogWrites)"])
+        logger.info(
+            "SQLite",
+            metadata: [
+                "sqlite.version": "\(SQLiteHandle.libraryVersion)", "sqlite.gather_log_writes": "\(gatherLogWrites)",
+            ])
         let db = SQLiteHandleDatabase(handle: handle, logger: logger)
         // WAL with synchronous=NORMAL: a commit is in the log file before the caller hears of it, so it survives a
         // crash of the process (kill -9); only a power loss or OS crash can take back the last commits before a
@@ -39,7 +43,8 @@ final class SQLiteStore: Database {
         var checkpointer: SQLiteCheckpointer?
         if let path {
             try await db.raw("PRAGMA wal_autocheckpoint=20000").run()
-            checkpointer = try SQLiteCheckpointer(path: path, gatherLogWrites: gatherLogWrites, every: .milliseconds(500), logger: logger)
+            checkpointer = try SQLiteCheckpointer(
+                path: path, gatherLogWrites: gatherLogWrites, every: .milliseconds(500), logger: logger)
         }
         return SQLiteStore(handle: handle, checkpointer: checkpointer, logger: logger)
     }
