@@ -1,7 +1,7 @@
 import Foundation
 import JWTKit
 import Testing
-@testable import TillServer
+@_spi(Bench) @testable import TillServer
 
 @Suite("Auth")
 struct AuthTests {

@@ -1,5 +1,5 @@
 import Testing
-@testable import TillServer
+@_spi(Bench) @testable import TillServer
 
 @Suite("Catalog")
 struct CatalogTests {

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import TillServer
+@_spi(Bench) @testable import TillServer
 
 @Suite("Configuration")
 struct ConfigTests {

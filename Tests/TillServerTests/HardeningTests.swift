@@ -4,7 +4,7 @@ import NIOCore
 import StripeAPI
 import Testing
 
-@testable import TillServer
+@_spi(Bench) @testable import TillServer
 
 #if canImport(Glibc)
     import Glibc

@@ -10,7 +10,7 @@ import Glibc
 import Logging
 import NIOCore
 import Testing
-@testable import TillServer
+@_spi(Bench) @testable import TillServer
 
 /// The databases the suites run on: SQLite always, PostgreSQL too when `TEST_DATABASE_URL` is set (CI sets it).
 enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {

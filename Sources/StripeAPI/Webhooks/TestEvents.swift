@@ -48,15 +48,20 @@ public enum TestEvents {
         }
     }
 
-    public static func make(type: String, options o: Options, now: Int = Int(Date().timeIntervalSince1970)) throws -> Event {
+    public static func make(type: String, options o: Options, now: Int = Int(Date().timeIntervalSince1970)) throws
+        -> Event
+    {
         let piId = o.paymentIntentId ?? randomId("pi")
         let chId = o.chargeId ?? randomId("ch")
         var metadata: [String: String] = [:]
         if let orderId = o.orderId { metadata["orderId"] = orderId }
         if let paymentId = o.paymentId { metadata["paymentId"] = paymentId }
 
-        func session(status: CheckoutSession.Status, paymentStatus: CheckoutSession.PaymentStatus, withIntent: Bool) -> CheckoutSession {
-            var s = CheckoutSession(id: o.sessionId ?? randomId("cs_test"), created: now - 60, expiresAt: now + 1800, metadata: metadata)
+        func session(status: CheckoutSession.Status, paymentStatus: CheckoutSession.PaymentStatus, withIntent: Bool)
+            -> CheckoutSession
+        {
+            var s = CheckoutSession(
+                id: o.sessionId ?? randomId("cs_test"), created: now - 60, expiresAt: now + 1800, metadata: metadata)
             s.amountSubtotal = o.amount
             s.amountTotal = o.amount
             s.currency = o.currency
@@ -73,7 +78,8 @@ public enum TestEvents {
         }
 
         func intent(_ status: PaymentIntent.Status) -> PaymentIntent {
-            var pi = PaymentIntent(id: piId, amount: o.amount, currency: o.currency, created: now - 60, metadata: metadata)
+            var pi = PaymentIntent(
+                id: piId, amount: o.amount, currency: o.currency, created: now - 60, metadata: metadata)
             pi.status = status
             pi.clientSecret = "\(piId)_secret_\(randomToken(24))"
             if status == .succeeded {
@@ -95,7 +101,9 @@ public enum TestEvents {
         }
 
         func charge(refunded: Int) -> Charge {
-            var c = Charge(id: chId, amount: o.amount, currency: o.currency, paymentIntent: piId, created: now - 60, metadata: metadata)
+            var c = Charge(
+                id: chId, amount: o.amount, currency: o.currency, paymentIntent: piId, created: now - 60,
+                metadata: metadata)
             c.amountRefunded = refunded
             c.refunded = refunded >= o.amount
             c.paymentMethod = randomId("pm")
@@ -106,7 +114,8 @@ public enum TestEvents {
         switch type {
         case "checkout.session.completed":
             let paid = o.paymentStatus != "unpaid"
-            object = .checkoutSession(session(status: .complete, paymentStatus: paid ? .paid : .unpaid, withIntent: true))
+            object = .checkoutSession(
+                session(status: .complete, paymentStatus: paid ? .paid : .unpaid, withIntent: true))
         case "checkout.session.async_payment_succeeded":
             object = .checkoutSession(session(status: .complete, paymentStatus: .paid, withIntent: true))
         case "checkout.session.async_payment_failed":
@@ -120,9 +129,15 @@ public enum TestEvents {
         case "charge.succeeded": object = .charge(charge(refunded: 0))
         case "charge.refunded": object = .charge(charge(refunded: o.amountRefunded ?? o.amount))
         case "charge.dispute.created":
-            object = .dispute(Dispute(id: randomId("dp"), amount: o.amount, currency: o.currency, charge: chId, paymentIntent: piId, created: now))
+            object = .dispute(
+                Dispute(
+                    id: randomId("dp"), amount: o.amount, currency: o.currency, charge: chId, paymentIntent: piId,
+                    created: now))
         case "refund.created":
-            object = .refund(Refund(id: randomId("re"), amount: o.amountRefunded ?? o.amount, currency: o.currency, charge: chId, paymentIntent: piId, created: now))
+            object = .refund(
+                Refund(
+                    id: randomId("re"), amount: o.amountRefunded ?? o.amount, currency: o.currency, charge: chId,
+                    paymentIntent: piId, created: now))
         default:
             throw UnsupportedType(type: type)
         }
@@ -136,8 +151,18 @@ public enum TestEvents {
     public static func randomId(_ prefix: String) -> String { prefix + "_" + randomToken(24) }
 
     public static func randomToken(_ count: Int) -> String {
-        let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+        // Ten letters or digits from each 64-bit draw (62^10 < 2^64), rather than a draw (a getrandom system call)
+        // for every character: ids are made on the emulator's hot path.
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789".utf8)
         var generator = SystemRandomNumberGenerator()
-        return String((0..<count).map { _ in alphabet.randomElement(using: &generator)! })
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(max(count, 0))
+        var draw: UInt64 = 0
+        for index in 0..<max(count, 0) {
+            if index % 10 == 0 { draw = generator.next() }
+            bytes.append(alphabet[Int(draw % 62)])
+            draw /= 62
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -21,7 +21,10 @@ struct Order: Sendable {
     var paidAt: Int?
     var cancelledAt: Int?
 
-    init(id: String, userId: String, status: OrderStatus, items: [OrderItem], amount: Int, currency: String, amountRefunded: Int, createdAt: Int, updatedAt: Int, paidAt: Int?, cancelledAt: Int?) {
+    init(
+        id: String, userId: String, status: OrderStatus, items: [OrderItem], amount: Int, currency: String,
+        amountRefunded: Int, createdAt: Int, updatedAt: Int, paidAt: Int?, cancelledAt: Int?
+    ) {
         self.id = id
         self.userId = userId
         self.status = status
@@ -49,7 +52,8 @@ struct Order: Sendable {
         cancelledAt = try row.optionalInt("cancelled_at")
     }
 
-    static let columns = "id, user_id, status, amount, currency, amount_refunded, created_at, updated_at, paid_at, cancelled_at"
+    static let columns =
+        "id, user_id, status, amount, currency, amount_refunded, created_at, updated_at, paid_at, cancelled_at"
 }
 
 extension Order: Encodable {
@@ -74,17 +78,17 @@ extension Order: Encodable {
 }
 
 /// `{"data": [...], "hasMore": bool}`.
-struct Page<Element: Encodable & Sendable>: Encodable, Sendable {
+@_spi(Bench) public struct Page<Element: Encodable & Sendable>: Encodable, Sendable {
     let data: [Element]
     let hasMore: Bool
 }
 
 /// `limit` and `startingAfter` of a list request, checked.
-struct PageRequest: Sendable {
+@_spi(Bench) public struct PageRequest: Sendable {
     let limit: Int
     let startingAfter: String?
 
-    init(limit: Int = 20, startingAfter: String? = nil) {
+    @_spi(Bench) public init(limit: Int = 20, startingAfter: String? = nil) {
         self.limit = limit
         self.startingAfter = startingAfter
     }
