@@ -39,6 +39,15 @@ func startup() async -> (AppConfig, Logger) {
 let logWriter = LogWriter.standardOutput()
 
 func makeLogger(level: Logger.Level) -> Logger {
+    // TILL_LOG_HANDLER=stream: swift-log's StreamLogHandler (a lock and a write a line), for the benchmark's A/B.
+    if ProcessInfo.processInfo.environment["TILL_LOG_HANDLER"] == "stream" {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardOutput(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        return Logger(label: "till")
+    }
     LoggingSystem.bootstrap { label in BatchedLogHandler(label: label, writer: logWriter, level: level) }
     atexit { logWriter.flush() }
     return Logger(label: "till")
@@ -201,6 +210,10 @@ struct Bench: AsyncParsableCommand {
     @Option(name: .customLong("started-at"), help: "settle: when sending began, in seconds since 1970.") var startedAt:
         Double = 0
     @Option(help: "The server's process id, to read its memory.") var pid: Int?
+    @Option(
+        name: .customLong("seeded-after"),
+        help: "settle: when seeding began, in seconds since 1970; older orders and payments are not counted.")
+    var seededAfter: Double = 0
     @Option(help: "checkout: concurrent clients (1-1000).") var clients: Int = 16
     @Option(help: "checkout: orders and sessions to make in all.") var count: Int = 2000
     @Option(help: "checkout: milliseconds the embedded emulator waits before answering each API call (0-10000).")
@@ -226,7 +239,7 @@ struct Bench: AsyncParsableCommand {
         defer { Task { await bench.shutdown() } }
         switch step {
         case "prepare": print(try await bench.prepare(file: file))
-        case "settle": print(try await bench.settle(startedAt: startedAt))
+        case "settle": print(try await bench.settle(startedAt: startedAt, seededAfter: seededAfter))
         case "checkout":
             print(try await bench.checkout(clients: clients, count: count, latencyMillis: min(max(latency, 0), 10_000)))
         case "oversell-prepare": print(try await bench.oversellPrepare(file: file))
