@@ -74,10 +74,21 @@ let package = Package(
             resources: [.copy("Resources")],
             swiftSettings: swiftSettings
         ),
+        // `till bench` and `till bench-summary`: the benchmark's helpers, kept out of the server's library.
+        .target(
+            name: "TillBench",
+            dependencies: [
+                "TillServer", "StripeAPI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SQLKit", package: "sql-kit"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "till",
             dependencies: [
-                "TillServer", "StripeAPI", "StripeEmulator",
+                "TillServer", "TillBench", "StripeAPI", "StripeEmulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Misbehaviour switched on by tests: API answers that fail, and webhook deliveries that go wrong. Off by default.
 actor Faults {
     enum APIMode: String, Sendable {
@@ -17,6 +19,8 @@ actor Faults {
     static let countRange = 1...1000
     static let hangRange = 0.0...300.0
     static let delayMillisRange = 0...60_000
+    /// How long every API call may be made to wait (`latency`), in milliseconds.
+    static let latencyMillisRange = 0...10_000
     /// Armed faults of each target at once; more are refused.
     static let maxArmed = 100
 
@@ -53,6 +57,17 @@ actor Faults {
 
     private var api: [APIFault] = []
     private var webhooks: [WebhookFault] = []
+    /// Every API call waits this long before it is answered, as calls to the real Stripe take time (0: off). Unlike
+    /// the other faults it does not count down: it stays until cleared.
+    /// An atomic rather than actor state, so reading it costs every call no hop to this actor.
+    private nonisolated let latency = Atomic<Int>(0)
+
+    nonisolated var latencyMillis: Int { latency.load(ordering: .relaxed) }
+
+    /// Sets the latency of every API call (clamped to `latencyMillisRange`); 0 turns it off.
+    nonisolated func setLatency(millis: Int) {
+        latency.store(Self.clamp(millis, Self.latencyMillisRange), ordering: .relaxed)
+    }
 
     /// Arms `fault`; `false` when `maxArmed` are armed already.
     @discardableResult
@@ -75,6 +90,7 @@ actor Faults {
     func clear() {
         api = []
         webhooks = []
+        setLatency(millis: 0)
     }
 
     /// The fault for this request, if one is armed for its path (and counts it down).
@@ -101,6 +117,7 @@ actor Faults {
         var counts: [String: Int] = [:]
         for f in api { counts["api \(f.mode.rawValue) \(f.pathPrefix)", default: 0] += f.remaining }
         for f in webhooks { counts["webhook \(f.mode.rawValue)", default: 0] += f.remaining }
+        if latencyMillis > 0 { counts["api latency ms"] = latencyMillis }
         return counts
     }
 }

@@ -8,13 +8,15 @@ import StripeAPI
 /// `POST /_emulator/faults` with JSON, one of:
 /// - `{"target": "api", "path": "/v1/checkout/sessions", "mode": "500" | "429" | "hang" | "reset", "count": 2, "hangSeconds": 30}`
 /// - `{"target": "webhooks", "mode": "drop" | "duplicate" | "delay" | "reorder", "count": 3, "delayMillis": 2000}`
-/// Values are clamped: `count` to 1-1000, `hangSeconds` to 0-300, `delayMillis` to 0-60000; at most 100 faults of
-/// each target are armed at once. `DELETE /_emulator/faults` clears them; `GET /_emulator/faults` lists what is armed;
+/// - `{"target": "latency", "delayMillis": 150}`: every API call waits that long before it is answered (as calls to
+///   the real Stripe take time) until cleared; 0 turns it off.
+/// Values are clamped: `count` to 1-1000, `hangSeconds` to 0-300, `delayMillis` to 0-60000 (0-10000 for latency);
+/// at most 100 faults of each target are armed at once. `DELETE /_emulator/faults` clears them; `GET /_emulator/faults` lists what is armed;
 /// `GET /_emulator/deliveries` lists webhook delivery attempts.
 extension StripeEmulator {
     struct FaultRequest: Decodable {
         let target: String
-        let mode: String
+        let mode: String?
         let count: Int?
         let path: String?
         let hangSeconds: Double?
@@ -27,12 +29,17 @@ extension StripeEmulator {
             var request = request
             let body = try await request.collectBody(upTo: 64 * 1024)
             guard let fault = try? JSONDecoder().decode(FaultRequest.self, from: Data(body.readableBytesView)) else {
-                return Self.json(400, ["error": "expected {target, mode, count?, path?, hangSeconds?, delayMillis?}"])
+                return Self.json(400, ["error": "expected {target, mode?, count?, path?, hangSeconds?, delayMillis?}"])
             }
             let count = fault.count ?? 1
             switch fault.target {
+            case "latency":
+                guard let millis = fault.delayMillis else {
+                    return Self.json(400, ["error": "latency needs delayMillis"])
+                }
+                self.faults.setLatency(millis: millis)
             case "api":
-                guard let mode = Faults.APIMode(rawValue: fault.mode) else {
+                guard let mode = fault.mode.flatMap(Faults.APIMode.init(rawValue:)) else {
                     return Self.json(400, ["error": "api mode is 500, 429, hang or reset"])
                 }
                 let path = fault.path ?? "/v1/"
@@ -42,7 +49,7 @@ extension StripeEmulator {
                         .init(pathPrefix: prefix, mode: mode, remaining: count, hangSeconds: fault.hangSeconds ?? 30))
                 else { return Self.json(400, ["error": "at most \(Faults.maxArmed) api faults can be armed"]) }
             case "webhooks":
-                guard let mode = Faults.WebhookMode(rawValue: fault.mode) else {
+                guard let mode = fault.mode.flatMap(Faults.WebhookMode.init(rawValue:)) else {
                     return Self.json(400, ["error": "webhook mode is drop, duplicate, delay or reorder"])
                 }
                 guard await self.faults.add(.init(mode: mode, remaining: count, delayMillis: fault.delayMillis ?? 1000))
@@ -50,7 +57,7 @@ extension StripeEmulator {
                     return Self.json(400, ["error": "at most \(Faults.maxArmed) webhook faults can be armed"])
                 }
             default:
-                return Self.json(400, ["error": "target is api or webhooks"])
+                return Self.json(400, ["error": "target is api, webhooks or latency"])
             }
             return Self.json(200, await self.faults.summary)
         }

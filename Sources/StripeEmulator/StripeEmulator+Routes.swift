@@ -246,6 +246,8 @@ extension StripeEmulator {
                         "You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY')."
                 ).body)
         }
+        let latency = faults.latencyMillis
+        if latency > 0 { try? await Task.sleep(for: .milliseconds(latency)) }
         // Faults name API paths (`/v1/...`) whatever prefix the emulator is mounted under.
         let apiPath =
             request.uri.path.range(of: "/v1/").map { String(request.uri.path[$0.lowerBound...]) } ?? request.uri.path

@@ -76,7 +76,8 @@ public struct Till: Sendable {
             let settlement = SettlementService(database: database, stripe: stripe, clock: clock, logger: logger)
             let payments = PaymentService(
                 database: database, stripe: stripe, settlement: settlement, config: config,
-                publishableKey: config.stripePublishableKey ?? emulatorPublishableKey, clock: clock, logger: logger)
+                publishableKey: config.stripePublishableKey ?? emulatorPublishableKey, clock: clock, logger: logger,
+                recentSyncs: RecentSyncs(intervalMillis: config.syncIntervalMillis))
             let processor = WebhookProcessor(
                 database: database, settlement: settlement, clock: clock, logger: logger, leaseSeconds: config.webhookLeaseSeconds)
             let reconciler = Reconciler(

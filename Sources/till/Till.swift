@@ -1,9 +1,10 @@
 import ArgumentParser
 import Foundation
+import Hummingbird
 import Logging
 import StripeAPI
 import StripeEmulator
-import Hummingbird
+import TillBench
 import TillServer
 
 @main
@@ -34,12 +35,21 @@ func startup() async -> (AppConfig, Logger) {
     return (config, makeLogger(level: config.logLevel))
 }
 
+/// Standard output, written in batches by a thread of its own (the access log writes a line a request).
+let logWriter = LogWriter.standardOutput()
+
 func makeLogger(level: Logger.Level) -> Logger {
-    LoggingSystem.bootstrap { label in
-        var handler = StreamLogHandler.standardOutput(label: label)
-        handler.logLevel = level
-        return handler
+    // TILL_LOG_HANDLER=stream: swift-log's StreamLogHandler (a lock and a write a line), for the benchmark's A/B.
+    if ProcessInfo.processInfo.environment["TILL_LOG_HANDLER"] == "stream" {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardOutput(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        return Logger(label: "till")
     }
+    LoggingSystem.bootstrap { label in BatchedLogHandler(label: label, writer: logWriter, level: level) }
+    atexit { logWriter.flush() }
     return Logger(label: "till")
 }
 
@@ -64,7 +74,9 @@ struct Migrate: AsyncParsableCommand {
     func run() async throws {
         let (config, logger) = await startup()
         let applied = try await Till.migrate(config: config, logger: logger)
-        print(applied.isEmpty ? "Database is up to date." : "Applied migrations: \(applied.map(String.init).joined(separator: ", "))")
+        print(
+            applied.isEmpty
+                ? "Database is up to date." : "Applied migrations: \(applied.map(String.init).joined(separator: ", "))")
     }
 }
 
@@ -73,7 +85,8 @@ struct Admin: AsyncParsableCommand {
         abstract: "Manage admin accounts.", subcommands: [Create.self])
 
     struct Create: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Create an admin, or make an existing user an admin with this password.")
+        static let configuration = CommandConfiguration(
+            abstract: "Create an admin, or make an existing user an admin with this password.")
 
         @Option(help: "The admin's email.") var email: String
         @Option(help: "The admin's password (at least 8 characters).") var password: String
@@ -100,7 +113,8 @@ struct Trigger: AsyncParsableCommand {
     @Option(name: .customLong("payment-intent"), help: "The PaymentIntent id (pi_...).") var paymentIntent: String?
     @Option(help: "The amount in minor units.") var amount: Int = 1999
     @Option(help: "The currency.") var currency: String = "usd"
-    @Option(name: .customLong("amount-refunded"), help: "For charge.refunded: the amount refunded so far.") var amountRefunded: Int?
+    @Option(name: .customLong("amount-refunded"), help: "For charge.refunded: the amount refunded so far.")
+    var amountRefunded: Int?
     @Flag(help: "For checkout.session.completed: payment_status unpaid (a delayed payment method).") var unpaid = false
     @Option(help: "For invoice.* and customer.subscription.*: the Stripe subscription id (sub_...).") var subscription: String?
     @Option(help: "For invoice.*: the invoice id (in_...).") var invoice: String?
@@ -126,7 +140,8 @@ struct Trigger: AsyncParsableCommand {
             secrets = [configured]
         }
         guard !secrets.isEmpty else {
-            throw ValidationError("No signing secret: pass --secret whsec_..., set STRIPE_WEBHOOK_SECRET, or run till serve once")
+            throw ValidationError(
+                "No signing secret: pass --secret whsec_..., set STRIPE_WEBHOOK_SECRET, or run till serve once")
         }
         var options = TestEvents.Options(
             orderId: order, paymentId: payment, sessionId: session, paymentIntentId: paymentIntent, amount: amount,
@@ -156,7 +171,8 @@ struct Emulator: AsyncParsableCommand {
 
     @Option(help: "The port to listen on.") var port: Int = 12111
     @Option(help: "The address to listen on.") var host: String = "127.0.0.1"
-    @Option(name: .customLong("base-url"), help: "The base URL clients use (default http://HOST:PORT).") var baseURL: String?
+    @Option(name: .customLong("base-url"), help: "The base URL clients use (default http://HOST:PORT).") var baseURL:
+        String?
     @Flag(name: .customLong("fast-retries"), help: "Retry failed webhook deliveries within a second (for tests).")
     var fastRetries = false
 
@@ -167,7 +183,9 @@ struct Emulator: AsyncParsableCommand {
         let emulator = StripeEmulator(
             configuration: .init(
                 baseURL: baseURL ?? "http://\(host):\(port)",
-                retrySchedule: fastRetries ? StripeEmulator.Configuration.fastRetrySchedule : StripeEmulator.Configuration.defaultRetrySchedule),
+                retrySchedule: fastRetries
+                    ? StripeEmulator.Configuration.fastRetrySchedule : StripeEmulator.Configuration.defaultRetrySchedule
+            ),
             logger: logger)
         let router = Router()
         emulator.addRoutes(to: router)
@@ -182,12 +200,16 @@ struct Emulator: AsyncParsableCommand {
 
 struct Reconcile: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run one reconciliation pass: re-read stuck payments from Stripe, retry failed webhook events and refunds, expire unpaid orders.")
+        abstract:
+            "Run one reconciliation pass: re-read stuck payments from Stripe, retry failed webhook events and refunds, expire unpaid orders."
+    )
 
     func run() async throws {
         let (config, logger) = await startup()
         if config.usesStripeEmulator {
-            logger.warning("no STRIPE_SECRET_KEY: the embedded emulator of this process starts empty, so there is nothing to reconcile against")
+            logger.warning(
+                "no STRIPE_SECRET_KEY: the embedded emulator of this process starts empty, so there is nothing to reconcile against"
+            )
         }
         let till = try await Till.start(config: config, logger: logger)
         let report = try await till.reconcile()
@@ -198,16 +220,27 @@ struct Reconcile: AsyncParsableCommand {
 
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Benchmark helpers for Benchmarks/run: prepare (seed and sign deliveries), settle (wait and verify), oversell-prepare and oversell-check.")
+        abstract:
+            "Benchmark helpers for Benchmarks/run: prepare (seed and sign deliveries), settle (wait and verify), checkout (orders and sessions by concurrent clients), oversell-prepare and oversell-check."
+    )
 
-    @Argument(help: "prepare, settle, oversell-prepare or oversell-check") var step: String
+    @Argument(help: "prepare, settle, checkout, oversell-prepare or oversell-check") var step: String
     @Option(help: "The Till to load.") var url: String = "http://127.0.0.1:8080"
     @Option(help: "Events (orders) to settle.") var events: Int = 20000
     @Option(help: "Share of deliveries sent twice.") var duplicates: Double = 0.1
     @Option(help: "prepare, oversell-prepare: where to write the requests.") var file: String = "deliveries.txt"
     @Option(help: "oversell-check: the product the round raced for.") var product: String?
-    @Option(name: .customLong("started-at"), help: "settle: when sending began, in seconds since 1970.") var startedAt: Double = 0
+    @Option(name: .customLong("started-at"), help: "settle: when sending began, in seconds since 1970.") var startedAt:
+        Double = 0
     @Option(help: "The server's process id, to read its memory.") var pid: Int?
+    @Option(
+        name: .customLong("seeded-after"),
+        help: "settle: when seeding began, in seconds since 1970; older orders and payments are not counted.")
+    var seededAfter: Double = 0
+    @Option(help: "checkout: concurrent clients (1-1000).") var clients: Int = 16
+    @Option(help: "checkout: orders and sessions to make in all.") var count: Int = 2000
+    @Option(help: "checkout: milliseconds the embedded emulator waits before answering each API call (0-10000).")
+    var latency: Int = 0
 
     func run() async throws {
         LoggingSystem.bootstrap { label in
@@ -222,18 +255,21 @@ struct Bench: AsyncParsableCommand {
         guard let secret = try await Till.webhookSecret(config: config, logger: Logger(label: "bench")) else {
             throw ValidationError("no webhook secret: set STRIPE_WEBHOOK_SECRET (the same as the server's)")
         }
-        let bench = Benchmark(options: .init(
-            baseURL: url, database: config.database, secret: secret, adminEmail: email, adminPassword: password,
-            events: events, duplicateShare: duplicates, serverPID: pid))
+        let bench = Benchmark(
+            options: .init(
+                baseURL: url, database: config.database, secret: secret, adminEmail: email, adminPassword: password,
+                events: events, duplicateShare: duplicates, serverPID: pid))
         defer { Task { await bench.shutdown() } }
         switch step {
         case "prepare": print(try await bench.prepare(file: file))
-        case "settle": print(try await bench.settle(startedAt: startedAt))
+        case "settle": print(try await bench.settle(startedAt: startedAt, seededAfter: seededAfter))
+        case "checkout":
+            print(try await bench.checkout(clients: clients, count: count, latencyMillis: min(max(latency, 0), 10_000)))
         case "oversell-prepare": print(try await bench.oversellPrepare(file: file))
         case "oversell-check":
             guard let product else { throw ValidationError("oversell-check needs --product") }
             print(try await bench.oversellCheck(productId: product))
-        default: throw ValidationError("step is prepare, settle, oversell-prepare or oversell-check")
+        default: throw ValidationError("step is prepare, settle, checkout, oversell-prepare or oversell-check")
         }
     }
 }

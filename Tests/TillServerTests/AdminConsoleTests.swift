@@ -3,7 +3,7 @@ import HTTPTypes
 import StripeAPI
 import Testing
 
-@testable import TillServer
+@_spi(Bench) @testable import TillServer
 
 /// The admin console's API (`/api/admin/...`) and what its pages are served with.
 @Suite("Admin console")

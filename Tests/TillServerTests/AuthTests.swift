@@ -2,7 +2,7 @@ import Foundation
 import JWTKit
 import Testing
 
-@testable import TillServer
+@_spi(Bench) @testable import TillServer
 
 @Suite("Auth")
 struct AuthTests {

@@ -1,6 +1,6 @@
 import Testing
 
-@testable import TillServer
+@_spi(Bench) @testable import TillServer
 
 @Suite("Catalog")
 struct CatalogTests {

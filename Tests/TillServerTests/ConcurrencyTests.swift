@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 
-@testable import TillServer
+@_spi(Bench) @testable import TillServer
 
 /// The two pieces the webhook inbox's writer stands on: the store's lock and the writer's own thread.
 @Suite("Store lock and writer thread")

@@ -241,6 +241,30 @@ struct EmulatorHardeningTests {
         }
     }
 
+    @Test("latency: every API call waits delayMillis (clamped to 0...10000) until the faults are cleared")
+    func latency() async throws {
+        try await EmulatorHarness.run { stripe in
+            func arm(_ body: String) async throws -> Int {
+                let response = try await stripe.client.executeRequest(
+                    uri: "/_stripe/_emulator/faults", method: .post, headers: [.contentType: "application/json"],
+                    body: ByteBuffer(string: body))
+                return Int(response.status.code)
+            }
+            #expect(try await arm(#"{"target":"latency","delayMillis":9223372036854775807}"#) == 200)
+            #expect(stripe.emulator.faults.latencyMillis == 10_000)
+            #expect(try await arm(#"{"target":"latency"}"#) == 400)
+            #expect(try await arm(#"{"target":"latency","delayMillis":-5}"#) == 200)
+            #expect(stripe.emulator.faults.latencyMillis == 0)
+            #expect(try await arm(#"{"target":"latency","delayMillis":60}"#) == 200)
+            let start = ContinuousClock.now
+            #expect(try await stripe.session().status == 200)
+            #expect(ContinuousClock.now - start >= .milliseconds(60))
+            _ = try await stripe.client.executeRequest(
+                uri: "/_stripe/_emulator/faults", method: .delete, headers: [:], body: nil)
+            #expect(stripe.emulator.faults.latencyMillis == 0)
+        }
+    }
+
     // MARK: URLs and pages
 
     @Test(

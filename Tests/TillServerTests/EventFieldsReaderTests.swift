@@ -2,7 +2,7 @@ import Foundation
 import StripeAPI
 import Testing
 
-@testable import TillServer
+@_spi(Bench) @testable import TillServer
 
 /// The webhook path reads events with a hand-written reader (StripeFacts+Reader.swift); JSONDecoder over the same
 /// `Decodable` fields is the reference it must agree with, on every event Till knows and on bodies that are not

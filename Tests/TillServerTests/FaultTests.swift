@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import TillServer
+@_spi(Bench) @testable import TillServer
 
 /// Stripe misbehaving, through the emulator's fault switches: Till retries with the same Idempotency-Key, never makes
 /// a second session or refund, answers 502 `stripe_error` when Stripe stays down, and ends every order right when

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import TillServer
+@_spi(Bench) @testable import TillServer
 
 @Suite("Orders")
 struct OrderTests {

@@ -3,7 +3,7 @@ import HTTPTypes
 import StripeAPI
 import Testing
 
-@testable import TillServer
+@_spi(Bench) @testable import TillServer
 
 /// End to end against the embedded emulator, with no hand-made webhook: Till's own Stripe client creates the
 /// session, the emulator takes the payment and delivers signed webhooks to Till.

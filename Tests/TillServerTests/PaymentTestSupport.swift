@@ -2,7 +2,7 @@ import Foundation
 import StripeAPI
 import Testing
 
-@testable import TillServer
+@_spi(Bench) @testable import TillServer
 
 extension API {
     /// A user with an order of `quantity` of a fresh product.

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import TillSQLite
 
-@testable import TillServer
+@_spi(Bench) @testable import TillServer
 
 /// The gathering VFS (SQLiteLogVFS) holds a commit's log writes in memory until the commit frame; these check that
 /// what it commits is in the file for every other connection, whatever the size of the transaction, and that a

@@ -4,7 +4,7 @@ import Logging
 import StripeAPI
 import Testing
 
-@testable import TillServer
+@_spi(Bench) @testable import TillServer
 
 /// Keeps every log line in memory, for checking that no secret reaches the log.
 final class CapturingLogHandler: LogHandler, @unchecked Sendable {

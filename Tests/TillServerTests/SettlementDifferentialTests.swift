@@ -5,7 +5,7 @@ import StripeAPI
 import Testing
 import TillCore
 
-@testable import TillServer
+@_spi(Bench) @testable import TillServer
 
 /// The one applier, held to its promise: a batch of reports ends the database exactly as the same reports applied one
 /// at a time. Random sequences of Stripe-shaped events (every type Till acts on, duplicates, reorders, late successes,

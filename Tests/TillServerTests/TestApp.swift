@@ -8,7 +8,7 @@ import ServiceLifecycle
 import Synchronization
 import Testing
 
-@testable import TillServer
+@_spi(Bench) @testable import TillServer
 
 #if canImport(Glibc)
     import Glibc

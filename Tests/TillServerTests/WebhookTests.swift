@@ -2,7 +2,7 @@ import Foundation
 import StripeAPI
 import Testing
 
-@testable import TillServer
+@_spi(Bench) @testable import TillServer
 
 /// Hand-made, signed events against Till's webhook endpoint: duplicates, reorderings, late successes, bad input.
 @Suite("Webhooks")

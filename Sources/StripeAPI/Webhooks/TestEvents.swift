@@ -297,8 +297,18 @@ public enum TestEvents {
     public static func randomId(_ prefix: String) -> String { prefix + "_" + randomToken(24) }
 
     public static func randomToken(_ count: Int) -> String {
-        let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+        // Ten letters or digits from each 64-bit draw (62^10 < 2^64), rather than a draw (a getrandom system call)
+        // for every character: ids are made on the emulator's hot path.
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789".utf8)
         var generator = SystemRandomNumberGenerator()
-        return String((0..<count).map { _ in alphabet.randomElement(using: &generator)! })
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(max(count, 0))
+        var draw: UInt64 = 0
+        for index in 0..<max(count, 0) {
+            if index % 10 == 0 { draw = generator.next() }
+            bytes.append(alphabet[Int(draw % 62)])
+            draw /= 62
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

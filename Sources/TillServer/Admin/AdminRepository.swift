@@ -151,13 +151,13 @@ struct AdminRepository: Sendable {
 }
 
 /// `order` in the contract plus the customer's email.
-struct AdminOrder: Encodable, Sendable {
+@_spi(Bench) public struct AdminOrder: Encodable, Sendable {
     var order: Order
     let userEmail: String?
 
     enum CodingKeys: String, CodingKey { case userEmail }
 
-    func encode(to encoder: any Encoder) throws {
+    @_spi(Bench) public func encode(to encoder: any Encoder) throws {
         try order.encode(to: encoder)
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(userEmail, forKey: .userEmail)

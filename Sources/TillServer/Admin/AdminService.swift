@@ -3,12 +3,17 @@ import TillCore
 
 /// The admin console's questions: the dashboard's figures, the order search, and the story of an order or a payment
 /// told from stored records. Read-only; refunds, replays and catalog edits go through the existing routes.
-struct AdminService: Sendable {
+@_spi(Bench) public struct AdminService: Sendable {
     let database: any Database
     let clock: TillClock
     let repository = AdminRepository()
     static let lowStockThreshold = 5
-    static let day = 86_400_000
+    @_spi(Bench) public static let day = 86_400_000
+
+    @_spi(Bench) public init(database: any Database, clock: TillClock) {
+        self.database = database
+        self.clock = clock
+    }
 
     struct Period: Encodable, Sendable {
         let from: String
@@ -16,18 +21,18 @@ struct AdminService: Sendable {
         let paid: [AdminRepository.PaidTotal]
     }
 
-    struct Summary: Encodable, Sendable {
+    @_spi(Bench) public struct Summary: Encodable, Sendable {
         let generatedAt: String
         let today: Period
         let week: Period
-        let ordersByStatus: [String: Int]
+        @_spi(Bench) public let ordersByStatus: [String: Int]
         let failedWebhooks: Int
         let lowStockThreshold: Int
         let lowStock: [Product]
     }
 
     /// Today and this week (from Monday) are UTC days.
-    func summary() async throws -> Summary {
+    @_spi(Bench) public func summary() async throws -> Summary {
         let now = clock.nowMillis()
         let today = now - now % Self.day
         let daysSinceMonday = (today / Self.day + 3) % 7  // 1970-01-01 was a Thursday
@@ -48,7 +53,7 @@ struct AdminService: Sendable {
         }
     }
 
-    func orders(query: [String: String], page: PageRequest) async throws -> Page<AdminOrder> {
+    @_spi(Bench) public func orders(query: [String: String], page: PageRequest) async throws -> Page<AdminOrder> {
         var filter = AdminRepository.OrderFilter()
         if let status = query["status"].flatMap({ $0.isEmpty ? nil : $0 }) {
             guard OrderStatus(rawValue: status) != nil else {

@@ -44,6 +44,8 @@ public struct AppConfig: Sendable, CustomStringConvertible {
     /// How long an issued token lives.
     public var tokenLifetimeSeconds: Int = 24 * 3600
     public var loginLimits = LoginRateLimiter.Limits()
+    /// `POST /api/payments/:id/sync` reads a payment from Stripe at most once in this many milliseconds.
+    public var syncIntervalMillis = 2000
     /// How long a user's role (and existence) read from the database is trusted before it is read again.
     public var roleCacheMillis = 5000
     /// How long a processor holds a webhook event it is applying (`WEBHOOK_LEASE_SECONDS`); after a crash, other

@@ -78,17 +78,17 @@ extension Order: Encodable {
 }
 
 /// `{"data": [...], "hasMore": bool}`.
-struct Page<Element: Encodable & Sendable>: Encodable, Sendable {
+@_spi(Bench) public struct Page<Element: Encodable & Sendable>: Encodable, Sendable {
     let data: [Element]
     let hasMore: Bool
 }
 
 /// `limit` and `startingAfter` of a list request, checked.
-struct PageRequest: Sendable {
+@_spi(Bench) public struct PageRequest: Sendable {
     let limit: Int
     let startingAfter: String?
 
-    init(limit: Int = 20, startingAfter: String? = nil) {
+    @_spi(Bench) public init(limit: Int = 20, startingAfter: String? = nil) {
         self.limit = limit
         self.startingAfter = startingAfter
     }

@@ -17,7 +17,7 @@ struct PaymentService: Sendable {
     let orders = OrderRepository()
     let catalog = CatalogRepository()
     let users = UserRepository()
-    let recentSyncs = RecentSyncs(intervalMillis: 2000)
+    let recentSyncs: RecentSyncs
 
     struct CheckoutResponse: Encodable, Sendable {
         let url: String

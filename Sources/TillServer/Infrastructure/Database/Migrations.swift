@@ -4,7 +4,7 @@ import SQLKit
 /// The schema as an ordered list of steps; each runs once, recorded in `till_migrations`.
 /// The SQL is the common ground of SQLite and PostgreSQL: TEXT ids, BIGINT money and epoch-millisecond times.
 /// Constraints guard the invariants (stock and balances never negative, one user per email).
-enum Migrations {
+@_spi(Bench) public enum Migrations {
     struct Migration: Sendable {
         let version: Int
         let name: String
@@ -191,7 +191,7 @@ enum Migrations {
     /// Applies every migration not yet recorded, each in its own transaction. On PostgreSQL an advisory lock makes
     /// instances starting together take turns. Returns the versions applied now.
     @discardableResult
-    static func run(on database: any Database, logger: Logger) async throws -> [Int] {
+    @_spi(Bench) public static func run(on database: any Database, logger: Logger) async throws -> [Int] {
         try await database.withConnection { db in
             try await db.raw(
                 "CREATE TABLE IF NOT EXISTS till_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)"

@@ -1,0 +1,214 @@
+import Foundation
+import Logging
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Log lines handed over by many threads and written in batches by a thread of its own.
+///
+/// `append` takes a mutex only to copy the line's bytes into a buffer; the writer thread swaps the buffer out and
+/// writes it with one call of the sink. A caller never waits for the sink: when the buffer already holds `capacity`
+/// bytes (the sink stalled or cannot keep up), the line is dropped and counted, and the writer reports how many
+/// were dropped once it can write again.
+public final class LogWriter: Sendable {
+    /// Writes all the bytes, or gives up on them (a failed write of a log is not retried).
+    public typealias Sink = @Sendable (UnsafeRawBufferPointer) -> Void
+
+    private struct State {
+        var buffer: [UInt8] = []
+        var spare: [UInt8] = []
+        var dropped = 0
+        var writing = false
+        var closed = false
+    }
+
+    private let state = Mutex(State())
+    private let wake = DispatchSemaphore(value: 0)
+    private let sink: Sink
+    private let capacity: Int
+    private let droppedTotal = Atomic<Int>(0)
+
+    /// `capacity`: bytes waiting for the sink beyond which lines are dropped (at least 4 KiB).
+    public init(capacity: Int = 4 << 20, sink: @escaping Sink) {
+        self.capacity = max(capacity, 4096)
+        self.sink = sink
+        let thread = Thread { [self] in self.run() }
+        thread.name = "till-log-writer"
+        thread.start()
+    }
+
+    /// Standard output (file descriptor 1), written with `write(2)`.
+    public static func standardOutput(capacity: Int = 4 << 20) -> LogWriter {
+        LogWriter(capacity: capacity, sink: Self.fileDescriptorSink(1))
+    }
+
+    /// A sink that writes to `fd`, going on after partial writes; an error gives up on the batch.
+    public static func fileDescriptorSink(_ fd: Int32) -> Sink {
+        { bytes in
+            guard var base = bytes.baseAddress else { return }
+            var left = bytes.count
+            while left > 0 {
+                let written = write(fd, base, left)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    return
+                }
+                left -= written
+                base += written
+            }
+        }
+    }
+
+    /// Lines dropped so far because the sink did not keep up.
+    public var dropped: Int { droppedTotal.load(ordering: .relaxed) }
+
+    /// Queues one line (which should end with a newline); never blocks on the sink.
+    public func append(_ line: some Collection<UInt8>) {
+        let signal = state.withLock { state -> Bool in
+            guard !state.closed, state.buffer.count + line.count <= capacity else {
+                state.dropped += 1
+                return false
+            }
+            let wasIdle = state.buffer.isEmpty
+            state.buffer.append(contentsOf: line)
+            return wasIdle
+        }
+        if signal { wake.signal() }
+    }
+
+    /// Writes what is queued and ends the writer thread; later lines are dropped.
+    public func close() {
+        state.withLock { $0.closed = true }
+        wake.signal()
+    }
+
+    /// Waits (up to `timeout`) until every queued line has reached the sink: for the end of the process.
+    public func flush(timeout: Duration = .seconds(2)) {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if state.withLock({ $0.buffer.isEmpty && !$0.writing }) { return }
+            wake.signal()
+            usleep(1000)
+        }
+    }
+
+    private func run() {
+        while true {
+            wake.wait()
+            var batch: [UInt8] = []
+            let (dropped, closed) = state.withLock { state -> (Int, Bool) in
+                swap(&batch, &state.buffer)
+                state.buffer = state.spare
+                state.spare = []
+                let dropped = state.dropped
+                state.dropped = 0
+                state.writing = !batch.isEmpty || dropped > 0
+                return (dropped, state.closed)
+            }
+            if !batch.isEmpty { batch.withUnsafeBytes { sink($0) } }
+            if dropped > 0 {
+                droppedTotal.add(dropped, ordering: .relaxed)
+                let note =
+                    "\(LogFormat.timestamp()) warning till : [TillServer] log: dropped \(dropped) lines (the output did not keep up)\n"
+                Array(note.utf8).withUnsafeBytes { sink($0) }
+            }
+            batch.removeAll(keepingCapacity: true)
+            state.withLock { state in
+                if state.spare.capacity < batch.capacity { state.spare = batch }
+                state.writing = false
+            }
+            if closed { return }
+        }
+    }
+}
+
+/// A swift-log handler that formats a line on the caller's thread, as swift-log's `StreamLogHandler` does
+/// (`<time> <level> <label> : <metadata> [<source>] <message>`, the time in UTC), and hands it to a `LogWriter`.
+public struct BatchedLogHandler: LogHandler {
+    public var logLevel: Logger.Level
+    public var metadata: Logger.Metadata = [:]
+    public var metadataProvider: Logger.MetadataProvider?
+    private let label: String
+    private let writer: LogWriter
+
+    public init(
+        label: String, writer: LogWriter, level: Logger.Level = .info, metadataProvider: Logger.MetadataProvider? = nil
+    ) {
+        self.label = label
+        self.writer = writer
+        self.logLevel = level
+        self.metadataProvider = metadataProvider
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var line = LogFormat.timestamp()
+        line.reserveCapacity(256)
+        line += " "
+        line += event.level.rawValue
+        line += " "
+        line += label
+        line += " :"
+        var merged = metadata
+        if let provided = metadataProvider?.get(), !provided.isEmpty { merged.merge(provided) { $1 } }
+        if let extra = event.metadata, !extra.isEmpty { merged.merge(extra) { $1 } }
+        for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
+            line += " "
+            line += key
+            line += "="
+            line += value.description
+        }
+        line += " ["
+        line += event.source
+        line += "] "
+        line += event.message.description
+        line += "\n"
+        writer.append(line.utf8)
+    }
+}
+
+enum LogFormat {
+    /// `2026-12-04T17:40:01.123Z`, built from digits without a formatter.
+    static func timestamp() -> String {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        var seconds = now.tv_sec
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        var out: [UInt8] = []
+        out.reserveCapacity(24)
+        func digits(_ value: Int, _ count: Int) {
+            var divisor = 1
+            for _ in 1..<count { divisor *= 10 }
+            var value = value
+            while divisor > 0 {
+                out.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
+                value %= divisor
+                divisor /= 10
+            }
+        }
+        digits(Int(parts.tm_year) + 1900, 4)
+        out.append(UInt8(ascii: "-"))
+        digits(Int(parts.tm_mon) + 1, 2)
+        out.append(UInt8(ascii: "-"))
+        digits(Int(parts.tm_mday), 2)
+        out.append(UInt8(ascii: "T"))
+        digits(Int(parts.tm_hour), 2)
+        out.append(UInt8(ascii: ":"))
+        digits(Int(parts.tm_min), 2)
+        out.append(UInt8(ascii: ":"))
+        digits(Int(parts.tm_sec), 2)
+        out.append(UInt8(ascii: "."))
+        digits(Int(now.tv_nsec) / 1_000_000, 3)
+        out.append(UInt8(ascii: "Z"))
+        return String(decoding: out, as: UTF8.self)
+    }
+}
