@@ -55,22 +55,29 @@ public struct Till: Sendable {
                     secretKey: key, baseURL: config.stripeAPIBase ?? "https://api.stripe.com",
                     timeout: config.stripeTimeoutSeconds, maxNetworkRetries: config.stripeMaxNetworkRetries)
                 if secrets.isEmpty {
-                    logger.warning("STRIPE_WEBHOOK_SECRET is not set: every webhook will be rejected; payments settle only through sync and the reconciler")
+                    logger.warning(
+                        "STRIPE_WEBHOOK_SECRET is not set: every webhook will be rejected; payments settle only through sync and the reconciler"
+                    )
                 }
             } else {
                 let base = config.publicBaseURL + "/_stripe"
                 let embedded = StripeEmulator(
                     configuration: .init(baseURL: base, retrySchedule: config.emulatorRetrySchedule), logger: logger)
                 if secrets.isEmpty { secrets = [try await emulatorWebhookSecret(database)] }
-                try await embedded.registerWebhookEndpoint(url: config.publicBaseURL + "/api/webhooks/stripe", secret: secrets[0])
+                try await embedded.registerWebhookEndpoint(
+                    url: config.publicBaseURL + "/api/webhooks/stripe", secret: secrets[0])
                 emulator = embedded
                 stripeConfig = StripeConfiguration(
-                    secretKey: emulatorSecretKey, baseURL: config.stripeAPIBase ?? base, timeout: config.stripeTimeoutSeconds,
+                    secretKey: emulatorSecretKey, baseURL: config.stripeAPIBase ?? base,
+                    timeout: config.stripeTimeoutSeconds,
                     maxNetworkRetries: config.stripeMaxNetworkRetries)
-                logger.notice("Stripe: using the embedded emulator (no STRIPE_SECRET_KEY); no real money moves", metadata: ["stripe.api_base": "\(base)"])
+                logger.notice(
+                    "Stripe: using the embedded emulator (no STRIPE_SECRET_KEY); no real money moves",
+                    metadata: ["stripe.api_base": "\(base)"])
             }
             var httpConfiguration = HTTPClient.Configuration()
-            httpConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 256)
+            httpConfiguration.connectionPool = .init(
+                idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 256)
             let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
             let stripe = StripeClient(configuration: stripeConfig, httpClient: http, logger: logger)
             let settlement = SettlementService(database: database, stripe: stripe, clock: clock, logger: logger)
@@ -79,14 +86,16 @@ public struct Till: Sendable {
                 publishableKey: config.stripePublishableKey ?? emulatorPublishableKey, clock: clock, logger: logger,
                 recentSyncs: RecentSyncs(intervalMillis: config.syncIntervalMillis))
             let processor = WebhookProcessor(
-                database: database, settlement: settlement, clock: clock, logger: logger, leaseSeconds: config.webhookLeaseSeconds)
+                database: database, settlement: settlement, clock: clock, logger: logger,
+                leaseSeconds: config.webhookLeaseSeconds)
             let reconciler = Reconciler(
                 database: database, paymentService: payments, settlement: settlement, clock: clock, logger: logger,
                 orderTTLSeconds: config.orderTTLSeconds, staleAfterSeconds: config.reconcileStaleAfterSeconds,
                 interval: config.reconcileInterval)
             return Till(
                 config: config, database: database, auth: auth, registry: PrometheusCollectorRegistry(), clock: clock,
-                logger: logger, stripe: stripe, http: http, emulator: emulator, webhookSecrets: secrets, settlement: settlement,
+                logger: logger, stripe: stripe, http: http, emulator: emulator, webhookSecrets: secrets,
+                settlement: settlement,
                 payments: payments, processor: processor, reconciler: reconciler)
         } catch {
             await database.close()
@@ -99,7 +108,9 @@ public struct Till: Sendable {
     static func emulatorWebhookSecret(_ database: any Database) async throws -> String {
         let candidate = "whsec_" + AppConfig.randomSecret()
         return try await database.withConnection { db in
-            try await db.raw("INSERT INTO settings (name, value) VALUES ('emulator_webhook_secret', \(bind: candidate)) ON CONFLICT (name) DO NOTHING").run()
+            try await db.raw(
+                "INSERT INTO settings (name, value) VALUES ('emulator_webhook_secret', \(bind: candidate)) ON CONFLICT (name) DO NOTHING"
+            ).run()
             return try await db.raw("SELECT value FROM settings WHERE name = 'emulator_webhook_secret'")
                 .first(decodingColumn: "value", as: String.self) ?? candidate
         }
@@ -122,7 +133,8 @@ public struct Till: Sendable {
         ).addRoutes(to: router)
         WebhookController(
             inbox: WebhookInbox(database: database, settlement: settlement, processor: processor, clock: clock),
-            secrets: webhookSecrets, clock: clock).addRoutes(to: router)
+            secrets: webhookSecrets, clock: clock
+        ).addRoutes(to: router)
         if let emulator { emulator.addRoutes(to: router.group("_stripe")) }
         WebController().addRoutes(to: router)
 
@@ -204,7 +216,8 @@ extension Till {
         let database = try await DatabaseOpener.open(config.database, logger: logger)
         defer { Task { await database.close() } }
         return try? await database.withConnection { db in
-            try await db.raw("SELECT value FROM settings WHERE name = 'emulator_webhook_secret'").first(decodingColumn: "value", as: String.self)
+            try await db.raw("SELECT value FROM settings WHERE name = 'emulator_webhook_secret'").first(
+                decodingColumn: "value", as: String.self)
         }
     }
 }

@@ -116,7 +116,8 @@ struct Trigger: AsyncParsableCommand {
     @Option(name: .customLong("amount-refunded"), help: "For charge.refunded: the amount refunded so far.")
     var amountRefunded: Int?
     @Flag(help: "For checkout.session.completed: payment_status unpaid (a delayed payment method).") var unpaid = false
-    @Option(help: "For invoice.* and customer.subscription.*: the Stripe subscription id (sub_...).") var subscription: String?
+    @Option(help: "For invoice.* and customer.subscription.*: the Stripe subscription id (sub_...).") var subscription:
+        String?
     @Option(help: "For invoice.*: the invoice id (in_...).") var invoice: String?
     @Option(help: "For invoice.* and customer.subscription.*: the customer id (cus_...).") var customer: String?
     @Option(
@@ -124,10 +125,12 @@ struct Trigger: AsyncParsableCommand {
         help: "For billing events: the subscription's metadata, key=value (repeat), e.g. subscriptionId=... userId=...")
     var subscriptionMetadata: [String] = []
     @Option(
-        name: .customLong("subscription-status"), help: "For customer.subscription.updated: the status (default active).")
+        name: .customLong("subscription-status"),
+        help: "For customer.subscription.updated: the status (default active).")
     var subscriptionStatus: String?
     @Flag(
-        name: .customLong("cancel-at-period-end"), help: "For customer.subscription.updated: cancel_at_period_end true.")
+        name: .customLong("cancel-at-period-end"), help: "For customer.subscription.updated: cancel_at_period_end true."
+    )
     var cancelAtPeriodEnd = false
     @Option(help: "How many distinct events to send.") var count: Int = 1
     @Flag(help: "Deliver every event twice, as Stripe sometimes does.") var duplicate = false
@@ -153,7 +156,9 @@ struct Trigger: AsyncParsableCommand {
         options.cancelAtPeriodEnd = cancelAtPeriodEnd
         for pair in subscriptionMetadata {
             let parts = pair.split(separator: "=", maxSplits: 1)
-            guard parts.count == 2 else { throw ValidationError("--subscription-metadata takes key=value (got \(pair))") }
+            guard parts.count == 2 else {
+                throw ValidationError("--subscription-metadata takes key=value (got \(pair))")
+            }
             options.subscriptionMetadata[String(parts[0])] = String(parts[1])
         }
         let deliveries = try await WebhookTrigger(url: to, secrets: secrets)

@@ -57,7 +57,8 @@ import TillCore
         var filter = AdminRepository.OrderFilter()
         if let status = query["status"].flatMap({ $0.isEmpty ? nil : $0 }) {
             guard OrderStatus(rawValue: status) != nil else {
-                throw TillError.invalid("status must be one of " + OrderStatus.allCases.map(\.rawValue).joined(separator: ", "))
+                throw TillError.invalid(
+                    "status must be one of " + OrderStatus.allCases.map(\.rawValue).joined(separator: ", "))
             }
             filter.status = status
         }

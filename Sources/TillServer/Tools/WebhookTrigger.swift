@@ -22,7 +22,9 @@ public struct WebhookTrigger: Sendable {
     }
 
     /// Sends `count` distinct events of `type` (each twice with `duplicate`), one after another.
-    public func send(type: String, options: TestEvents.Options, count: Int = 1, duplicate: Bool = false) async throws -> [Delivery] {
+    public func send(type: String, options: TestEvents.Options, count: Int = 1, duplicate: Bool = false) async throws
+        -> [Delivery]
+    {
         var deliveries: [Delivery] = []
         for _ in 0..<max(count, 1) {
             let event = try TestEvents.make(type: type, options: options)
@@ -41,7 +43,8 @@ public struct WebhookTrigger: Sendable {
         request.headers.add(name: "User-Agent", value: "Stripe/1.0 (+https://stripe.com/docs/webhooks)")
         request.headers.add(
             name: "Stripe-Signature",
-            value: WebhookSignature.header(payload: payload, secrets: secrets, timestamp: Int(Date().timeIntervalSince1970)))
+            value: WebhookSignature.header(
+                payload: payload, secrets: secrets, timestamp: Int(Date().timeIntervalSince1970)))
         request.body = .bytes(ByteBuffer(bytes: payload))
         let response = try await http.execute(request, timeout: .seconds(30))
         let body = try await response.body.collect(upTo: 1 << 20)

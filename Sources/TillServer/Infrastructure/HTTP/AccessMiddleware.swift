@@ -20,12 +20,15 @@ struct AccessMiddleware: RouterMiddleware {
         .seconds(5),
     ]
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
         let start = ContinuousClock.now
         let response = try await next(request, context)
         let elapsed = ContinuousClock.now - start
         let route = context.endpointPath ?? "unmatched"
-        let (counter, histogram) = metrics.series(method: request.method.rawValue, route: route, status: Int(response.status.code))
+        let (counter, histogram) = metrics.series(
+            method: request.method.rawValue, route: route, status: Int(response.status.code))
         counter.increment()
         histogram.record(elapsed)
         context.logger.info(
@@ -61,7 +64,8 @@ final class RouteMetrics: Sendable {
         let labels = [("method", method), ("route", route), ("status", String(status))]
         let made = (
             registry.makeCounter(name: "http_requests_total", labels: labels),
-            registry.makeDurationHistogram(name: "http_request_duration_seconds", labels: labels, buckets: AccessMiddleware.buckets)
+            registry.makeDurationHistogram(
+                name: "http_request_duration_seconds", labels: labels, buckets: AccessMiddleware.buckets)
         )
         cache.withLock { $0[key] = made }
         return made
