@@ -31,6 +31,8 @@ public final class LogWriter: Sendable {
     private let sink: Sink
     private let capacity: Int
     private let droppedTotal = Atomic<Int>(0)
+    /// The writer's pause after each batch: at most this much delay for a line, and a few hundred batches a second.
+    static let pauseMicroseconds: UInt32 = 2000
 
     /// `capacity`: bytes waiting for the sink beyond which lines are dropped (at least 4 KiB).
     public init(capacity: Int = 4 << 20, sink: @escaping Sink) {
@@ -109,7 +111,8 @@ public final class LogWriter: Sendable {
                 state.writing = !batch.isEmpty || dropped > 0
                 return (dropped, state.closed)
             }
-            if !batch.isEmpty { batch.withUnsafeBytes { sink($0) } }
+            let wrote = !batch.isEmpty
+            if wrote { batch.withUnsafeBytes { sink($0) } }
             if dropped > 0 {
                 droppedTotal.add(dropped, ordering: .relaxed)
                 let note =
@@ -122,6 +125,9 @@ public final class LogWriter: Sendable {
                 state.writing = false
             }
             if closed { return }
+            // A pause before the next batch: lines meanwhile gather in the buffer, and since only a line into an
+            // empty buffer wakes the writer, callers make far fewer wake-up calls (one a batch, not one a line).
+            if wrote { usleep(Self.pauseMicroseconds) }
         }
     }
 }
