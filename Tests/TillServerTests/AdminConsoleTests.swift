@@ -203,6 +203,9 @@ struct AdminConsoleTests {
             }
             #expect(try await api.call(.get, "/admin/webhooks").text.contains("<title>Webhooks · Till admin</title>"))
             #expect(try await api.call(.get, "/account").text.contains("<title>Account · Till</title>"))
+            #expect(
+                try await api.call(.get, "/checkout/cancel").text.contains("<title>Checkout cancelled · Till</title>"))
+            #expect(!(try await api.call(.get, "/admin/orders").text.contains("{{")))
             #expect(try await api.call(.get, "/admin/orders").text.contains("/assets/admin-orders.js"))
         }
     }

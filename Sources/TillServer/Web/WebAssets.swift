@@ -51,8 +51,8 @@ struct WebAssets: Sendable {
         return WebAssets(files: files)
     }
 
-    /// Pages share their top (head, header, sign-in) through `<!--include partials/NAME.html title="T"-->` lines,
-    /// replaced once at load by that file with `{{title}}` filled in, so each page holds only what is its own.
+    /// Pages share their top and bottom through `<!--include partials/NAME.html key="value" ...-->` lines, replaced
+    /// once at load by that file with each `{{key}}` filled in, so each page holds only what is its own.
     static func expandIncludes(_ page: String, root: String) throws -> String {
         var lines: [String] = []
         for line in page.split(separator: "\n", omittingEmptySubsequences: false) {
@@ -60,18 +60,20 @@ struct WebAssets: Sendable {
                 lines.append(String(line))
                 continue
             }
-            let parts = line.dropFirst("<!--include ".count).dropLast(3).split(separator: " ", maxSplits: 1)
-            let name = String(parts[0])
-            let title =
-                parts.count > 1
-                ? String(parts[1]).replacingOccurrences(of: "title=", with: "")
-                    .trimmingCharacters(in: CharacterSet(charactersIn: "\"")) : ""
+            let directive = line.dropFirst("<!--include ".count).dropLast(3)
+            let name = String(directive.prefix { $0 != " " })
             guard !name.contains(".."),
-                let partial = try? String(contentsOfFile: root + "/pages/" + name, encoding: .utf8)
+                var partial = try? String(contentsOfFile: root + "/pages/" + name, encoding: .utf8)
             else {
                 throw CocoaError(.fileReadNoSuchFile, userInfo: [NSFilePathErrorKey: root + "/pages/" + name])
             }
-            lines.append(partial.replacingOccurrences(of: "{{title}}", with: title).trimmingCharacters(in: .newlines))
+            // key="value" pairs; a value may hold spaces.
+            let quoted = directive.dropFirst(name.count).split(separator: "\"", omittingEmptySubsequences: false)
+            for index in stride(from: 0, to: quoted.count - 1, by: 2) {
+                let key = quoted[index].trimmingCharacters(in: .whitespaces).dropLast()  // the "="
+                partial = partial.replacingOccurrences(of: "{{\(key)}}", with: String(quoted[index + 1]))
+            }
+            lines.append(partial.trimmingCharacters(in: .newlines))
         }
         return lines.joined(separator: "\n")
     }
