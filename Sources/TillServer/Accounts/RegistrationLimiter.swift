@@ -15,8 +15,7 @@ final class RegistrationLimiter: Sendable {
         guard perHour > 0 else { return nil }
         let hour = 3600 * 1000
         return windows.withLock { windows -> Int? in
-            if windows.count >= maxEntries { windows = windows.filter { now - $0.value.start < hour } }
-            if windows.count >= maxEntries { windows.removeAll() }
+            windows.makeRoom(limit: maxEntries) { now - $0.start < hour }
             let key = address ?? "-"
             var window = windows[key] ?? (now, 0)
             if now - window.start >= hour { window = (now, 0) }

@@ -24,8 +24,7 @@ final class RoleCache: Sendable {
     func store(_ userId: String, role: Role?, now: Int) {
         guard ttlMillis > 0 else { return }
         entries.withLock { entries in
-            if entries.count >= maxEntries { entries = entries.filter { now - $0.value.at < ttlMillis } }
-            if entries.count >= maxEntries { entries.removeAll() }
+            entries.makeRoom(limit: maxEntries) { now - $0.at < ttlMillis }
             entries[userId] = (role, now)
         }
     }

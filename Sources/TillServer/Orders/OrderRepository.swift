@@ -151,16 +151,11 @@ struct OrderRepository: Sendable {
             .first(decodingColumn: "n", as: Int.self) ?? 0
     }
 
-    /// `PENDING` → `CANCELLED` and its stock back on the shelf, if, and only if, it is still pending and no payment
-    /// holds it open (money in flight, or under review waiting for an admin): the one place
-    /// an order is cancelled (by its owner, by its payment ending, by the expiry sweep). Returns whether it was.
-    /// Runs inside the caller's transaction; products are updated in id order, like every stock change.
-    func cancelReleasingStock(id: String, now: Int, on db: any SQLDatabase) async throws -> Bool {
-        try await cancelReleasingStock(ids: [id], now: now, kind: .sqlite, on: db).contains(id)
-    }
-
-    /// As `cancelReleasingStock(id:)` for several orders in one statement, the stock they held released product by
-    /// product in id order (on PostgreSQL the orders are locked in id order first). Returns those cancelled.
+    /// `PENDING` → `CANCELLED`, their stock back on the shelf, for each of `ids` still pending that no payment holds
+    /// open (money in flight, or under review waiting for an admin): the one place an order is cancelled (by its
+    /// owner, by its payment ending, by the expiry sweep). One statement for the orders (locked in id order on
+    /// PostgreSQL), then the stock they held released product by product in id order, like every stock change. Runs
+    /// inside the caller's transaction; returns the orders it cancelled.
     func cancelReleasingStock(ids: [String], now: Int, kind: DatabaseKind, on db: any SQLDatabase) async throws -> Set<
         String
     > {

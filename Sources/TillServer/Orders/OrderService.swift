@@ -205,14 +205,8 @@ struct OrderService: Sendable {
         let current = try await database.withConnection { db in try await orders.find(id: id, userId: owner, on: db) }
         guard let current else { throw TillError.notFound("Order") }
         guard current.status == .pending else { throw Self.notCancellable(current.status) }
-        let cancelled = try await payments.cancelOrder(id: id)
-        guard
-            let order = try await database.withConnection({ db in try await orders.find(id: id, userId: owner, on: db) }
-            )
-        else {
-            throw TillError.notFound("Order")
-        }
-        guard cancelled else { throw Self.notCancellable(order.status) }
+        guard let order = try await payments.cancelOrder(id: id) else { throw TillError.notFound("Order") }
+        guard order.status == .cancelled else { throw Self.notCancellable(order.status) }
         logger.info("order cancelled", metadata: ["order.id": "\(order.id)"])
         return order
     }

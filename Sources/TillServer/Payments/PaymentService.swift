@@ -321,15 +321,16 @@ struct PaymentService: Sendable {
 
     /// Cancels a pending order: its open sessions and intents are ended at Stripe first, each settled through the
     /// applier (whose decision cancels the order once no payment holds it), then an order that had none is cancelled
-    /// here, its stock released. Returns whether the order ends `CANCELLED`; `false` when a payment turned out to be
-    /// paid (the order is `PAID`) or holds it (money under review).
-    func cancelOrder(id orderId: String) async throws -> Bool {
-        guard try await closeOpenPayments(orderId: orderId) else { return false }
-        let now = clock.nowMillis()
-        _ = try await database.transaction { db in try await orders.cancelReleasingStock(id: orderId, now: now, on: db)
+    /// here, its stock released. Returns the order as it ends: `CANCELLED`, or `PAID` when a payment turned out to be
+    /// paid; `nil` when it no longer exists.
+    func cancelOrder(id orderId: String) async throws -> Order? {
+        if try await closeOpenPayments(orderId: orderId) {
+            let now = clock.nowMillis()
+            _ = try await database.transaction { db in
+                try await orders.cancelReleasingStock(ids: [orderId], now: now, kind: database.kind, on: db)
+            }
         }
-        let order = try await database.withConnection { db in try await orders.find(id: orderId, userId: nil, on: db) }
-        return order?.status == .cancelled
+        return try await database.withConnection { db in try await orders.find(id: orderId, userId: nil, on: db) }
     }
 
     /// Ends the order's open sessions and intents at Stripe before the order is cancelled, so nothing can be paid

@@ -15,8 +15,7 @@ final class RecentSyncs: Sendable {
     func admit(_ paymentId: String, now: Int) -> Bool {
         last.withLock { last in
             if let at = last[paymentId], now - at < intervalMillis { return false }
-            if last.count >= maxEntries { last = last.filter { now - $0.value < intervalMillis } }
-            if last.count >= maxEntries { last.removeAll() }
+            last.makeRoom(limit: maxEntries) { now - $0 < intervalMillis }
             last[paymentId] = now
             return true
         }

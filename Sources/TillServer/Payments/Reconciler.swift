@@ -111,7 +111,7 @@ final class Reconciler: Service, Sendable {
 
     /// Cancels one unpaid order past its time: its open sessions are ended at Stripe first.
     func expire(orderId: String) async throws -> Bool {
-        guard try await paymentService.cancelOrder(id: orderId) else { return false }
+        guard try await paymentService.cancelOrder(id: orderId)?.status == .cancelled else { return false }
         logger.info("unpaid order expired", metadata: ["order.id": "\(orderId)"])
         return true
     }
