@@ -42,4 +42,6 @@ public enum PaymentStatus: String, Sendable, Codable, CaseIterable {
 public enum PaymentKind: String, Sendable, Codable, CaseIterable {
     case order
     case plan
+    /// One paid invoice, or one failed attempt to pay it, of a subscription.
+    case subscription
 }

@@ -15,6 +15,8 @@ public struct TillError: Error, Sendable, Equatable, CustomStringConvertible {
         case payloadTooLarge = "payload_too_large"
         case rateLimited = "rate_limited"
         case tooManyPendingOrders = "too_many_pending_orders"
+        case alreadySubscribed = "already_subscribed"
+        case subscriptionNotActive = "subscription_not_active"
         case stripeError = "stripe_error"
         case busy
         case internalError = "internal"
@@ -26,7 +28,7 @@ public struct TillError: Error, Sendable, Equatable, CustomStringConvertible {
             case .unauthorized: 401
             case .forbidden: 403
             case .notFound: 404
-            case .emailTaken, .orderNotPayable, .insufficientInventory: 409
+            case .emailTaken, .orderNotPayable, .insufficientInventory, .alreadySubscribed, .subscriptionNotActive: 409
             case .payloadTooLarge: 413
             case .idempotencyKeyReused: 422
             case .rateLimited, .tooManyPendingOrders: 429

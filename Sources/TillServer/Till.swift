@@ -25,6 +25,7 @@ public struct Till: Sendable {
     let webhookSecrets: [String]
     let settlement: SettlementService
     let payments: PaymentService
+    let subscriptions: SubscriptionService
     let processor: WebhookProcessor
     let reconciler: Reconciler
 
@@ -85,18 +86,22 @@ public struct Till: Sendable {
                 database: database, stripe: stripe, settlement: settlement, config: config,
                 publishableKey: config.stripePublishableKey ?? emulatorPublishableKey, clock: clock, logger: logger,
                 recentSyncs: RecentSyncs(intervalMillis: config.syncIntervalMillis))
+            let subscriptions = SubscriptionService(
+                database: database, stripe: stripe, settlement: settlement, config: config, clock: clock,
+                logger: logger, recentSyncs: RecentSyncs(intervalMillis: config.syncIntervalMillis))
             let processor = WebhookProcessor(
                 database: database, settlement: settlement, clock: clock, logger: logger,
                 leaseSeconds: config.webhookLeaseSeconds)
             let reconciler = Reconciler(
-                database: database, paymentService: payments, settlement: settlement, clock: clock, logger: logger,
+                database: database, paymentService: payments, subscriptionService: subscriptions,
+                settlement: settlement, clock: clock, logger: logger,
                 orderTTLSeconds: config.orderTTLSeconds, staleAfterSeconds: config.reconcileStaleAfterSeconds,
                 interval: config.reconcileInterval)
             return Till(
                 config: config, database: database, auth: auth, registry: PrometheusCollectorRegistry(), clock: clock,
                 logger: logger, stripe: stripe, http: http, emulator: emulator, webhookSecrets: secrets,
                 settlement: settlement,
-                payments: payments, processor: processor, reconciler: reconciler)
+                payments: payments, subscriptions: subscriptions, processor: processor, reconciler: reconciler)
         } catch {
             await database.close()
             throw error
@@ -141,7 +146,7 @@ public struct Till: Sendable {
         let api = router.group("api").add(middleware: AuthMiddleware(auth: auth, required: false))
         let authenticated = router.group("api").add(middleware: AuthMiddleware(auth: auth, required: true))
         AuthController(auth: auth).addRoutes(public: api, authenticated: authenticated)
-        CatalogController(catalog: CatalogService(database: database, clock: clock))
+        CatalogController(catalog: CatalogService(database: database, stripe: stripe, clock: clock))
             .addRoutes(public: api, authenticated: authenticated)
         let payments = self.payments
         OrderController(
@@ -149,7 +154,8 @@ public struct Till: Sendable {
                 database: database, clock: clock, logger: logger, maxPendingPerUser: config.maxPendingOrdersPerUser,
                 payments: payments)
         ).addRoutes(authenticated: authenticated)
-        PaymentController(payments: payments).addRoutes(authenticated: authenticated)
+        PaymentController(payments: payments, subscriptions: subscriptions).addRoutes(authenticated: authenticated)
+        SubscriptionController(subscriptions: subscriptions).addRoutes(authenticated: authenticated)
         AdminController(database: database, processor: processor, clock: clock).addRoutes(authenticated: authenticated)
         return router
     }

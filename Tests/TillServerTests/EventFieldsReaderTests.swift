@@ -13,7 +13,7 @@ struct EventFieldsReaderTests {
         let id: String
         let type: String
         let object: String?
-        let report: StripeFacts.Report?
+        let report: StripeFacts.Subject?
     }
 
     func read(_ json: String) -> Read? {

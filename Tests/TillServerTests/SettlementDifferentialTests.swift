@@ -96,7 +96,7 @@ struct SettlementDifferentialTests {
                 database: database, stripe: stripe, clock: TillClock { 1_800_000_000_000 }, logger: logger)
             let items = try events.map { event in
                 let fields = try StripeFacts.EventFields.decode(try StripeJSON.encoder().encode(event))
-                return SettlementService.Item(eventId: event.id, report: StripeFacts.from(fields))
+                return SettlementService.Item(eventId: event.id, subject: StripeFacts.from(fields))
             }
             try await body(settlement, items)
             let after = try await dump(database)

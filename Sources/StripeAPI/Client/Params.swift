@@ -46,7 +46,17 @@ public struct CheckoutSessionCreateParams: Encodable, Sendable {
         }
     }
 
+    /// `subscription_data`, for mode `subscription`.
+    public struct SubscriptionData: Encodable, Sendable {
+        public var metadata: [String: String]
+        public init(metadata: [String: String]) {
+            self.metadata = metadata
+        }
+    }
+
     public var mode: String
+    /// The Customer to bill (mode `subscription`); `customer_email` is then left out.
+    public var customer: String?
     public var lineItems: [LineItem]
     public var successUrl: String
     public var cancelUrl: String?
@@ -55,14 +65,18 @@ public struct CheckoutSessionCreateParams: Encodable, Sendable {
     public var expiresAt: Int?
     public var metadata: [String: String]?
     public var paymentIntentData: PaymentIntentData?
+    public var subscriptionData: SubscriptionData?
     public var expand: [String]?
 
     public init(
-        mode: String = "payment", lineItems: [LineItem], successUrl: String, cancelUrl: String? = nil,
-        clientReferenceId: String? = nil, customerEmail: String? = nil, expiresAt: Int? = nil,
-        metadata: [String: String]? = nil, paymentIntentData: PaymentIntentData? = nil, expand: [String]? = nil
+        mode: String = "payment", customer: String? = nil, lineItems: [LineItem], successUrl: String,
+        cancelUrl: String? = nil, clientReferenceId: String? = nil, customerEmail: String? = nil,
+        expiresAt: Int? = nil, metadata: [String: String]? = nil, paymentIntentData: PaymentIntentData? = nil,
+        subscriptionData: SubscriptionData? = nil, expand: [String]? = nil
     ) {
         self.mode = mode
+        self.customer = customer
+        self.subscriptionData = subscriptionData
         self.lineItems = lineItems
         self.successUrl = successUrl
         self.cancelUrl = cancelUrl
@@ -77,6 +91,7 @@ public struct CheckoutSessionCreateParams: Encodable, Sendable {
     // The order of the keys is the order of the encoded parameters.
     enum CodingKeys: String, CodingKey {
         case mode
+        case customer
         case lineItems = "line_items"
         case successUrl = "success_url"
         case cancelUrl = "cancel_url"
@@ -85,6 +100,7 @@ public struct CheckoutSessionCreateParams: Encodable, Sendable {
         case expiresAt = "expires_at"
         case metadata
         case paymentIntentData = "payment_intent_data"
+        case subscriptionData = "subscription_data"
         case expand
     }
 }
@@ -171,16 +187,34 @@ public struct PriceCreateParams: Encodable, Sendable {
             self.name = name
         }
     }
+    /// `recurring`: how often a subscription to this price bills.
+    public struct Recurring: Encodable, Sendable {
+        public var interval: String
+        public var intervalCount: Int
+        public init(interval: String, intervalCount: Int = 1) {
+            self.interval = interval
+            self.intervalCount = intervalCount
+        }
+        enum CodingKeys: String, CodingKey {
+            case interval
+            case intervalCount = "interval_count"
+        }
+    }
     public var currency: String
     public var unitAmount: Int
     public var product: String?
     public var productData: ProductData?
+    public var recurring: Recurring?
 
-    public init(currency: String, unitAmount: Int, product: String? = nil, productData: ProductData? = nil) {
+    public init(
+        currency: String, unitAmount: Int, product: String? = nil, productData: ProductData? = nil,
+        recurring: Recurring? = nil
+    ) {
         self.currency = currency
         self.unitAmount = unitAmount
         self.product = product
         self.productData = productData
+        self.recurring = recurring
     }
 
     enum CodingKeys: String, CodingKey {
@@ -188,6 +222,7 @@ public struct PriceCreateParams: Encodable, Sendable {
         case unitAmount = "unit_amount"
         case product
         case productData = "product_data"
+        case recurring
     }
 }
 
@@ -197,12 +232,21 @@ public struct ListParams: Encodable, Sendable {
     public var startingAfter: String?
     public var paymentIntent: String?
     public var type: String?
+    public var subscription: String?
+    public var invoice: String?
+    public var status: String?
 
-    public init(limit: Int? = nil, startingAfter: String? = nil, paymentIntent: String? = nil, type: String? = nil) {
+    public init(
+        limit: Int? = nil, startingAfter: String? = nil, paymentIntent: String? = nil, type: String? = nil,
+        subscription: String? = nil, invoice: String? = nil, status: String? = nil
+    ) {
         self.limit = limit
         self.startingAfter = startingAfter
         self.paymentIntent = paymentIntent
         self.type = type
+        self.subscription = subscription
+        self.invoice = invoice
+        self.status = status
     }
 
     enum CodingKeys: String, CodingKey {
@@ -210,5 +254,35 @@ public struct ListParams: Encodable, Sendable {
         case startingAfter = "starting_after"
         case paymentIntent = "payment_intent"
         case type
+        case subscription
+        case invoice
+        case status
+    }
+}
+
+/// `POST /v1/customers`.
+public struct CustomerCreateParams: Encodable, Sendable {
+    public var email: String?
+    public var metadata: [String: String]?
+
+    public init(email: String? = nil, metadata: [String: String]? = nil) {
+        self.email = email
+        self.metadata = metadata
+    }
+}
+
+/// `POST /v1/billing_portal/sessions`.
+public struct BillingPortalSessionCreateParams: Encodable, Sendable {
+    public var customer: String
+    public var returnUrl: String?
+
+    public init(customer: String, returnUrl: String? = nil) {
+        self.customer = customer
+        self.returnUrl = returnUrl
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case customer
+        case returnUrl = "return_url"
     }
 }

@@ -123,4 +123,47 @@ extension StripeClient {
     public func retrieveEvent(_ id: String) async throws(StripeError) -> Event {
         try await send(.get, "/v1/events/\(id)")
     }
+
+    // MARK: Billing
+
+    public func createCustomer(_ params: CustomerCreateParams, options: RequestOptions = .init())
+        async throws(StripeError) -> Customer
+    {
+        try await send(.post, "/v1/customers", params: form(params), options: options)
+    }
+
+    public func retrieveSubscription(_ id: String) async throws(StripeError) -> Subscription {
+        try await send(.get, "/v1/subscriptions/\(id)")
+    }
+
+    /// Sets or clears `cancel_at_period_end`.
+    public func updateSubscription(_ id: String, cancelAtPeriodEnd: Bool, options: RequestOptions = .init())
+        async throws(StripeError) -> Subscription
+    {
+        try await send(
+            .post, "/v1/subscriptions/\(id)",
+            params: .object([("cancel_at_period_end", .value(cancelAtPeriodEnd ? "true" : "false"))]),
+            options: options)
+    }
+
+    /// Cancels now (`DELETE /v1/subscriptions/:id`).
+    public func cancelSubscription(_ id: String) async throws(StripeError) -> Subscription {
+        try await send(.delete, "/v1/subscriptions/\(id)")
+    }
+
+    public func listInvoices(_ params: ListParams) async throws(StripeError) -> StripeList<Invoice> {
+        try await send(.get, "/v1/invoices", params: form(params))
+    }
+
+    public func listInvoicePayments(invoice: String) async throws(StripeError) -> StripeList<InvoicePayment> {
+        try await send(.get, "/v1/invoice_payments", params: form(ListParams(invoice: invoice)))
+    }
+
+    public func createBillingPortalSession(
+        _ params: BillingPortalSessionCreateParams, options: RequestOptions = .init()
+    )
+        async throws(StripeError) -> BillingPortalSession
+    {
+        try await send(.post, "/v1/billing_portal/sessions", params: form(params), options: options)
+    }
 }

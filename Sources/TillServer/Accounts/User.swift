@@ -9,6 +9,8 @@ struct User: Sendable {
     let planId: String?
     let creditBalance: Int
     let createdAt: Int
+    /// The user's Stripe Customer, made the first time they pay for a subscription or open the billing portal.
+    var stripeCustomerId: String?
 
     init(
         id: String, email: String, passwordHash: String, role: Role, planId: String?, creditBalance: Int, createdAt: Int
@@ -30,16 +32,17 @@ struct User: Sendable {
         planId = try row.optionalString("plan_id")
         creditBalance = try row.int("credit_balance")
         createdAt = try row.int("created_at")
+        stripeCustomerId = try row.optionalString("stripe_customer_id")
     }
 
-    static let columns = "id, email, password_hash, role, plan_id, credit_balance, created_at"
+    static let columns = "id, email, password_hash, role, plan_id, credit_balance, created_at, stripe_customer_id"
 }
 
 /// `user` in the contract. The password hash never leaves the server.
 struct UserResponse: Encodable, Sendable {
     let user: User
 
-    enum CodingKeys: String, CodingKey { case id, email, role, planId, creditBalance, createdAt }
+    enum CodingKeys: String, CodingKey { case id, email, role, planId, creditBalance, stripeCustomerId, createdAt }
 
     func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
@@ -48,6 +51,7 @@ struct UserResponse: Encodable, Sendable {
         try c.encode(user.role.rawValue, forKey: .role)
         try c.encode(user.planId, forKey: .planId)
         try c.encode(user.creditBalance, forKey: .creditBalance)
+        try c.encode(user.stripeCustomerId, forKey: .stripeCustomerId)
         try c.encode(Timestamps.rfc3339(user.createdAt), forKey: .createdAt)
     }
 }

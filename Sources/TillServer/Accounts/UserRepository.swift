@@ -37,6 +37,37 @@ struct UserRepository: Sendable {
         ).first() != nil
     }
 
+    /// Adds the plan's credits (once per paid invoice of a subscription to it).
+    func addCredits(userId: String, planId: String, on db: any SQLDatabase) async throws {
+        try await db.raw(
+            """
+            UPDATE users SET credit_balance = credit_balance + (SELECT credits FROM plans WHERE id = \(bind: planId))
+            WHERE id = \(bind: userId)
+            """
+        ).run()
+    }
+
+    func setPlan(userId: String, planId: String, on db: any SQLDatabase) async throws {
+        try await db.raw("UPDATE users SET plan_id = \(bind: planId) WHERE id = \(bind: userId)").run()
+    }
+
+    /// Clears the user's plan if it is still `planId` (a plan granted since is kept).
+    func clearPlan(userId: String, planId: String, on db: any SQLDatabase) async throws {
+        try await db.raw(
+            "UPDATE users SET plan_id = NULL WHERE id = \(bind: userId) AND plan_id = \(bind: planId)"
+        ).run()
+    }
+
+    /// Records the user's Stripe Customer unless one is recorded already; answers the one recorded.
+    func setStripeCustomer(userId: String, customerId: String, on db: any SQLDatabase) async throws -> String? {
+        try await db.raw(
+            """
+            UPDATE users SET stripe_customer_id = COALESCE(stripe_customer_id, \(bind: customerId))
+            WHERE id = \(bind: userId) RETURNING stripe_customer_id
+            """
+        ).first(decodingColumn: "stripe_customer_id", as: String?.self) ?? nil
+    }
+
     func find(email: String, on db: any SQLDatabase) async throws -> User? {
         try await db.raw("SELECT \(unsafeRaw: User.columns) FROM users WHERE email = \(bind: email)")
             .first().map(User.init(row:))

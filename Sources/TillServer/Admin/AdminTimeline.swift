@@ -127,6 +127,12 @@ struct AdminTimeline: Sendable {
                     atMillis: payment.createdAt, kind: .intentCreated, title: "Payment intent created",
                     detail: payment.paymentIntentId, amount: payment.amount, currency: payment.currency,
                     paymentId: payment.id))
+        case .invoice:
+            entries.append(
+                TimelineEntry(
+                    atMillis: payment.createdAt, kind: .intentCreated, title: "Subscription invoice charged",
+                    detail: payment.invoiceId, amount: payment.amount, currency: payment.currency,
+                    paymentId: payment.id))
         }
         if let at = payment.succeededAt {
             entries.append(

@@ -80,9 +80,11 @@ struct CatalogRepository: Sendable {
     func insert(_ p: Plan, on db: any SQLDatabase) async throws {
         try await db.raw(
             """
-            INSERT INTO plans (id, name, unit_amount, currency, credits, stripe_price_id, active, created_at)
+            INSERT INTO plans (id, name, unit_amount, currency, credits, stripe_price_id, active, created_at,
+                billing_interval, billing_interval_count)
             VALUES (\(bind: p.id), \(bind: p.name), \(bind: p.unitAmount), \(bind: p.currency), \(bind: p.credits),
-                    \(bind: p.stripePriceId), \(bind: p.active ? 1 : 0), \(bind: p.createdAt))
+                    \(bind: p.stripePriceId), \(bind: p.active ? 1 : 0), \(bind: p.createdAt), \(bind: p.interval),
+                    \(bind: p.intervalCount))
             """
         ).run()
     }

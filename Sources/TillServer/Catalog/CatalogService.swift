@@ -1,10 +1,12 @@
 import Foundation
+import StripeAPI
 import SQLKit
 import TillCore
 
 /// Products and plans: validation, then one statement each.
 struct CatalogService: Sendable {
     let database: any Database
+    let stripe: StripeClient
     let catalog = CatalogRepository()
     let clock: TillClock
 
@@ -30,6 +32,8 @@ struct CatalogService: Sendable {
         let currency: String
         let credits: Int
         let stripePriceId: String?
+        let interval: String?
+        let intervalCount: Int?
     }
 
     func createProduct(_ r: CreateProductRequest) async throws -> Product {
@@ -93,9 +97,37 @@ struct CatalogService: Sendable {
         if let price = r.stripePriceId, !price.hasPrefix("price_") {
             throw TillError.invalid("stripePriceId must be a Stripe price id (price_...)")
         }
+        if let interval = r.interval, !Plan.intervals.contains(interval) {
+            throw TillError.invalid("interval must be one of day, week, month, year")
+        }
+        if let count = r.intervalCount {
+            guard r.interval != nil else { throw TillError.invalid("intervalCount needs an interval") }
+            // Stripe's limit: at most one year between payments.
+            let most = ["day": 365, "week": 52, "month": 12, "year": 1][r.interval ?? ""] ?? 1
+            guard (1...most).contains(count) else {
+                throw TillError.invalid("intervalCount must be from 1 to \(most) for interval \(r.interval ?? "")")
+            }
+        }
+        let id = IDs.make()
+        var priceId = r.stripePriceId
+        if let interval = r.interval, priceId == nil {
+            // A subscription needs a recurring price at Stripe: made before the plan is stored, so that a plan
+            // never exists without one. The plan's id keys the call, so a retry makes no second price.
+            do {
+                priceId = try await stripe.createPrice(
+                    PriceCreateParams(
+                        currency: currency.code, unitAmount: r.unitAmount, productData: .init(name: name),
+                        recurring: .init(interval: interval, intervalCount: r.intervalCount ?? 1)),
+                    options: RequestOptions(idempotencyKey: "till-plan-price-\(id)")
+                ).id
+            } catch {
+                throw PaymentService.stripeError(error)
+            }
+        }
         let plan = Plan(
-            id: IDs.make(), name: name, unitAmount: r.unitAmount, currency: currency.code, credits: r.credits,
-            stripePriceId: r.stripePriceId, active: true, createdAt: clock.nowMillis())
+            id: id, name: name, unitAmount: r.unitAmount, currency: currency.code, credits: r.credits,
+            stripePriceId: priceId, active: true, createdAt: clock.nowMillis(), interval: r.interval,
+            intervalCount: r.interval == nil ? nil : r.intervalCount ?? 1)
         try await database.withConnection { db in try await catalog.insert(plan, on: db) }
         return plan
     }

@@ -53,6 +53,13 @@ struct Plan: Sendable {
     @Nullable var stripePriceId: String?
     let active: Bool
     let createdAt: Int
+    /// `day`, `week`, `month` or `year` for a recurring plan (a subscription); nil for a one-off purchase.
+    @Nullable var interval: String?
+    @Nullable var intervalCount: Int?
+
+    var isRecurring: Bool { interval != nil }
+
+    static let intervals = ["day", "week", "month", "year"]
 
     init(row: any SQLRow) throws {
         id = try row.string("id")
@@ -63,11 +70,13 @@ struct Plan: Sendable {
         stripePriceId = try row.optionalString("stripe_price_id")
         active = try row.bool("active")
         createdAt = try row.int("created_at")
+        interval = try row.optionalString("billing_interval")
+        intervalCount = try row.optionalInt("billing_interval_count")
     }
 
     init(
         id: String, name: String, unitAmount: Int, currency: String, credits: Int, stripePriceId: String?, active: Bool,
-        createdAt: Int
+        createdAt: Int, interval: String? = nil, intervalCount: Int? = nil
     ) {
         self.id = id
         self.name = name
@@ -77,12 +86,17 @@ struct Plan: Sendable {
         self.stripePriceId = stripePriceId
         self.active = active
         self.createdAt = createdAt
+        self.interval = interval
+        self.intervalCount = intervalCount
     }
 
-    static let columns = "id, name, unit_amount, currency, credits, stripe_price_id, active, created_at"
+    static let columns =
+        "id, name, unit_amount, currency, credits, stripe_price_id, active, created_at, billing_interval, billing_interval_count"
 }
 
 /// `plan` in the contract.
 extension Plan: Encodable {
-    enum CodingKeys: String, CodingKey { case id, name, unitAmount, currency, credits, stripePriceId, active }
+    enum CodingKeys: String, CodingKey {
+        case id, name, unitAmount, currency, credits, stripePriceId, active, interval, intervalCount
+    }
 }

@@ -4,6 +4,8 @@ import TillCore
 enum PaymentMethod: String, Sendable {
     case checkout
     case intent
+    /// Stripe charged an invoice of a subscription.
+    case invoice
 }
 
 struct Payment: Sendable {
@@ -13,6 +15,8 @@ struct Payment: Sendable {
     let orderId: String?
     let planId: String?
     let userId: String
+    var subscriptionId: String?
+    var invoiceId: String?
     var checkoutSessionId: String?
     var paymentIntentId: String?
     var checkoutURL: String?
@@ -41,6 +45,8 @@ struct Payment: Sendable {
         orderId = try row.optionalString("order_id")
         planId = try row.optionalString("plan_id")
         userId = try row.string("user_id")
+        subscriptionId = try row.optionalString("subscription_id")
+        invoiceId = try row.optionalString("invoice_id")
         checkoutSessionId = try row.optionalString("checkout_session_id")
         paymentIntentId = try row.optionalString("payment_intent_id")
         checkoutURL = try row.optionalString("checkout_url")
@@ -91,14 +97,15 @@ struct Payment: Sendable {
     static let columns = """
         id, kind, method, order_id, plan_id, user_id, checkout_session_id, payment_intent_id, checkout_url, client_secret,
         amount, currency, status, amount_refunded, refund_requested, needs_refund, disputed, fulfilled, failure_code,
-        failure_message, customer_email, expires_at, created_at, updated_at, succeeded_at
+        failure_message, customer_email, expires_at, created_at, updated_at, succeeded_at, subscription_id, invoice_id
         """
 }
 
 /// `payment` in the contract. The client secret is not part of it (only the owner gets it, from payment-intent).
 extension Payment: Encodable {
     enum CodingKeys: String, CodingKey {
-        case id, kind, orderId, planId, userId, provider, checkoutSessionId, paymentIntentId, amount, currency, status
+        case id, kind, orderId, planId, subscriptionId, invoiceId, userId, provider, checkoutSessionId, paymentIntentId,
+            amount, currency, status
         case amountRefunded, failureCode, failureMessage, customerEmail, disputed, createdAt, updatedAt, succeededAt
     }
 
@@ -108,6 +115,8 @@ extension Payment: Encodable {
         try c.encode(kind.rawValue, forKey: .kind)
         try c.encode(orderId, forKey: .orderId)
         try c.encode(planId, forKey: .planId)
+        try c.encode(subscriptionId, forKey: .subscriptionId)
+        try c.encode(invoiceId, forKey: .invoiceId)
         try c.encode(userId, forKey: .userId)
         try c.encode("stripe", forKey: .provider)
         try c.encode(checkoutSessionId, forKey: .checkoutSessionId)

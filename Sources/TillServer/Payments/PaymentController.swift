@@ -3,6 +3,7 @@ import TillCore
 
 struct PaymentController {
     let payments: PaymentService
+    let subscriptions: SubscriptionService
 
     /// `{amount?}`. Any other key is refused: a misspelt `amount` must not become a refund of everything.
     struct RefundRequest: Decodable {
@@ -39,8 +40,13 @@ struct PaymentController {
             return try JSONCoding.response(created ? .created : .ok, intent)
         }
         group.post("/plans/:id/checkout") { _, context in
-            let (created, session) = try await payments.checkout(
-                planId: try context.parameters.require("id"), identity: try context.requireIdentity())
+            let identity = try context.requireIdentity()
+            let plan = try await payments.activePlan(id: try context.parameters.require("id"))
+            if plan.isRecurring {
+                let (created, session) = try await subscriptions.checkout(plan: plan, identity: identity)
+                return try JSONCoding.response(created ? .created : .ok, session)
+            }
+            let (created, session) = try await payments.checkout(plan: plan, identity: identity)
             return try JSONCoding.response(created ? .created : .ok, session)
         }
         group.get("/orders/:id/payment") { _, context in

@@ -70,9 +70,14 @@ struct PaymentService: Sendable {
 
     // MARK: Checkout for a plan
 
-    func checkout(planId: String, identity: Identity) async throws -> (created: Bool, CheckoutResponse) {
-        let plan = try await database.withConnection { db in try await catalog.plan(id: planId, on: db) }
+    func activePlan(id: String) async throws -> Plan {
+        let plan = try await database.withConnection { db in try await catalog.plan(id: id, on: db) }
         guard let plan, plan.active else { throw TillError.notFound("Plan") }
+        return plan
+    }
+
+    /// A one-off plan (a recurring one is a subscription: `SubscriptionService.checkout`).
+    func checkout(plan: Plan, identity: Identity) async throws -> (created: Bool, CheckoutResponse) {
         let now = clock.nowMillis()
         let payment = try await openOrNew(now: now) { db in
             try await payments.open(userId: identity.userId, planId: plan.id, on: db)
@@ -224,7 +229,7 @@ struct PaymentService: Sendable {
         else {
             throw TillError.invalid("amount must be at most what is left to refund")
         }
-        guard let intentId = payment.paymentIntentId else {
+        guard let intentId = try await paymentIntent(of: payment) else {
             try await database.withConnection { db in
                 try await payments.cancelRefundRequest(id: id, amount: amount, on: db)
             }
@@ -246,11 +251,30 @@ struct PaymentService: Sendable {
 
     /// Gives back, in full, money whose amount or currency did not match its order: refunded at Stripe (all of the
     /// charge, whatever its amount), then settled as `reviewRefunded`, which lets the order go and its stock back.
+    /// The PaymentIntent that took the payment's money. A subscription's invoice names it only in its invoice
+    /// payments: read there the first time, and kept (so the refund's `charge.refunded` finds the payment).
+    private func paymentIntent(of payment: Payment) async throws -> String? {
+        if let known = payment.paymentIntentId { return known }
+        guard payment.kind == .subscription, let invoiceId = payment.invoiceId else { return nil }
+        let paid: String?
+        do {
+            paid = try await stripe.listInvoicePayments(invoice: invoiceId).data.first { $0.status == "paid" }?
+                .paymentIntent
+        } catch {
+            throw Self.stripeError(error)
+        }
+        guard let paid else { return nil }
+        try await database.withConnection { db in
+            try await payments.setDetails([(payment.id, paid, nil)], on: db)
+        }
+        return paid
+    }
+
     private func refundUnderReview(_ payment: Payment, amount: Int?) async throws -> Payment {
         guard amount == nil else {
             throw TillError.invalid("A payment under review is refunded in full: send no amount")
         }
-        guard let intentId = payment.paymentIntentId else {
+        guard let intentId = try await paymentIntent(of: payment) else {
             throw TillError(.stripeError, "The payment has no PaymentIntent to refund yet")
         }
         do {

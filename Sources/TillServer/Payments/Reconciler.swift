@@ -4,10 +4,12 @@ import ServiceLifecycle
 
 /// The safety net under webhooks: re-reads from Stripe the payments that should have settled by now, retries the
 /// refunds that must happen, and cancels orders left unpaid past `ORDER_TTL_SECONDS` (ending their sessions at
-/// Stripe first, and releasing their stock).
+/// Stripe first, and releasing their stock). It also re-reads the live subscriptions whose period ended without Till
+/// hearing of the next one, and the incomplete ones whose checkout expired.
 final class Reconciler: Service, Sendable {
     struct Report: Sendable, Encodable {
         var paymentsSynced = 0
+        var subscriptionsSynced = 0
         var refundsRetried = 0
         var ordersExpired = 0
         var eventsRetried = 0
@@ -15,6 +17,7 @@ final class Reconciler: Service, Sendable {
 
     let database: any Database
     let paymentService: PaymentService
+    let subscriptionService: SubscriptionService
     let settlement: SettlementService
     let clock: TillClock
     let logger: Logger
@@ -24,12 +27,13 @@ final class Reconciler: Service, Sendable {
     let interval: Duration
 
     init(
-        database: any Database, paymentService: PaymentService, settlement: SettlementService, clock: TillClock,
-        logger: Logger,
+        database: any Database, paymentService: PaymentService, subscriptionService: SubscriptionService,
+        settlement: SettlementService, clock: TillClock, logger: Logger,
         orderTTLSeconds: Int, staleAfterSeconds: Int = 3600, interval: Duration = .seconds(30)
     ) {
         self.database = database
         self.paymentService = paymentService
+        self.subscriptionService = subscriptionService
         self.settlement = settlement
         self.clock = clock
         self.logger = logger
@@ -44,11 +48,14 @@ final class Reconciler: Service, Sendable {
                 try await Task.sleep(for: self.interval)
                 do {
                     let report = try await self.pass()
-                    if report.paymentsSynced + report.refundsRetried + report.ordersExpired > 0 {
+                    if report.paymentsSynced + report.subscriptionsSynced + report.refundsRetried
+                        + report.ordersExpired > 0
+                    {
                         self.logger.info(
                             "reconciliation pass",
                             metadata: [
                                 "payments_synced": "\(report.paymentsSynced)",
+                                "subscriptions_synced": "\(report.subscriptionsSynced)",
                                 "refunds_retried": "\(report.refundsRetried)",
                                 "orders_expired": "\(report.ordersExpired)",
                             ])
@@ -79,6 +86,22 @@ final class Reconciler: Service, Sendable {
                 logger.warning(
                     "could not re-read a payment from Stripe",
                     metadata: ["payment.id": "\(payment.id)", "error": "\(error)"])
+            }
+        }
+        // A renewal is due at the period's end; Stripe bills it within the hour, so a period ended longer ago than
+        // the staleness window without news is re-read.
+        let staleSubscriptions = try await database.withConnection { db in
+            try await SubscriptionRepository().stale(
+                periodEndBefore: (now - staleAfterMillis) / 1000, now: now / 1000, limit: 200, on: db)
+        }
+        for subscription in staleSubscriptions {
+            do {
+                _ = try await subscriptionService.sync(subscription)
+                report.subscriptionsSynced += 1
+            } catch {
+                logger.warning(
+                    "could not re-read a subscription from Stripe",
+                    metadata: ["subscription.id": "\(subscription.id)", "error": "\(error)"])
             }
         }
         for payment in try await database.withConnection({ db in try await payments.needingRefund(limit: 100, on: db) })

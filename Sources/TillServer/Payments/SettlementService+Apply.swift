@@ -16,7 +16,20 @@ extension SettlementService {
     /// One report to apply, with the webhook event it came from, if any.
     struct Item: Sendable {
         let eventId: String?
-        let report: StripeFacts.Report?
+        let subject: StripeFacts.Subject?
+
+        init(eventId: String?, subject: StripeFacts.Subject?) {
+            self.eventId = eventId
+            self.subject = subject
+        }
+
+        init(eventId: String?, report: StripeFacts.Report) {
+            self.init(eventId: eventId, subject: .payment(report))
+        }
+
+        var report: StripeFacts.Report? {
+            if case .payment(let report)? = subject { report } else { nil }
+        }
     }
 
     /// What became of an item.
@@ -33,6 +46,8 @@ extension SettlementService {
         var verdicts: [Verdict] = []
         /// Payments whose money must go back in full, to refund at Stripe once the transaction has committed.
         var refunds: [Payment] = []
+        /// Failed attempts at invoices, whose decline code is read from Stripe once the transaction has committed.
+        var declines: [(paymentId: String, invoiceId: String)] = []
     }
 
     /// A payment changed between being read and being written (another processor got there first): the whole batch
@@ -52,11 +67,17 @@ extension SettlementService {
     /// was read.
     func apply(_ items: [Item], on db: any SQLDatabase) async throws -> Outcome {
         let now = clock.nowMillis()
+        var outcome = Outcome()
+        // Subscriptions first: their rows are taken before payments and users, in every transaction.
+        let subscriptionVerdicts = try await applySubscriptions(items, now: now, into: &outcome, on: db)
         var current = try await load(items.compactMap { $0.report?.lookup }, on: db)
         let loaded = current.byId
-        var outcome = Outcome()
         var steps: [Step] = []
-        for item in items {
+        for (index, item) in items.enumerated() {
+            if let verdict = subscriptionVerdicts[index] {
+                outcome.verdicts.append(verdict)
+                continue
+            }
             guard let report = item.report, let found = current.resolve(report.lookup) else {
                 outcome.verdicts.append(.ignored)
                 continue

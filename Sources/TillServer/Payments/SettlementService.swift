@@ -14,6 +14,8 @@ struct SettlementService: Sendable {
     let payments = PaymentRepository()
     let orders = OrderRepository()
     let catalog = CatalogRepository()
+    let subscriptions = SubscriptionRepository()
+    let users = UserRepository()
 
     /// Applies `items` in a transaction of their own: a conflict with another processor decides again from fresh
     /// reads; `record` runs in the same transaction with the verdicts (the processor records its events there).
@@ -28,7 +30,7 @@ struct SettlementService: Sendable {
                     try await record(outcome.verdicts, db)
                     return outcome
                 }
-                for payment in outcome.refunds { await refundInFull(payment) }
+                await afterCommit(outcome)
                 return outcome
             } catch is Conflict {
                 logger.debug("settlement raced another processor; deciding again", metadata: ["attempt": "\(attempt)"])
@@ -43,6 +45,35 @@ struct SettlementService: Sendable {
         let report = StripeFacts.Report(lookup: .init(paymentId: paymentId), facts: facts, details: details)
         _ = try await apply([Item(eventId: nil, report: report)])
         return try await database.withConnection { db in try await payments.find(id: paymentId, on: db) }
+    }
+
+    /// What an outcome leaves to do at Stripe once its transaction has committed: refunds in full, and the decline
+    /// codes of failed invoice attempts (Stripe keeps them on the invoice's PaymentIntent, not on the invoice).
+    func afterCommit(_ outcome: Outcome) async {
+        for payment in outcome.refunds { await refundInFull(payment) }
+        for (paymentId, invoiceId) in outcome.declines {
+            await recordDecline(paymentId: paymentId, invoiceId: invoiceId)
+        }
+    }
+
+    /// Reads the decline of a failed invoice attempt from its PaymentIntent and records it on the payment. A failure
+    /// here loses only the code, never the payment.
+    func recordDecline(paymentId: String, invoiceId: String) async {
+        do {
+            let intentId = try await stripe.listInvoicePayments(invoice: invoiceId).data.compactMap(\.paymentIntent)
+                .last
+            guard let intentId, let error = try await stripe.retrievePaymentIntent(intentId).lastPaymentError else {
+                return
+            }
+            try await database.withConnection { db in
+                try await payments.recordFailure(
+                    id: paymentId, code: error.declineCode ?? error.code, message: error.message, on: db)
+            }
+        } catch {
+            logger.warning(
+                "could not read an invoice's decline from Stripe",
+                metadata: ["payment.id": "\(paymentId)", "error": "\(error)"])
+        }
     }
 
     /// Gives all the money of `payment` back at Stripe. The payment stays marked until Stripe accepts, so the

@@ -176,6 +176,23 @@ struct JSONFieldReader {
         try null() ? nil : string()
     }
 
+    mutating func optionalBool() throws -> Bool? {
+        if try null() { return nil }
+        skipSpace()
+        if peek == UInt8(ascii: "t") {
+            try literal("true")
+            return true
+        }
+        try literal("false")
+        return false
+    }
+
+    /// Calls `element` with each element of an array; `element` reads or skips it.
+    mutating func array(_ element: (inout JSONFieldReader) throws -> Void) throws {
+        try consume(UInt8(ascii: "["))
+        try elements(until: UInt8(ascii: "]"), element)
+    }
+
     /// An integer, or nil for `null`. A fraction or exponent is refused, as JSONDecoder refuses it for an `Int`
     /// unless it is whole; Stripe's amounts are integers.
     mutating func optionalInt() throws -> Int? {
@@ -247,11 +264,13 @@ extension JSONFieldReader {
         var id: String?
         var object: String?
         var type: String?
+        var created: Int?
         var data: Fields.Object?
         try self.object { reader, key in
             switch key {
             case "id": id = try reader.string()
             case "object": object = try reader.optionalString()
+            case "created": created = try reader.optionalInt()
             case "type": type = try reader.string()
             case "data":
                 var inner: Fields.Object?
@@ -264,7 +283,72 @@ extension JSONFieldReader {
             }
         }
         guard let id, let type, let data else { throw fail() }
-        return Fields(id: id, object: object, type: Event.EventType(rawValue: type), data: .init(object: data))
+        return Fields(
+            id: id, object: object, type: Event.EventType(rawValue: type), created: created, data: .init(object: data))
+    }
+
+    /// An expandable reference: `null`, an id, or an object whose `id` is read.
+    private mutating func reference() throws -> Expandable<Fields.Reference>? {
+        if try null() { return nil }
+        if peek == UInt8(ascii: "\"") { return .id(try string()) }
+        var id: String?
+        try object { reader, key in
+            if key == "id" { id = try reader.string() } else { try reader.skip() }
+        }
+        guard let id else { throw fail() }
+        return .object(.init(id: id))
+    }
+
+    /// A `{"key": "value"}` object, or `null`.
+    private mutating func metadata() throws -> [String: String]? {
+        if try null() { return nil }
+        var values: [String: String] = [:]
+        try object { reader, key in values[key] = try reader.string() }
+        return values
+    }
+
+    private mutating func items() throws -> Fields.Items? {
+        if try null() { return nil }
+        var data: [Fields.Item]?
+        try object { reader, key in
+            guard key == "data" else { return try reader.skip() }
+            if try reader.null() { return }
+            var items: [Fields.Item] = []
+            try reader.array { reader in
+                var start: Int?
+                var end: Int?
+                try reader.object { reader, key in
+                    switch key {
+                    case "current_period_start": start = try reader.optionalInt()
+                    case "current_period_end": end = try reader.optionalInt()
+                    default: try reader.skip()
+                    }
+                }
+                items.append(.init(currentPeriodStart: start, currentPeriodEnd: end))
+            }
+            data = items
+        }
+        return .init(data: data)
+    }
+
+    private mutating func parent() throws -> Fields.Parent? {
+        if try null() { return nil }
+        var details: Fields.SubscriptionDetails?
+        try object { reader, key in
+            guard key == "subscription_details" else { return try reader.skip() }
+            if try reader.null() { return }
+            var subscription: Expandable<Fields.Reference>?
+            var metadata: [String: String]?
+            try reader.object { reader, key in
+                switch key {
+                case "subscription": subscription = try reader.reference()
+                case "metadata": metadata = try reader.metadata()
+                default: try reader.skip()
+                }
+            }
+            details = .init(subscription: subscription, metadata: metadata)
+        }
+        return .init(subscriptionDetails: details)
     }
 
     private mutating func eventObject() throws -> Fields.Object {
@@ -282,37 +366,40 @@ extension JSONFieldReader {
         var customerEmail: String?
         var receiptEmail: String?
         var lastPaymentError: Fields.PaymentError?
+        var mode: String?
+        var subscription: Expandable<Fields.Reference>?
+        var status: String?
+        var cancelAtPeriodEnd: Bool?
+        var canceledAt: Int?
+        var endedAt: Int?
+        var items: Fields.Items?
+        var amountPaid: Int?
+        var amountDue: Int?
+        var attemptCount: Int?
+        var parent: Fields.Parent?
         try self.object { reader, key in
             switch key {
             case "object": object = try reader.optionalString()
             case "id": id = try reader.optionalString()
-            case "metadata":
-                if try reader.null() {
-                    metadata = nil
-                    return
-                }
-                var values: [String: String] = [:]
-                try reader.object { reader, key in values[key] = try reader.string() }
-                metadata = values
+            case "metadata": metadata = try reader.metadata()
             case "payment_status": paymentStatus = try reader.optionalString()
             case "amount": amount = try reader.optionalInt()
             case "amount_total": amountTotal = try reader.optionalInt()
             case "amount_received": amountReceived = try reader.optionalInt()
             case "amount_refunded": amountRefunded = try reader.optionalInt()
             case "currency": currency = try reader.optionalString()
-            case "payment_intent":
-                if try reader.null() {
-                    paymentIntent = nil
-                } else if reader.peek == UInt8(ascii: "\"") {
-                    paymentIntent = .id(try reader.string())
-                } else {
-                    var intentId: String?
-                    try reader.object { reader, key in
-                        if key == "id" { intentId = try reader.string() } else { try reader.skip() }
-                    }
-                    guard let intentId else { throw reader.fail() }
-                    paymentIntent = .object(.init(id: intentId))
-                }
+            case "payment_intent": paymentIntent = try reader.reference()
+            case "mode": mode = try reader.optionalString()
+            case "subscription": subscription = try reader.reference()
+            case "status": status = try reader.optionalString()
+            case "cancel_at_period_end": cancelAtPeriodEnd = try reader.optionalBool()
+            case "canceled_at": canceledAt = try reader.optionalInt()
+            case "ended_at": endedAt = try reader.optionalInt()
+            case "items": items = try reader.items()
+            case "amount_paid": amountPaid = try reader.optionalInt()
+            case "amount_due": amountDue = try reader.optionalInt()
+            case "attempt_count": attemptCount = try reader.optionalInt()
+            case "parent": parent = try reader.parent()
             case "customer_details":
                 if try reader.null() {
                     customerDetails = nil
@@ -351,6 +438,8 @@ extension JSONFieldReader {
             amount: amount, amountTotal: amountTotal, amountReceived: amountReceived, amountRefunded: amountRefunded,
             currency: currency, paymentIntent: paymentIntent, customerDetails: customerDetails,
             customerEmail: customerEmail,
-            receiptEmail: receiptEmail, lastPaymentError: lastPaymentError)
+            receiptEmail: receiptEmail, lastPaymentError: lastPaymentError, mode: mode, subscription: subscription,
+            status: status, cancelAtPeriodEnd: cancelAtPeriodEnd, canceledAt: canceledAt, endedAt: endedAt,
+            items: items, amountPaid: amountPaid, amountDue: amountDue, attemptCount: attemptCount, parent: parent)
     }
 }

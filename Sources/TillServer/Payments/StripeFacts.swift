@@ -23,6 +23,26 @@ enum StripeFacts {
         let details: Details
     }
 
+    /// What Stripe says about one of Till's subscriptions.
+    struct SubscriptionReport: Sendable, Equatable {
+        /// Till's id from the subscription's metadata first, then Stripe's subscription id, then the session's.
+        struct Lookup: Sendable, Equatable {
+            var subscriptionId: String?
+            var stripeSubscriptionId: String?
+            var sessionId: String?
+        }
+        let lookup: Lookup
+        let facts: [SubscriptionFact]
+        /// The PaymentIntent that paid an invoice, when the report knows it.
+        var paymentIntentId: String? = nil
+    }
+
+    /// What one event or one read-back is about.
+    enum Subject: Sendable, Equatable {
+        case payment(Report)
+        case subscription(SubscriptionReport)
+    }
+
     /// The fields of a webhook event that settlement reads, and nothing else. Till reads them with its own reader
     /// (`decode`, in StripeFacts+Reader.swift); the `Decodable` conformance is the reference that reader is tested
     /// against.
@@ -30,6 +50,7 @@ enum StripeFacts {
         let id: String
         let object: String?
         let type: Event.EventType
+        let created: Int?
         let data: Payload
 
         struct Payload: Decodable, Sendable {
@@ -51,9 +72,20 @@ enum StripeFacts {
             let customerEmail: String?
             let receiptEmail: String?
             let lastPaymentError: PaymentError?
+            let mode: String?
+            let subscription: Expandable<Reference>?
+            let status: String?
+            let cancelAtPeriodEnd: Bool?
+            let canceledAt: Int?
+            let endedAt: Int?
+            let items: Items?
+            let amountPaid: Int?
+            let amountDue: Int?
+            let attemptCount: Int?
+            let parent: Parent?
 
             enum CodingKeys: String, CodingKey {
-                case object, id, metadata, amount, currency
+                case object, id, metadata, amount, currency, mode, subscription, status, items, parent
                 case paymentStatus = "payment_status"
                 case amountTotal = "amount_total"
                 case amountReceived = "amount_received"
@@ -63,7 +95,38 @@ enum StripeFacts {
                 case customerEmail = "customer_email"
                 case receiptEmail = "receipt_email"
                 case lastPaymentError = "last_payment_error"
+                case cancelAtPeriodEnd = "cancel_at_period_end"
+                case canceledAt = "canceled_at"
+                case endedAt = "ended_at"
+                case amountPaid = "amount_paid"
+                case amountDue = "amount_due"
+                case attemptCount = "attempt_count"
             }
+        }
+
+        /// A subscription's `items` (the period is on them).
+        struct Items: Decodable, Sendable {
+            let data: [Item]?
+        }
+
+        struct Item: Decodable, Sendable {
+            let currentPeriodStart: Int?
+            let currentPeriodEnd: Int?
+            enum CodingKeys: String, CodingKey {
+                case currentPeriodStart = "current_period_start"
+                case currentPeriodEnd = "current_period_end"
+            }
+        }
+
+        /// An invoice's `parent`: the subscription it bills.
+        struct Parent: Decodable, Sendable {
+            let subscriptionDetails: SubscriptionDetails?
+            enum CodingKeys: String, CodingKey { case subscriptionDetails = "subscription_details" }
+        }
+
+        struct SubscriptionDetails: Decodable, Sendable {
+            let subscription: Expandable<Reference>?
+            let metadata: [String: String]?
         }
 
         struct CustomerDetails: Decodable, Sendable {
@@ -86,7 +149,82 @@ enum StripeFacts {
         }
     }
 
-    static func from(_ event: EventFields) -> Report? {
+    static func from(_ event: EventFields) -> Subject? {
+        let o = event.data.object
+        if o.object == "checkout.session", o.mode == "subscription" || o.metadata?["subscriptionId"] != nil {
+            return subscriptionSession(event)
+        }
+        if o.object == "subscription" || o.object == "invoice" { return subscription(event) }
+        return payment(event).map(Subject.payment)
+    }
+
+    /// Stripe's seconds, when they are a time a date can show (years 1970 to 9999); anything else is left out.
+    static func time(_ seconds: Int?) -> Int? {
+        seconds.flatMap { (0...253_402_300_799).contains($0) ? $0 : nil }
+    }
+
+    private static func subscriptionSession(_ event: EventFields) -> Subject? {
+        let o = event.data.object
+        let at = time(event.created)
+        let fact: SubscriptionFact
+        switch event.type {
+        case .checkoutSessionCompleted:
+            fact = .checkoutCompleted(
+                stripeSubscriptionId: o.subscription?.id,
+                paid: o.paymentStatus == .paid || o.paymentStatus == .noPaymentRequired, at: at)
+        case .checkoutSessionExpired:
+            fact = .checkoutExpired(at: at)
+        default:
+            return nil
+        }
+        return .subscription(
+            SubscriptionReport(
+                lookup: .init(
+                    subscriptionId: o.metadata?["subscriptionId"], stripeSubscriptionId: o.subscription?.id,
+                    sessionId: o.id),
+                facts: [fact]))
+    }
+
+    private static func subscription(_ event: EventFields) -> Subject? {
+        let o = event.data.object
+        let at = time(event.created)
+        switch (event.type, o.object) {
+        case (.customerSubscriptionCreated, "subscription"), (.customerSubscriptionUpdated, "subscription"),
+            (.customerSubscriptionDeleted, "subscription"):
+            guard let id = o.id else { return nil }
+            let item = o.items?.data?.first
+            let stripe = StripeSubscription(
+                id: id, status: o.status ?? "", currentPeriodStart: time(item?.currentPeriodStart),
+                currentPeriodEnd: time(item?.currentPeriodEnd), cancelAtPeriodEnd: o.cancelAtPeriodEnd ?? false,
+                canceledAt: time(o.canceledAt), endedAt: time(o.endedAt))
+            let fact: SubscriptionFact =
+                event.type == .customerSubscriptionDeleted ? .deleted(stripe, at: at) : .reported(stripe, at: at)
+            return .subscription(
+                SubscriptionReport(
+                    lookup: .init(subscriptionId: o.metadata?["subscriptionId"], stripeSubscriptionId: id),
+                    facts: [fact]))
+        case (.invoicePaid, "invoice"), (.invoicePaymentFailed, "invoice"):
+            let details = o.parent?.subscriptionDetails
+            guard let invoiceId = o.id, details?.subscription != nil || details?.metadata?["subscriptionId"] != nil
+            else { return nil }
+            let fact: SubscriptionFact =
+                event.type == .invoicePaid
+                ? .invoicePaid(invoiceId: invoiceId, amount: o.amountPaid ?? 0, currency: o.currency ?? "", at: at)
+                : .invoicePaymentFailed(
+                    invoiceId: invoiceId, attempt: max(o.attemptCount ?? 1, 1), amount: o.amountDue ?? 0,
+                    currency: o.currency ?? "", at: at)
+            return .subscription(
+                SubscriptionReport(
+                    lookup: .init(
+                        subscriptionId: details?.metadata?["subscriptionId"],
+                        stripeSubscriptionId: details?.subscription?.id),
+                    facts: [fact]))
+        default:
+            return nil
+        }
+    }
+
+    private static func payment(_ event: EventFields) -> Report? {
         let o = event.data.object
         switch (event.type, o.object) {
         case (.checkoutSessionCompleted, "checkout.session"):
@@ -174,6 +312,14 @@ enum StripeFacts {
         default: break
         }
         return facts + chargeFacts(charge)
+    }
+
+    /// What a subscription read back from Stripe says.
+    static func read(subscription s: StripeAPI.Subscription) -> StripeSubscription {
+        StripeSubscription(
+            id: s.id, status: s.status.rawValue, currentPeriodStart: time(s.currentPeriodStart),
+            currentPeriodEnd: time(s.currentPeriodEnd), cancelAtPeriodEnd: s.cancelAtPeriodEnd,
+            canceledAt: time(s.canceledAt), endedAt: time(s.endedAt))
     }
 
     private static func chargeFacts(_ charge: Charge?) -> [PaymentFact] {

@@ -14,7 +14,7 @@ import TillCore
 final class WebhookInbox: Sendable {
     /// What the controller read from the event.
     enum Reading: Sendable {
-        case decoded(StripeFacts.Report?)
+        case decoded(StripeFacts.Subject?)
         /// Not an event Till can read: it is stored for the processor, which records it as failed.
         case unread
     }
@@ -100,9 +100,10 @@ final class WebhookInbox: Sendable {
                     }
                 }
                 if written.pending > 0 { processor.notify() }
-                if !written.refunds.isEmpty {
-                    // Money that must go back: to Stripe after the commit, without holding up the acknowledgements.
-                    Task { [settlement] in for payment in written.refunds { await settlement.refundInFull(payment) } }
+                if let outcome = written.outcome, !outcome.refunds.isEmpty || !outcome.declines.isEmpty {
+                    // Money that must go back, declines to read: at Stripe after the commit, without holding up the
+                    // acknowledgements.
+                    Task { [settlement] in await settlement.afterCommit(outcome) }
                 }
                 let inserted = written.ids
                 var answered = Set<String>()
@@ -126,7 +127,8 @@ final class WebhookInbox: Sendable {
         var ids: Set<String>
         /// How many of them wait for the processor.
         var pending: Int
-        var refunds: [Payment]
+        /// What settling them left to do after the commit.
+        var outcome: SettlementService.Outcome?
     }
 
     /// Settles the events not stored yet (when `settling`), through the one applier, then stores them with their
@@ -143,10 +145,10 @@ final class WebhookInbox: Sendable {
             (delivery: $0, row: WebhookEventRepository.New(id: $0.id, type: $0.type, payload: $0.payload))
         }
         var settled = 0
-        var refunds: [Payment] = []
+        var settledOutcome: SettlementService.Outcome?
         let readable = events.indices.compactMap { index -> (Int, SettlementService.Item)? in
             guard settling, case .decoded(let report) = events[index].delivery.reading else { return nil }
-            return (index, SettlementService.Item(eventId: events[index].delivery.id, report: report))
+            return (index, SettlementService.Item(eventId: events[index].delivery.id, subject: report))
         }
         if !readable.isEmpty {
             let outcome = try await settlement.apply(readable.map(\.1), on: db)
@@ -158,10 +160,10 @@ final class WebhookInbox: Sendable {
                 }
                 settled += 1
             }
-            refunds = outcome.refunds
+            settledOutcome = outcome
         }
         let inserted = try await repository.insert(events.map(\.row), now: now, on: db)
         if settled > 0, inserted.count < events.count { throw Conflict() }
-        return Written(ids: inserted, pending: inserted.count - settled, refunds: refunds)
+        return Written(ids: inserted, pending: inserted.count - settled, outcome: settledOutcome)
     }
 }

@@ -82,7 +82,7 @@ final class WebhookProcessor: Service, Sendable {
             var items: [SettlementService.Item] = []
             for claimed in batch {
                 if let event = try? StripeFacts.EventFields.decode(Data(claimed.payload.utf8)) {
-                    items.append(.init(eventId: claimed.id, report: StripeFacts.from(event)))
+                    items.append(.init(eventId: claimed.id, subject: StripeFacts.from(event)))
                 } else {
                     await record(claimed.id, status: .failed, problem: "the stored payload is not a Stripe event")
                 }

@@ -9,7 +9,65 @@ import SQLKit
         let version: Int
         let name: String
         let statements: [String]
+        /// What SQLite runs instead, where it cannot run `statements` (it cannot alter a table's constraints).
+        var sqlite: [String]? = nil
+
+        func statements(for kind: DatabaseKind) -> [String] {
+            kind == .sqlite ? sqlite ?? statements : statements
+        }
     }
+
+    /// What a payment is for: an order, a plan, or an invoice of a subscription.
+    static let paymentSubject = """
+        CHECK ((kind = 'order' AND order_id IS NOT NULL) OR (kind = 'plan' AND plan_id IS NOT NULL)
+            OR (kind = 'subscription' AND subscription_id IS NOT NULL AND invoice_id IS NOT NULL))
+        """
+
+    /// The payments table from version 6 on, for SQLite's copy.
+    static let paymentsV6 = """
+        CREATE TABLE payments_v6 (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('order', 'plan', 'subscription')),
+            method TEXT NOT NULL CHECK (method IN ('checkout', 'intent', 'invoice')),
+            order_id TEXT REFERENCES orders (id),
+            plan_id TEXT REFERENCES plans (id),
+            user_id TEXT NOT NULL REFERENCES users (id),
+            checkout_session_id TEXT UNIQUE,
+            payment_intent_id TEXT UNIQUE,
+            checkout_url TEXT,
+            client_secret TEXT,
+            amount BIGINT NOT NULL CHECK (amount > 0),
+            currency TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('INITIATED', 'PROCESSING', 'SUCCEEDED', 'PARTIALLY_REFUNDED',
+                'REFUNDED', 'FAILED', 'CANCELED', 'REQUIRES_REVIEW')),
+            amount_refunded BIGINT NOT NULL DEFAULT 0 CHECK (amount_refunded >= 0 AND amount_refunded <= amount),
+            refund_requested BIGINT NOT NULL DEFAULT 0 CHECK (refund_requested >= 0 AND refund_requested <= amount),
+            needs_refund BIGINT NOT NULL DEFAULT 0,
+            disputed BIGINT NOT NULL DEFAULT 0,
+            fulfilled BIGINT NOT NULL DEFAULT 0,
+            failure_code TEXT,
+            failure_message TEXT,
+            customer_email TEXT,
+            expires_at BIGINT,
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL,
+            succeeded_at BIGINT,
+            subscription_id TEXT REFERENCES subscriptions (id),
+            invoice_id TEXT,
+            invoice_attempt BIGINT,
+        """ + paymentSubject + ")"
+
+    static let paymentColumnsV5 = """
+        id, kind, method, order_id, plan_id, user_id, checkout_session_id, payment_intent_id, checkout_url, client_secret,
+        amount, currency, status, amount_refunded, refund_requested, needs_refund, disputed, fulfilled, failure_code,
+        failure_message, customer_email, expires_at, created_at, updated_at, succeeded_at
+        """
+
+    /// Version 6's statements after the payments table has its new columns and constraints.
+    static let subscriptionIndexes = [
+        "CREATE UNIQUE INDEX payments_invoice_attempt ON payments (invoice_id, invoice_attempt) WHERE invoice_id IS NOT NULL",
+        "CREATE INDEX payments_subscription ON payments (subscription_id, created_at) WHERE subscription_id IS NOT NULL",
+    ]
 
     static let all: [Migration] = [
         Migration(
@@ -186,6 +244,83 @@ import SQLKit
                 "CREATE INDEX orders_status ON orders (status, created_at, id)",
                 "CREATE INDEX payments_succeeded ON payments (succeeded_at, currency, amount, amount_refunded)",
             ]),
+        // Subscriptions (API v1.1). A paid invoice is a payment keyed by (invoice, attempt 0), a failed attempt by
+        // (invoice, attempt number): the unique index is what makes each one, and its credits, happen once.
+        Migration(
+            version: 6, name: "subscriptions",
+            statements: subscriptionTables + [
+                // PostgreSQL named the old checks itself (payments_kind_check, payments_method_check, and a
+                // numbered payments_check for what a payment is for): they are found by what they check.
+                """
+                DO $$ DECLARE c text; BEGIN
+                    FOR c IN SELECT conname FROM pg_constraint
+                        WHERE conrelid = 'payments'::regclass AND contype = 'c'
+                          AND (pg_get_constraintdef(oid) LIKE '%kind%' OR pg_get_constraintdef(oid) LIKE '%method%')
+                    LOOP
+                        EXECUTE format('ALTER TABLE payments DROP CONSTRAINT %I', c);
+                    END LOOP;
+                END $$
+                """,
+                "ALTER TABLE payments ADD COLUMN subscription_id TEXT REFERENCES subscriptions (id)",
+                "ALTER TABLE payments ADD COLUMN invoice_id TEXT",
+                "ALTER TABLE payments ADD COLUMN invoice_attempt BIGINT",
+                "ALTER TABLE payments ADD CONSTRAINT payments_kind_check CHECK (kind IN ('order', 'plan', 'subscription'))",
+                "ALTER TABLE payments ADD CONSTRAINT payments_method_check CHECK (method IN ('checkout', 'intent', 'invoice'))",
+                "ALTER TABLE payments ADD CONSTRAINT payments_subject " + paymentSubject,
+            ] + subscriptionIndexes,
+            sqlite: subscriptionTables + [
+                paymentsV6,
+                "INSERT INTO payments_v6 (\(paymentColumnsV5)) SELECT \(paymentColumnsV5) FROM payments",
+                "DROP TABLE payments",
+                "ALTER TABLE payments_v6 RENAME TO payments",
+                "CREATE INDEX payments_order ON payments (order_id, created_at)",
+                "CREATE INDEX payments_user ON payments (user_id, created_at, id)",
+                "CREATE INDEX payments_created ON payments (created_at, id)",
+                """
+                CREATE UNIQUE INDEX payments_one_open_order ON payments (order_id, method)
+                WHERE kind = 'order' AND status IN ('INITIATED', 'FAILED')
+                """,
+                """
+                CREATE UNIQUE INDEX payments_one_open_plan ON payments (user_id, plan_id, method)
+                WHERE kind = 'plan' AND status IN ('INITIATED', 'FAILED')
+                """,
+                "CREATE INDEX payments_live ON payments (updated_at) WHERE status IN ('INITIATED', 'PROCESSING', 'FAILED')",
+                "CREATE INDEX payments_needing_refund ON payments (id) WHERE needs_refund = 1",
+                "CREATE INDEX payments_succeeded ON payments (succeeded_at, currency, amount, amount_refunded)",
+            ] + subscriptionIndexes),
+    ]
+
+    /// Version 6's new tables and columns, the same on both databases.
+    static let subscriptionTables = [
+        "ALTER TABLE users ADD COLUMN stripe_customer_id TEXT",
+        "CREATE UNIQUE INDEX users_stripe_customer ON users (stripe_customer_id) WHERE stripe_customer_id IS NOT NULL",
+        "ALTER TABLE plans ADD COLUMN billing_interval TEXT CHECK (billing_interval IN ('day', 'week', 'month', 'year'))",
+        "ALTER TABLE plans ADD COLUMN billing_interval_count BIGINT CHECK (billing_interval_count > 0)",
+        """
+        CREATE TABLE subscriptions (
+            id TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES users (id),
+            plan_id TEXT NOT NULL REFERENCES plans (id),
+            status TEXT NOT NULL
+                CHECK (status IN ('INCOMPLETE', 'INCOMPLETE_EXPIRED', 'ACTIVE', 'PAST_DUE', 'CANCELED')),
+            stripe_subscription_id TEXT UNIQUE,
+            checkout_session_id TEXT UNIQUE,
+            checkout_url TEXT,
+            expires_at BIGINT,
+            current_period_start BIGINT,
+            current_period_end BIGINT,
+            cancel_at_period_end BIGINT NOT NULL DEFAULT 0,
+            canceled_at BIGINT,
+            ended_at BIGINT,
+            last_event_created BIGINT,
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL
+        )
+        """,
+        "CREATE INDEX subscriptions_user ON subscriptions (user_id, created_at, id)",
+        "CREATE INDEX subscriptions_created ON subscriptions (created_at, id)",
+        "CREATE INDEX subscriptions_live ON subscriptions (current_period_end) WHERE status IN ('ACTIVE', 'PAST_DUE')",
+        "CREATE INDEX subscriptions_incomplete ON subscriptions (created_at) WHERE status = 'INCOMPLETE'",
     ]
 
     /// Applies every migration not yet recorded, each in its own transaction. On PostgreSQL an advisory lock makes
@@ -207,7 +342,7 @@ import SQLKit
                     "SELECT version FROM till_migrations WHERE version = \(bind: migration.version)"
                 ).first()
                 if done != nil { return false }
-                for statement in migration.statements {
+                for statement in migration.statements(for: database.kind) {
                     try await db.raw(SQLQueryString(statement)).run()
                 }
                 try await db.raw(

@@ -1,0 +1,288 @@
+import Foundation
+import Logging
+import SQLKit
+import StripeAPI
+import TillCore
+
+/// Subscriptions to recurring plans: Checkout in `subscription` mode for the user's one Stripe Customer, reading,
+/// cancelling and resuming, and the billing portal. Whatever Stripe answers is applied through the settlement
+/// applier, as if it came by webhook, so there is one way a subscription changes.
+struct SubscriptionService: Sendable {
+    let database: any Database
+    let stripe: StripeClient
+    let settlement: SettlementService
+    let config: AppConfig
+    let clock: TillClock
+    let logger: Logger
+    let recentSyncs: RecentSyncs
+    let subscriptions = SubscriptionRepository()
+    let users = UserRepository()
+
+    struct CheckoutResponse: Encodable, Sendable {
+        let url: String
+        let sessionId: String
+        let subscriptionId: String
+        let expiresAt: String
+    }
+
+    struct PortalResponse: Encodable, Sendable {
+        let url: String
+    }
+
+    // MARK: Checkout
+
+    /// Opens (or finds again) the Checkout Session that starts a subscription to `plan`. The subscription's row is
+    /// stored `INCOMPLETE` first, and its id keys the Stripe call, so a retry finds the same session.
+    func checkout(plan: Plan, identity: Identity, attempt: Int = 1) async throws -> (created: Bool, CheckoutResponse) {
+        guard let priceId = plan.stripePriceId else {
+            throw TillError(.internalError, "The recurring plan has no Stripe price")
+        }
+        let customerId = try await customer(userId: identity.userId)
+        let now = clock.nowMillis()
+        let candidate = Subscription(id: IDs.make(), userId: identity.userId, planId: plan.id, now: now)
+        let current = try await database.transaction { db in
+            // The user's row first: one checkout of theirs at a time decides whether there is one already.
+            if database.kind == .postgres {
+                try await db.raw("SELECT id FROM users WHERE id = \(bind: identity.userId) FOR UPDATE").run()
+            }
+            if let current = try await subscriptions.current(userId: identity.userId, on: db) { return current }
+            try await subscriptions.insert(candidate, on: db)
+            return candidate
+        }
+        if current.status.isLive {
+            throw TillError(.alreadySubscribed, "You already have a subscription (\(current.status.rawValue))")
+        }
+        if current.id != candidate.id {
+            if current.planId == plan.id, let open = reusable(current, now: now) { return (false, open) }
+            // An unpaid checkout for another plan (or one about to expire): closed first, so that two sessions
+            // can never both be paid, then a new subscription.
+            guard attempt < 3 else { throw TillError.busy }
+            try await close(current)
+            return try await checkout(plan: plan, identity: identity, attempt: attempt + 1)
+        }
+        let metadata = ["subscriptionId": current.id, "userId": identity.userId, "planId": plan.id]
+        let expiresAt = now / 1000 + PaymentService.minimumSessionSeconds + 30 * 60
+        let session: CheckoutSession
+        do {
+            session = try await stripe.createCheckoutSession(
+                CheckoutSessionCreateParams(
+                    mode: "subscription", customer: customerId, lineItems: [.init(price: priceId, quantity: 1)],
+                    successUrl: "\(config.publicBaseURL)/checkout/success?session_id={CHECKOUT_SESSION_ID}",
+                    cancelUrl: "\(config.publicBaseURL)/account", clientReferenceId: identity.userId,
+                    expiresAt: expiresAt, metadata: metadata, subscriptionData: .init(metadata: metadata)),
+                options: RequestOptions(idempotencyKey: "till-subscription-\(current.id)"))
+        } catch {
+            logger.error("Stripe call failed", metadata: ["subscription.id": "\(current.id)", "error": "\(error)"])
+            throw PaymentService.stripeError(error)
+        }
+        guard let url = session.url else { throw TillError(.stripeError, "Stripe returned a session without a URL") }
+        try await database.withConnection { db in
+            try await subscriptions.attachSession(
+                id: current.id, sessionId: session.id, url: url, expiresAt: session.expiresAt, now: clock.nowMillis(),
+                on: db)
+        }
+        logger.info(
+            "subscription checkout created",
+            metadata: ["subscription.id": "\(current.id)", "stripe.session_id": "\(session.id)"])
+        return (
+            true,
+            CheckoutResponse(
+                url: url, sessionId: session.id, subscriptionId: current.id,
+                expiresAt: Timestamps.rfc3339(session.expiresAt * 1000))
+        )
+    }
+
+    /// The open session of an incomplete subscription, while it has more than a minute left.
+    private func reusable(_ s: Subscription, now: Int) -> CheckoutResponse? {
+        guard let sessionId = s.checkoutSessionId, let url = s.checkoutURL, let expiresAt = s.expiresAt,
+            expiresAt > now / 1000 + 60
+        else { return nil }
+        return CheckoutResponse(
+            url: url, sessionId: sessionId, subscriptionId: s.id, expiresAt: Timestamps.rfc3339(expiresAt * 1000))
+    }
+
+    /// Ends an incomplete subscription's checkout: its session expired at Stripe, then settled. A session that was
+    /// paid meanwhile makes the subscription live instead, and the user is subscribed.
+    private func close(_ s: Subscription) async throws {
+        if let sessionId = s.checkoutSessionId {
+            do {
+                _ = try await stripe.expireCheckoutSession(sessionId)
+            } catch let error as StripeError where error.kind == .api && error.httpStatus == 400 {
+                // Not open any more (complete or expired): what it became is read back below.
+            } catch {
+                throw PaymentService.stripeError(error)
+            }
+        }
+        let after = try await sync(s)
+        if after.status == .incomplete {
+            // Never reached Stripe, or Stripe says the session is still open: nothing can be paid through it now.
+            try await apply(s.id, [.checkoutExpired(at: nil)])
+        } else if after.status.isLive {
+            throw TillError(.alreadySubscribed, "You already have a subscription (\(after.status.rawValue))")
+        }
+    }
+
+    /// The user's Stripe Customer, created on first need with their email and `metadata.userId`. The user's id keys
+    /// the call, so two requests at once make one customer.
+    func customer(userId: String) async throws -> String {
+        let user = try await database.withConnection { db in try await users.find(id: userId, on: db) }
+        guard let user else { throw TillError.notFound("User") }
+        if let existing = user.stripeCustomerId { return existing }
+        let created: Customer
+        do {
+            created = try await stripe.createCustomer(
+                CustomerCreateParams(email: user.email, metadata: ["userId": user.id]),
+                options: RequestOptions(idempotencyKey: "till-customer-\(user.id)"))
+        } catch {
+            throw PaymentService.stripeError(error)
+        }
+        let recorded = try await database.withConnection { db in
+            try await users.setStripeCustomer(userId: user.id, customerId: created.id, on: db)
+        }
+        return recorded ?? created.id
+    }
+
+    // MARK: Reading
+
+    func subscription(id: String, identity: Identity) async throws -> Subscription {
+        let found = try await database.withConnection { db in try await subscriptions.find(id: id, on: db) }
+        guard let found, identity.isAdmin || found.userId == identity.userId else {
+            throw TillError.notFound("Subscription")
+        }
+        return found
+    }
+
+    func list(identity: Identity, query: [String: String], page: PageRequest) async throws -> Page<Subscription> {
+        var filter = SubscriptionRepository.Filter()
+        if identity.isAdmin {
+            filter.userId = query["userId"].flatMap { $0.isEmpty ? nil : $0 }
+        } else {
+            filter.userId = identity.userId
+        }
+        if let status = query["status"], !status.isEmpty {
+            guard SubscriptionStatus(rawValue: status) != nil else {
+                let all = SubscriptionStatus.allCases.map(\.rawValue).joined(separator: ", ")
+                throw TillError.invalid("status must be one of \(all)")
+            }
+            filter.status = status
+        }
+        if let after = page.startingAfter {
+            let exists = try await database.withConnection { db in try await subscriptions.find(id: after, on: db) }
+            guard let exists, identity.isAdmin || exists.userId == identity.userId else {
+                throw TillError.invalid("startingAfter is not a subscription of this list")
+            }
+        }
+        let chosen = filter
+        return page.page(
+            try await database.withConnection { db in try await subscriptions.list(chosen, page: page, on: db) })
+    }
+
+    // MARK: Changing
+
+    /// Cancels at the period's end (the subscription stays `ACTIVE` until then) or now.
+    func cancel(id: String, atPeriodEnd: Bool, identity: Identity) async throws -> Subscription {
+        let s = try await subscription(id: id, identity: identity)
+        if s.status == .incomplete {
+            // Not started: its checkout is closed, and that is the end of it.
+            try await close(s)
+            return try await subscription(id: id, identity: identity)
+        }
+        guard s.status.isLive, let stripeId = s.stripeSubscriptionId else {
+            throw TillError(.subscriptionNotActive, "The subscription has ended (\(s.status.rawValue))")
+        }
+        let stripeSubscription: StripeAPI.Subscription
+        do {
+            stripeSubscription =
+                atPeriodEnd
+                ? try await stripe.updateSubscription(stripeId, cancelAtPeriodEnd: true)
+                : try await stripe.cancelSubscription(stripeId)
+        } catch {
+            throw PaymentService.stripeError(error)
+        }
+        let read = StripeFacts.read(subscription: stripeSubscription)
+        try await apply(s.id, [atPeriodEnd ? .reported(read, at: nil) : .deleted(read, at: nil)])
+        logger.info(
+            "subscription cancelled", metadata: ["subscription.id": "\(s.id)", "at_period_end": "\(atPeriodEnd)"])
+        return try await subscription(id: id, identity: identity)
+    }
+
+    /// Takes back a cancellation at period end.
+    func resume(id: String, identity: Identity) async throws -> Subscription {
+        let s = try await subscription(id: id, identity: identity)
+        guard s.status.isLive, let stripeId = s.stripeSubscriptionId else {
+            throw TillError(.subscriptionNotActive, "Only a live subscription can be resumed (\(s.status.rawValue))")
+        }
+        let stripeSubscription: StripeAPI.Subscription
+        do {
+            stripeSubscription = try await stripe.updateSubscription(stripeId, cancelAtPeriodEnd: false)
+        } catch {
+            throw PaymentService.stripeError(error)
+        }
+        try await apply(s.id, [.reported(StripeFacts.read(subscription: stripeSubscription), at: nil)])
+        return try await subscription(id: id, identity: identity)
+    }
+
+    /// A Customer Portal session for the user's customer, returning to `/account`.
+    func portal(identity: Identity) async throws -> PortalResponse {
+        let customerId = try await customer(userId: identity.userId)
+        do {
+            let session = try await stripe.createBillingPortalSession(
+                BillingPortalSessionCreateParams(customer: customerId, returnUrl: "\(config.publicBaseURL)/account"))
+            return PortalResponse(url: session.url)
+        } catch {
+            throw PaymentService.stripeError(error)
+        }
+    }
+
+    // MARK: Sync
+
+    /// Reads the subscription back from Stripe and applies it (the success page calls this, so a paid checkout shows
+    /// `ACTIVE` even when the webhooks are late). At most one read per subscription per sync interval.
+    func sync(id: String, identity: Identity) async throws -> Subscription {
+        let s = try await subscription(id: id, identity: identity)
+        guard recentSyncs.admit("subscription:" + s.id, now: clock.nowMillis()) else { return s }
+        return try await sync(s)
+    }
+
+    /// What Stripe says now: the Checkout Session while there is no Stripe subscription, the paid invoices and the
+    /// subscription itself once there is.
+    func sync(_ s: Subscription) async throws -> Subscription {
+        var facts: [SubscriptionFact] = []
+        do {
+            var stripeId = s.stripeSubscriptionId
+            if stripeId == nil, let sessionId = s.checkoutSessionId {
+                let session = try await stripe.retrieveCheckoutSession(sessionId)
+                switch session.status {
+                case .complete?:
+                    stripeId = session.subscription.string
+                    facts.append(
+                        .checkoutCompleted(
+                            stripeSubscriptionId: stripeId,
+                            paid: session.paymentStatus == .paid || session.paymentStatus == .noPaymentRequired, at: nil
+                        ))
+                case .expired?: facts.append(.checkoutExpired(at: nil))
+                default: break
+                }
+            }
+            if let stripeId {
+                let invoices = try await stripe.listInvoices(ListParams(limit: 100, subscription: stripeId))
+                for invoice in invoices.data.reversed() where invoice.status == .paid {
+                    facts.append(
+                        .invoicePaid(
+                            invoiceId: invoice.id, amount: invoice.amountPaid, currency: invoice.currency, at: nil))
+                }
+                facts.append(
+                    .reported(StripeFacts.read(subscription: try await stripe.retrieveSubscription(stripeId)), at: nil))
+            }
+        } catch {
+            throw PaymentService.stripeError(error)
+        }
+        if !facts.isEmpty { try await apply(s.id, facts) }
+        return try await database.withConnection { db in try await subscriptions.find(id: s.id, on: db) } ?? s
+    }
+
+    private func apply(_ subscriptionId: String, _ facts: [SubscriptionFact]) async throws {
+        let report = StripeFacts.SubscriptionReport(lookup: .init(subscriptionId: subscriptionId), facts: facts)
+        _ = try await settlement.apply([.init(eventId: nil, subject: .subscription(report))])
+    }
+}

@@ -1,0 +1,340 @@
+import Foundation
+import StripeAPI
+import Testing
+
+@_spi(Bench) @testable import TillServer
+
+extension API {
+    /// An admin's recurring plan: 9.00 USD a month for 100 credits.
+    func recurringPlan(interval: String = "month", credits: Int = 100) async throws -> String {
+        let reply = try await call(
+            .post, "/api/plans", token: try await adminToken(),
+            body: #"{"name":"Pro","unitAmount":900,"currency":"usd","credits":\#(credits),"interval":"\#(interval)"}"#)
+        #expect(reply.status == 201, "create plan: \(reply.text)")
+        return reply.string("id")
+    }
+
+    /// A new user's checkout of `plan`: the user's token and id, and the checkout's answer.
+    func subscribeCheckout(_ plan: String) async throws -> (token: String, userId: String, checkout: Reply) {
+        let (token, userId) = try await register()
+        let checkout = try await call(.post, "/api/plans/\(plan)/checkout", token: token)
+        #expect(checkout.status == 201, "checkout: \(checkout.text)")
+        return (token, userId, checkout)
+    }
+
+    func subscription(_ token: String, _ id: String) async throws -> Reply {
+        try await call(.get, "/api/subscriptions/\(id)", token: token)
+    }
+
+    func me(_ token: String) async throws -> Reply { try await call(.get, "/api/auth/me", token: token) }
+
+    func subscriptionPayments(_ token: String) async throws -> [[String: Any]] {
+        try await call(.get, "/api/payments?limit=100", token: token).data.filter {
+            $0["kind"] as? String == "subscription"
+        }
+    }
+
+    func waitForSubscription(_ token: String, _ id: String, toBe status: String, seconds: Double = 15) async throws {
+        try await eventually(seconds, "subscription \(id) to be \(status)") {
+            try await subscription(token, id).string("status") == status
+        }
+    }
+
+    func waitForCredits(_ token: String, _ credits: Int, seconds: Double = 15) async throws {
+        try await eventually(seconds, "credits to be \(credits)") {
+            try await me(token).int("creditBalance") == credits
+        }
+    }
+
+    /// Moves the embedded emulator's own time ahead, renewing and retrying what falls due.
+    func advanceClock(days: Double) async throws {
+        let reply = try await call(
+            .post, "/_stripe/_emulator/clock/advance", body: #"{"seconds":\#(Int(days * 86_400))}"#,
+            headers: ["Authorization": "Bearer sk_test_tests"])
+        #expect(reply.status == 200, "advance: \(reply.text)")
+    }
+}
+
+/// Subscriptions end to end against the embedded emulator: nothing hand-made, every change comes from Stripe's
+/// (the emulator's) own webhooks.
+@Suite("Subscriptions end to end", .serialized)
+struct SubscriptionFlowTests {
+    @Test(arguments: Backend.available)
+    func subscribeRenewAndCreditOncePerInvoice(_ backend: Backend) async throws {
+        try await withTill(backend) { api, _ in
+            let plan = try await api.recurringPlan()
+            let planReply = try await api.call(.get, "/api/plans/\(plan)")
+            #expect(planReply.string("interval") == "month")
+            #expect(planReply.int("intervalCount") == 1)
+            #expect(planReply.string("stripePriceId").hasPrefix("price_"))
+
+            let (token, userId, checkout) = try await api.subscribeCheckout(plan)
+            let id = checkout.string("subscriptionId")
+            let session = checkout.string("sessionId")
+            #expect(checkout.string("url").contains(session))
+            #expect(try await api.subscription(token, id).string("status") == "INCOMPLETE")
+            // Again while the session is open: the same session.
+            let again = try await api.call(.post, "/api/plans/\(plan)/checkout", token: token)
+            #expect(again.status == 200)
+            #expect(again.string("sessionId") == session)
+
+            #expect(try await api.pay(session: session).status == 200)
+            try await api.waitForSubscription(token, id, toBe: "ACTIVE")
+            try await api.waitForCredits(token, 100)
+            let me = try await api.me(token)
+            #expect(me.string("planId") == plan)
+            #expect(me.string("stripeCustomerId").hasPrefix("cus_"))
+            let first = try await api.subscription(token, id)
+            #expect(first.string("stripeSubscriptionId").hasPrefix("sub_"))
+            #expect(first["currentPeriodEnd"] is String)
+            #expect(first["cancelAtPeriodEnd"] as? Bool == false)
+            var payments = try await api.subscriptionPayments(token)
+            #expect(payments.count == 1)
+            #expect(payments.first?["status"] as? String == "SUCCEEDED")
+            #expect(payments.first?["amount"] as? Int == 900)
+            #expect(payments.first?["subscriptionId"] as? String == id)
+            #expect((payments.first?["invoiceId"] as? String)?.hasPrefix("in_") == true)
+            #expect(payments.first?["userId"] as? String == userId)
+
+            // A second subscription while this one is live is refused.
+            let second = try await api.call(.post, "/api/plans/\(plan)/checkout", token: token)
+            #expect(second.status == 409)
+            #expect(second.errorCode == "already_subscribed")
+
+            // A month on: the renewal's invoice is paid, its credits granted once.
+            try await api.advanceClock(days: 32)
+            try await api.waitForCredits(token, 200)
+            try await eventually(10, "the renewal's payment") { try await api.subscriptionPayments(token).count == 2 }
+            try await eventually(10, "the new period") {
+                try await api.subscription(token, id).string("currentPeriodEnd") != first.string("currentPeriodEnd")
+            }
+            // Stripe's retries and the reconciler change nothing more.
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(try await api.me(token).int("creditBalance") == 200)
+            payments = try await api.subscriptionPayments(token)
+            #expect(payments.count == 2)
+            #expect(Set(payments.compactMap { $0["invoiceId"] as? String }).count == 2)
+            #expect(try await api.subscription(token, id).string("status") == "ACTIVE")
+
+            // Another user sees none of it.
+            let (stranger, _) = try await api.register()
+            #expect(try await api.subscription(stranger, id).status == 404)
+            #expect(try await api.call(.get, "/api/subscriptions", token: stranger).data.isEmpty)
+            let admin = try await api.adminToken()
+            let all = try await api.call(.get, "/api/subscriptions?userId=\(userId)&status=ACTIVE", token: admin)
+            #expect(all.data.map { $0["id"] as? String } == [id])
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func failingCardGoesPastDueThenCanceled(_ backend: Backend) async throws {
+        try await withTill(backend) { api, _ in
+            let plan = try await api.recurringPlan()
+            let (token, _, checkout) = try await api.subscribeCheckout(plan)
+            let id = checkout.string("subscriptionId")
+            #expect(try await api.pay(session: checkout.string("sessionId")).status == 200)
+            try await api.waitForSubscription(token, id, toBe: "ACTIVE")
+            let stripeId = try await api.subscription(token, id).string("stripeSubscriptionId")
+            let customer = try await api.me(token).string("stripeCustomerId")
+
+            // The card on file starts failing.
+            let attached = try await api.stripe(
+                .post, "/v1/payment_methods/pm_card_chargeCustomerFail/attach", form: "customer=\(customer)")
+            #expect(attached.status == 200, "\(attached.text)")
+            let update = try await api.stripe(
+                .post, "/v1/subscriptions/\(stripeId)", form: "default_payment_method=\(attached.string("id"))")
+            #expect(update.status == 200, "\(update.text)")
+
+            try await api.advanceClock(days: 32)
+            try await api.waitForSubscription(token, id, toBe: "PAST_DUE")
+            try await eventually(10, "the failed attempt with Stripe's code") {
+                try await api.subscriptionPayments(token).contains {
+                    $0["status"] as? String == "FAILED" && $0["failureCode"] as? String == "generic_decline"
+                }
+            }
+            #expect(try await api.me(token).string("planId") == plan)  // still live while Stripe retries
+
+            // The retries (3, 5 and 7 days after the first failure) fail too: Stripe cancels.
+            try await api.advanceClock(days: 8)
+            try await api.waitForSubscription(token, id, toBe: "CANCELED")
+            let ended = try await api.subscription(token, id)
+            #expect(ended["endedAt"] is String)
+            try await eventually(10, "the plan to be cleared") { try await api.me(token)["planId"] is NSNull }
+            #expect(try await api.me(token).int("creditBalance") == 100)
+            let failed = try await api.subscriptionPayments(token).filter { $0["status"] as? String == "FAILED" }
+            #expect(failed.count == 4)
+            // Nothing brings it back.
+            let resume = try await api.call(.post, "/api/subscriptions/\(id)/resume", token: token)
+            #expect(resume.status == 409)
+            #expect(resume.errorCode == "subscription_not_active")
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func cancelAtPeriodEndThenResumeThenCancelNow(_ backend: Backend) async throws {
+        try await withTill(backend) { api, _ in
+            let plan = try await api.recurringPlan()
+            // Two users: one cancels at the period's end, the other cancels, resumes, and renews.
+            let (leaving, _, a) = try await api.subscribeCheckout(plan)
+            let (staying, _, b) = try await api.subscribeCheckout(plan)
+            #expect(try await api.pay(session: a.string("sessionId")).status == 200)
+            #expect(try await api.pay(session: b.string("sessionId")).status == 200)
+            let leavingId = a.string("subscriptionId")
+            let stayingId = b.string("subscriptionId")
+            try await api.waitForSubscription(leaving, leavingId, toBe: "ACTIVE")
+            try await api.waitForSubscription(staying, stayingId, toBe: "ACTIVE")
+
+            let cancel = try await api.call(
+                .post, "/api/subscriptions/\(leavingId)/cancel", token: leaving, body: #"{"atPeriodEnd":true}"#)
+            #expect(cancel.status == 200, "\(cancel.text)")
+            #expect(cancel.string("status") == "ACTIVE")
+            #expect(cancel["cancelAtPeriodEnd"] as? Bool == true)
+            let bad = try await api.call(
+                .post, "/api/subscriptions/\(leavingId)/cancel", token: leaving, body: #"{"atPeriodend":false}"#)
+            #expect(bad.status == 400)
+
+            #expect(try await api.call(.post, "/api/subscriptions/\(stayingId)/cancel", token: staying).status == 200)
+            let resumed = try await api.call(.post, "/api/subscriptions/\(stayingId)/resume", token: staying)
+            #expect(resumed.status == 200)
+            #expect(resumed["cancelAtPeriodEnd"] as? Bool == false)
+
+            try await api.advanceClock(days: 32)
+            try await api.waitForSubscription(leaving, leavingId, toBe: "CANCELED")
+            try await api.waitForCredits(staying, 200)
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(try await api.subscriptionPayments(leaving).count == 1)  // no invoice after the end
+            #expect(try await api.me(leaving).int("creditBalance") == 100)
+            #expect(try await api.me(leaving)["planId"] is NSNull)
+            #expect(try await api.subscription(staying, stayingId).string("status") == "ACTIVE")
+
+            // Cancel now: over at once, the plan gone, the credits kept.
+            let now = try await api.call(
+                .post, "/api/subscriptions/\(stayingId)/cancel", token: staying, body: #"{"atPeriodEnd":false}"#)
+            #expect(now.status == 200)
+            #expect(now.string("status") == "CANCELED")
+            #expect(try await api.me(staying)["planId"] is NSNull)
+            #expect(try await api.me(staying).int("creditBalance") == 200)
+
+            // The billing portal opens for the customer.
+            let portal = try await api.call(.post, "/api/billing-portal", token: staying)
+            #expect(portal.status == 201)
+            #expect(portal.string("url").hasPrefix("http"))
+        }
+    }
+}
+
+/// Hand-made, signed, Stripe-shaped events about one subscription, in every order and many copies at once.
+@Suite("Subscription webhooks")
+struct SubscriptionWebhookTests {
+    /// Options for events about `subscription` (Till's id) as Stripe's `stripeId`.
+    static func options(_ subscription: String, _ stripeId: String, invoice: String? = nil, period: Int = 0)
+        -> TestEvents.Options
+    {
+        var o = TestEvents.Options(amount: 900)
+        o.subscriptionId = stripeId
+        o.invoiceId = invoice
+        o.subscriptionMetadata = ["subscriptionId": subscription]
+        o.periodStart = 1_800_000_000 + period * 30 * 86_400
+        o.periodEnd = 1_800_000_000 + (period + 1) * 30 * 86_400
+        return o
+    }
+
+    @Test(arguments: Backend.available)
+    func everyOrderingOfARenewal(_ backend: Backend) async throws {
+        try await withTill(backend) { api, till in
+            let secret = till.webhookSecrets[0]
+            let plan = try await api.recurringPlan()
+            let t0 = 1_800_000_000
+            let t1 = t0 + 30 * 86_400
+            // The renewal's events: the period moves on, its invoice is paid (twice, as Stripe may deliver).
+            let renewal = ["customer.subscription.updated", "invoice.paid", "invoice.paid"]
+            for (n, order) in [[0, 1, 2], [1, 0, 2], [1, 2, 0]].enumerated() {
+                let (token, _, checkout) = try await api.subscribeCheckout(plan)
+                let id = checkout.string("subscriptionId")
+                let stripeId = "sub_order\(n)\(UUID().uuidString.prefix(6))"
+                // The first period: the invoice is paid before Stripe says anything else.
+                for type in ["invoice.paid", "customer.subscription.created"] {
+                    let event = try TestEvents.make(
+                        type: type, options: Self.options(id, stripeId, invoice: "in_first\(n)\(id.prefix(6))"), now: t0
+                    )
+                    #expect(try await api.deliver(event, secret: secret).status == 200)
+                }
+                try await api.waitForSubscription(token, id, toBe: "ACTIVE")
+                let events = try renewal.map {
+                    try TestEvents.make(
+                        type: $0,
+                        options: Self.options(id, stripeId, invoice: "in_second\(n)\(id.prefix(6))", period: 1),
+                        now: t1)
+                }
+                for index in order { #expect(try await api.deliver(events[index], secret: secret).status == 200) }
+                try await api.waitForCredits(token, 200)
+                let renewedEnd = TillServer.Subscription.rfc3339(t1 + 30 * 86_400)
+                try await eventually(10, "the renewal applied (order \(order))") {
+                    let s = try await api.subscription(token, id)
+                    return s.string("status") == "ACTIVE" && s.string("currentPeriodEnd") == renewedEnd
+                }
+                try await Task.sleep(for: .milliseconds(200))
+                #expect(try await api.me(token).int("creditBalance") == 200, "order \(order)")
+                #expect(try await api.subscriptionPayments(token).count == 2, "order \(order)")
+            }
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func deletedBeforeTheLastPaidInvoiceAndFiftyCopies(_ backend: Backend) async throws {
+        try await withTill(backend) { api, till in
+            let secret = till.webhookSecrets[0]
+            let plan = try await api.recurringPlan()
+            let (token, _, checkout) = try await api.subscribeCheckout(plan)
+            let id = checkout.string("subscriptionId")
+            let stripeId = "sub_" + UUID().uuidString.prefix(12)
+            let t0 = 1_800_000_000
+            let created = try TestEvents.make(
+                type: "customer.subscription.created", options: Self.options(id, stripeId), now: t0)
+            #expect(try await api.deliver(created, secret: secret).status == 200)
+            try await api.waitForSubscription(token, id, toBe: "ACTIVE")
+            #expect(try await api.me(token).string("planId") == plan)
+            #expect(try await api.me(token).int("creditBalance") == 0)  // credits come from paid invoices only
+
+            // 50 deliveries of one invoice.paid at once, half of them copies of one event, half Stripe's resends
+            // under new event ids: one payment, one grant.
+            let paid = try TestEvents.make(
+                type: "invoice.paid", options: Self.options(id, stripeId, invoice: "in_" + stripeId), now: t0)
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for copy in 0..<50 {
+                    var event = paid
+                    if copy % 2 == 1 { event.id = "evt_copy\(copy)_" + stripeId }
+                    group.addTask { try await api.deliver(event, secret: secret).status }
+                }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            #expect(statuses.allSatisfy { $0 == 200 })
+            try await api.waitForCredits(token, 100)
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(try await api.me(token).int("creditBalance") == 100)
+            #expect(try await api.subscriptionPayments(token).count == 1)
+
+            // Cancelled at the period's end: the deletion comes before the news of the last invoice.
+            let t1 = t0 + 30 * 86_400
+            let deleted = try TestEvents.make(
+                type: "customer.subscription.deleted", options: Self.options(id, stripeId), now: t1)
+            #expect(try await api.deliver(deleted, secret: secret).status == 200)
+            try await api.waitForSubscription(token, id, toBe: "CANCELED")
+            #expect(try await api.me(token)["planId"] is NSNull)
+            let lastPaid = try TestEvents.make(
+                type: "invoice.paid", options: Self.options(id, stripeId, invoice: "in_last" + stripeId), now: t1 - 60)
+            #expect(try await api.deliver(lastPaid, secret: secret).status == 200)
+            try await api.waitForCredits(token, 200)  // the money was taken: its credits are due
+            // An old update after the end changes nothing: CANCELED is final, the plan stays cleared.
+            let stale = try TestEvents.make(
+                type: "customer.subscription.updated", options: Self.options(id, stripeId), now: t0 + 60)
+            #expect(try await api.deliver(stale, secret: secret).status == 200)
+            try await Task.sleep(for: .milliseconds(300))
+            let ended = try await api.subscription(token, id)
+            #expect(ended.string("status") == "CANCELED")
+            #expect(ended["endedAt"] is String)
+            #expect(try await api.me(token)["planId"] is NSNull)
+            #expect(try await api.subscriptionPayments(token).count == 2)
+        }
+    }
+}
