@@ -41,15 +41,23 @@ async function loadCatalog() {
   const planList = document.getElementById("plans");
   planList.replaceChildren();
   for (const plan of plans) {
-    const buy = Till.el("button", {text: "Buy", "data-plan": plan.id});
+    const period = Till.period(plan);
+    const buy = Till.el("button", {text: period ? "Subscribe" : "Buy", "data-plan": plan.id});
     buy.onclick = async () => {
+      const error = document.getElementById("plan-error");
+      error.textContent = "";
       if (!Till.token()) { document.getElementById("auth-error").textContent = "Sign in to buy a plan."; return; }
       try { location.href = (await Till.api("POST", `/api/plans/${plan.id}/checkout`)).url; }
-      catch (e) { document.getElementById("pay-error").textContent = e.message; }
+      catch (e) {
+        if (e.code !== "already_subscribed") { error.textContent = e.message; return; }
+        error.replaceChildren("You already have a subscription: manage it on ",
+          Till.el("a", {href: "/account", text: "your account page"}), ".");
+      }
     };
+    const price = Till.money(plan.unitAmount, plan.currency) + (period ? ` / ${period}` : "");
     planList.append(Till.el("li", {"data-plan": plan.id}, Till.el("h3", {text: plan.name}),
-      Till.el("p", {class: "price", text: Till.money(plan.unitAmount, plan.currency)}),
-      Till.el("p", {text: `${plan.credits} credits`}), buy));
+      Till.el("p", {class: "price", text: price}),
+      Till.el("p", {text: period ? `${plan.credits} credits every ${period}` : `${plan.credits} credits`}), buy));
   }
   renderCart();
 }

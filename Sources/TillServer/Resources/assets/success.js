@@ -8,6 +8,30 @@ const paymentWords = {
   FAILED: "Your card was declined. Nothing was charged; you can try again.",
   CANCELED: "The checkout expired before it was paid.", REQUIRES_REVIEW: "Your payment is being reviewed.",
 };
+const subscriptionWords = {
+  ACTIVE: "Subscription active — thank you!", INCOMPLETE: "Waiting for the first payment to be confirmed…",
+  PAST_DUE: "Payment failed — update your card on your account page.",
+  INCOMPLETE_EXPIRED: "The checkout expired before it was paid.", CANCELED: "This subscription was canceled.",
+};
+/// A subscription's checkout has no payment of its own: its subscription carries the session id instead.
+async function showSubscription(sessionId) {
+  const line = document.getElementById("status-line");
+  const found = (await Till.api("GET", "/api/subscriptions?limit=20")).data.find(s => s.checkoutSessionId === sessionId);
+  if (!found) { line.textContent = "No payment or subscription of yours has this checkout session."; return; }
+  const plan = await Till.api("GET", `/api/plans/${found.planId}`);
+  const period = Till.period(plan);
+  document.getElementById("amount").textContent = Till.money(plan.unitAmount, plan.currency) + (period ? ` / ${period}` : "");
+  document.getElementById("items").replaceChildren(Till.el("li", {text: `${plan.name}: ${plan.credits} credits every ${period}`}));
+  for (let i = 0; i < 60; i++) {
+    const sub = await Till.api("POST", `/api/subscriptions/${found.id}/sync`);
+    document.getElementById("status").textContent = sub.status;
+    line.replaceChildren(subscriptionWords[sub.status] || sub.status);
+    line.className = sub.status === "ACTIVE" ? "ok" : (sub.status === "INCOMPLETE" ? "" : "error");
+    if (sub.status === "ACTIVE") line.append(" ", Till.el("a", {href: "/account", id: "subscription-account", text: "See your subscription"}));
+    if (sub.status !== "INCOMPLETE") return;
+    await Till.sleep(1000);
+  }
+}
 async function show() {
   await Till.header();
   const sessionId = Till.param("session_id");
@@ -15,7 +39,7 @@ async function show() {
   if (!sessionId) { line.textContent = "No checkout session given."; return; }
   if (!Till.token()) { line.textContent = "Sign in to see this payment."; return; }
   const found = (await Till.api("GET", `/api/payments?sessionId=${encodeURIComponent(sessionId)}`)).data[0];
-  if (!found) { line.textContent = "No payment of yours has this checkout session."; return; }
+  if (!found) { await showSubscription(sessionId); return; }
   for (let i = 0; i < 60; i++) {
     const payment = await Till.api("POST", `/api/payments/${found.id}/sync`);
     let status = payment.status;

@@ -85,6 +85,14 @@ const Till = {
     out.onclick = () => { Till.setToken(null); location.href = "/"; };
     return user;
   },
+  /// A recurring plan's period, "month" or "3 months"; null for a one-off plan.
+  period(plan) {
+    if (!plan.interval) return null;
+    const n = plan.intervalCount || 1;
+    return n > 1 ? `${n} ${plan.interval}s` : plan.interval;
+  },
+  /// An RFC 3339 time as a date in the visitor's locale; "—" for null.
+  date(s) { return s ? new Date(s).toLocaleDateString(navigator.language || "en-US", {dateStyle: "medium"}) : "—"; },
   param(name) { return new URLSearchParams(location.search).get(name); },
   sleep(ms) { return new Promise(r => setTimeout(r, ms)); },
 };
