@@ -85,9 +85,14 @@ extension StripeEmulator {
     func checkoutPage(id: String, error: String?, email: String?) async -> Response {
         let session: CheckoutSession
         let lines: [LineItem]
+        // A session for a customer shows the customer's email, as Stripe's page does.
+        var customerEmail: String?
         do {
             session = try await state.session(id)
             lines = try await state.lineItems(id)
+            if let customer = session.customer.string {
+                customerEmail = try? await state.customer(customer).email
+            }
         } catch {
             return Pages.notFound("Checkout not found", "There is no Checkout Session \(id).")
         }
@@ -117,7 +122,7 @@ extension StripeEmulator {
         let body = Pages.render(
             "checkout.html",
             [
-                "summary": summary, "error": errorBlock, "email": Pages.escape(email ?? session.customerEmail ?? ""),
+                "summary": summary, "error": errorBlock, "email": Pages.escape(email ?? session.customerEmail ?? customerEmail ?? ""),
                 "total": total, "cancel": cancel,
             ])
         return Pages.page(

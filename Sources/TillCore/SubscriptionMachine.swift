@@ -13,8 +13,9 @@ public enum SubscriptionFact: Sendable, Equatable {
     case deleted(StripeSubscription, at: Int?)
     /// An invoice of the subscription was paid: `amount` in minor units.
     case invoicePaid(invoiceId: String, amount: Int, currency: String, at: Int?)
-    /// Attempt number `attempt` to pay an invoice failed.
-    case invoicePaymentFailed(invoiceId: String, attempt: Int, amount: Int, currency: String, at: Int?)
+    /// An attempt to pay an invoice failed. `attempt` names the attempt (Stripe's event id: its `attempt_count`
+    /// stops counting manual retries).
+    case invoicePaymentFailed(invoiceId: String, attempt: String, amount: Int, currency: String, at: Int?)
 
     public var at: Int? {
         switch self {
@@ -83,7 +84,7 @@ public enum SubscriptionEffect: Sendable, Equatable {
     /// Record the invoice's `SUCCEEDED` payment and, when it is new, add the plan's credits: once per invoice.
     case recordPaidInvoice(invoiceId: String, amount: Int, currency: String)
     /// Record a `FAILED` payment for this attempt at the invoice, once per attempt.
-    case recordFailedAttempt(invoiceId: String, attempt: Int, amount: Int, currency: String)
+    case recordFailedAttempt(invoiceId: String, attempt: String, amount: Int, currency: String)
     /// The user's `planId` becomes the subscription's plan.
     case grantPlan
     /// The user's `planId` is cleared (if it is still this subscription's plan).

@@ -20,7 +20,7 @@ struct SubscriptionMachineTests {
     static let deleted = SubscriptionFact.deleted(stripe("canceled"), at: 1000)
     static let paid = SubscriptionFact.invoicePaid(invoiceId: "in_1", amount: 900, currency: "usd", at: 1000)
     static let failed = SubscriptionFact.invoicePaymentFailed(
-        invoiceId: "in_1", attempt: 1, amount: 900, currency: "usd", at: 1000)
+        invoiceId: "in_1", attempt: "evt_1", amount: 900, currency: "usd", at: 1000)
     /// Older than the newest event applied (900 in every starting state).
     static let stalePastDue = SubscriptionFact.reported(stripe("past_due"), at: 800)
     static let staleActive = SubscriptionFact.reported(stripe("active"), at: 800)
@@ -28,7 +28,7 @@ struct SubscriptionMachineTests {
 
     static let recordPaid = SubscriptionEffect.recordPaidInvoice(invoiceId: "in_1", amount: 900, currency: "usd")
     static let recordFailed = SubscriptionEffect.recordFailedAttempt(
-        invoiceId: "in_1", attempt: 1, amount: 900, currency: "usd")
+        invoiceId: "in_1", attempt: "evt_1", amount: 900, currency: "usd")
 
     struct Row: Sendable, CustomTestStringConvertible {
         let from: SubscriptionStatus
@@ -183,7 +183,7 @@ struct SubscriptionMachineTests {
         .invoicePaid(invoiceId: invoice, amount: 900, currency: "usd", at: at)
     }
 
-    static func failed(_ invoice: String, attempt: Int, at: Int) -> SubscriptionFact {
+    static func failed(_ invoice: String, attempt: String, at: Int) -> SubscriptionFact {
         .invoicePaymentFailed(invoiceId: invoice, attempt: attempt, amount: 900, currency: "usd", at: at)
     }
 
@@ -206,7 +206,8 @@ struct SubscriptionMachineTests {
         Story(
             name: "failed then paid", from: .active,
             facts: [
-                .reported(stripe("past_due", start: 2000, end: 3000), at: 2000), failed("in_2", attempt: 1, at: 2000),
+                .reported(stripe("past_due", start: 2000, end: 3000), at: 2000),
+                failed("in_2", attempt: "evt_f1", at: 2000),
                 paid("in_2", at: 2000 + 3 * day),
                 .reported(stripe("active", start: 2000, end: 3000), at: 2000 + 3 * day),
             ], to: .active, invoices: ["in_2"]),
@@ -214,7 +215,8 @@ struct SubscriptionMachineTests {
         Story(
             name: "renewal failed in one second", from: .active,
             facts: [
-                .reported(stripe("active", start: 2000, end: 3000), at: 2000), failed("in_2", attempt: 1, at: 2000),
+                .reported(stripe("active", start: 2000, end: 3000), at: 2000),
+                failed("in_2", attempt: "evt_f1", at: 2000),
                 .reported(stripe("past_due", start: 2000, end: 3000), at: 2000),
             ], to: .pastDue, invoices: []),
         // Cancelled at the period's end: deleted before the last invoice's news arrives.
@@ -228,7 +230,7 @@ struct SubscriptionMachineTests {
         Story(
             name: "retries exhausted", from: .pastDue,
             facts: [
-                failed("in_2", attempt: 4, at: 2000 + 7 * day), .deleted(stripe("canceled"), at: 2000 + 7 * day),
+                failed("in_2", attempt: "evt_f4", at: 2000 + 7 * day), .deleted(stripe("canceled"), at: 2000 + 7 * day),
                 .reported(stripe("past_due", start: 2000, end: 3000), at: 2000 + 5 * day),
             ], to: .canceled, invoices: []),
     ]

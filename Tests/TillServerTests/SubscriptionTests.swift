@@ -223,6 +223,69 @@ struct SubscriptionFlowTests {
     }
 }
 
+extension SubscriptionFlowTests {
+    @Test(arguments: Backend.available)
+    func concurrentCheckoutsOneSessionAndSwitchingPlansClosesTheOld(_ backend: Backend) async throws {
+        try await withTill(backend) { api, _ in
+            let monthly = try await api.recurringPlan()
+            let yearly = try await api.recurringPlan(interval: "year")
+            let (token, _) = try await api.register()
+            // A double (or tenfold) click: one subscription, one session, whoever answers first.
+            let replies = try await withThrowingTaskGroup(of: Reply.self) { group in
+                for _ in 0..<10 {
+                    group.addTask { try await api.call(.post, "/api/plans/\(monthly)/checkout", token: token) }
+                }
+                return try await group.reduce(into: [Reply]()) { $0.append($1) }
+            }
+            #expect(replies.allSatisfy { $0.status == 201 || $0.status == 200 }, "\(replies.map(\.text))")
+            #expect(Set(replies.map { $0.string("sessionId") }).count == 1)
+            #expect(Set(replies.map { $0.string("subscriptionId") }).count == 1)
+            let first = replies[0]
+            // Another plan: the first checkout is closed at Stripe before the new one opens.
+            let other = try await api.call(.post, "/api/plans/\(yearly)/checkout", token: token)
+            #expect(other.status == 201, "\(other.text)")
+            #expect(other.string("subscriptionId") != first.string("subscriptionId"))
+            #expect(
+                try await api.subscription(token, first.string("subscriptionId")).string("status")
+                    == "INCOMPLETE_EXPIRED")
+            let old = try await api.pay(session: first.string("sessionId"))
+            #expect(old.status >= 400, "the closed session cannot be paid: \(old.text)")
+            // Cancelling a checkout not paid yet ends it.
+            let cancelled = try await api.call(
+                .post, "/api/subscriptions/\(other.string("subscriptionId"))/cancel", token: token)
+            #expect(cancelled.status == 200, "\(cancelled.text)")
+            #expect(cancelled.string("status") == "INCOMPLETE_EXPIRED")
+            let list = try await api.call(.get, "/api/subscriptions?status=INCOMPLETE_EXPIRED", token: token)
+            #expect(list.data.count == 2)
+            #expect(try await api.call(.get, "/api/subscriptions?status=LIVE", token: token).status == 400)
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func refundingASubscriptionPaymentKeepsCreditsAndSubscription(_ backend: Backend) async throws {
+        try await withTill(backend) { api, _ in
+            let plan = try await api.recurringPlan()
+            let (token, _, checkout) = try await api.subscribeCheckout(plan)
+            let id = checkout.string("subscriptionId")
+            #expect(try await api.pay(session: checkout.string("sessionId")).status == 200)
+            try await api.waitForCredits(token, 100)
+            let payment = try #require(try await api.subscriptionPayments(token).first)
+            let paymentId = try #require(payment["id"] as? String)
+            let admin = try await api.adminToken()
+            let refund = try await api.call(
+                .post, "/api/payments/\(paymentId)/refund", token: admin, body: #"{"amount":300}"#)
+            #expect(refund.status == 202, "\(refund.text)")
+            try await eventually(10, "the refund reported by Stripe") {
+                try await api.payment(token, paymentId).string("status") == "PARTIALLY_REFUNDED"
+            }
+            #expect(try await api.payment(token, paymentId).int("amountRefunded") == 300)
+            #expect(try await api.payment(token, paymentId).string("paymentIntentId").hasPrefix("pi_"))
+            #expect(try await api.me(token).int("creditBalance") == 100)
+            #expect(try await api.subscription(token, id).string("status") == "ACTIVE")
+        }
+    }
+}
+
 /// Hand-made, signed, Stripe-shaped events about one subscription, in every order and many copies at once.
 @Suite("Subscription webhooks")
 struct SubscriptionWebhookTests {

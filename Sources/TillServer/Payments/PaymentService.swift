@@ -258,8 +258,7 @@ struct PaymentService: Sendable {
         guard payment.kind == .subscription, let invoiceId = payment.invoiceId else { return nil }
         let paid: String?
         do {
-            paid = try await stripe.listInvoicePayments(invoice: invoiceId).data.first { $0.status == "paid" }?
-                .paymentIntent
+            paid = try await settlement.invoiceIntent(invoiceId)
         } catch {
             throw Self.stripeError(error)
         }

@@ -48,6 +48,9 @@ extension SettlementService {
         var refunds: [Payment] = []
         /// Failed attempts at invoices, whose decline code is read from Stripe once the transaction has committed.
         var declines: [(paymentId: String, invoiceId: String)] = []
+        /// Paid invoices, whose PaymentIntent is read from Stripe once the transaction has committed (so that a
+        /// refund or dispute of it finds the payment).
+        var paidInvoices: [(paymentId: String, invoiceId: String)] = []
     }
 
     /// A payment changed between being read and being written (another processor got there first): the whole batch
@@ -68,8 +71,11 @@ extension SettlementService {
     func apply(_ items: [Item], on db: any SQLDatabase) async throws -> Outcome {
         let now = clock.nowMillis()
         var outcome = Outcome()
-        // Subscriptions first: their rows are taken before payments and users, in every transaction.
-        let subscriptionVerdicts = try await applySubscriptions(items, now: now, into: &outcome, on: db)
+        // Subscriptions first: their rows are taken before payments and users, in every transaction; their changes
+        // to users wait until the payments' are made.
+        var userChanges: [UserChange] = []
+        let subscriptionVerdicts = try await applySubscriptions(
+            items, now: now, into: &outcome, users: &userChanges, on: db)
         var current = try await load(items.compactMap { $0.report?.lookup }, on: db)
         let loaded = current.byId
         var steps: [Step] = []
@@ -115,6 +121,7 @@ extension SettlementService {
             return (p.id, p.paymentIntentId, p.customerEmail)
         }
         try await payments.setDetails(details.sorted { $0.id < $1.id }, on: db)
+        try await applyUserChanges(userChanges, on: db)
         return outcome
     }
 

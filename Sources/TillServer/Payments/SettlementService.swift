@@ -54,15 +54,32 @@ struct SettlementService: Sendable {
         for (paymentId, invoiceId) in outcome.declines {
             await recordDecline(paymentId: paymentId, invoiceId: invoiceId)
         }
+        for (paymentId, invoiceId) in outcome.paidInvoices {
+            do {
+                guard let intentId = try await invoiceIntent(invoiceId) else { continue }
+                try await database.withConnection { db in
+                    try await payments.setDetails([(paymentId, intentId, nil)], on: db)
+                }
+            } catch {
+                logger.warning(
+                    "could not read a paid invoice's PaymentIntent from Stripe; a refund will look again",
+                    metadata: ["payment.id": "\(paymentId)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// The PaymentIntent of an invoice's newest payment (Stripe lists them newest first), when it has one.
+    func invoiceIntent(_ invoiceId: String) async throws -> String? {
+        try await stripe.listInvoicePayments(invoice: invoiceId).data.first { $0.paymentIntent != nil }?.paymentIntent
     }
 
     /// Reads the decline of a failed invoice attempt from its PaymentIntent and records it on the payment. A failure
     /// here loses only the code, never the payment.
     func recordDecline(paymentId: String, invoiceId: String) async {
         do {
-            let intentId = try await stripe.listInvoicePayments(invoice: invoiceId).data.compactMap(\.paymentIntent)
-                .last
-            guard let intentId, let error = try await stripe.retrievePaymentIntent(intentId).lastPaymentError else {
+            guard let intentId = try await invoiceIntent(invoiceId),
+                let error = try await stripe.retrievePaymentIntent(intentId).lastPaymentError
+            else {
                 return
             }
             try await database.withConnection { db in

@@ -33,8 +33,6 @@ enum StripeFacts {
         }
         let lookup: Lookup
         let facts: [SubscriptionFact]
-        /// The PaymentIntent that paid an invoice, when the report knows it.
-        var paymentIntentId: String? = nil
     }
 
     /// What one event or one read-back is about.
@@ -211,7 +209,7 @@ enum StripeFacts {
                 event.type == .invoicePaid
                 ? .invoicePaid(invoiceId: invoiceId, amount: o.amountPaid ?? 0, currency: o.currency ?? "", at: at)
                 : .invoicePaymentFailed(
-                    invoiceId: invoiceId, attempt: max(o.attemptCount ?? 1, 1), amount: o.amountDue ?? 0,
+                    invoiceId: invoiceId, attempt: event.id, amount: o.amountDue ?? 0,
                     currency: o.currency ?? "", at: at)
             return .subscription(
                 SubscriptionReport(

@@ -63,17 +63,17 @@ struct SubscriptionRepository: Sendable {
         ).run()
     }
 
-    /// Records the Checkout Session opened for a new subscription.
+    /// Records the Checkout Session opened for a subscription still `INCOMPLETE`; `false` when it is not any more.
     func attachSession(id: String, sessionId: String, url: String?, expiresAt: Int?, now: Int, on db: any SQLDatabase)
-        async throws
+        async throws -> Bool
     {
         try await db.raw(
             """
             UPDATE subscriptions SET checkout_session_id = \(bind: sessionId), checkout_url = \(bind: url),
                 expires_at = \(bind: expiresAt), updated_at = \(bind: now)
-            WHERE id = \(bind: id)
+            WHERE id = \(bind: id) AND status = 'INCOMPLETE' RETURNING id
             """
-        ).run()
+        ).first() != nil
     }
 
     struct Filter: Sendable {
@@ -105,19 +105,22 @@ struct SubscriptionRepository: Sendable {
         ).all().map(Subscription.init(row:))
     }
 
-    /// A paid invoice's payment, once: `true` when it is new (and its credits are due).
+    /// The attempt key of an invoice's successful payment (a failed attempt's is Stripe's event id).
+    static let paidAttempt = "paid"
+
+    /// An invoice's payment, once per (invoice, attempt): its id when it is new (and, paid, its credits are due).
     func insertInvoicePayment(
-        _ s: Subscription, invoiceId: String, attempt: Int, status: PaymentStatus, amount: Int, currency: String,
-        paymentIntentId: String?, now: Int, on db: any SQLDatabase
+        _ s: Subscription, invoiceId: String, attempt: String, status: PaymentStatus, amount: Int, currency: String,
+        now: Int, on db: any SQLDatabase
     ) async throws -> String? {
         let id = IDs.make()
         let succeeded: Int? = status == .succeeded ? now : nil
         return try await db.raw(
             """
             INSERT INTO payments (id, kind, method, plan_id, user_id, subscription_id, invoice_id, invoice_attempt,
-                payment_intent_id, amount, currency, status, fulfilled, created_at, updated_at, succeeded_at)
+                amount, currency, status, fulfilled, created_at, updated_at, succeeded_at)
             VALUES (\(bind: id), 'subscription', 'invoice', \(bind: s.planId), \(bind: s.userId), \(bind: s.id),
-                \(bind: invoiceId), \(bind: attempt), \(bind: paymentIntentId), \(bind: amount), \(bind: currency),
+                \(bind: invoiceId), \(bind: attempt), \(bind: amount), \(bind: currency),
                 \(bind: status.rawValue), \(bind: status == .succeeded ? 1 : 0), \(bind: now), \(bind: now),
                 \(bind: succeeded))
             ON CONFLICT DO NOTHING RETURNING id

@@ -17,6 +17,7 @@ struct SubscriptionService: Sendable {
     let recentSyncs: RecentSyncs
     let subscriptions = SubscriptionRepository()
     let users = UserRepository()
+    let catalog = CatalogRepository()
 
     struct CheckoutResponse: Encodable, Sendable {
         let url: String
@@ -32,15 +33,12 @@ struct SubscriptionService: Sendable {
     // MARK: Checkout
 
     /// Opens (or finds again) the Checkout Session that starts a subscription to `plan`. The subscription's row is
-    /// stored `INCOMPLETE` first, and its id keys the Stripe call, so a retry finds the same session.
+    /// stored `INCOMPLETE` first, and its id keys the Stripe call, so a retry or a second click finds the same session.
     func checkout(plan: Plan, identity: Identity, attempt: Int = 1) async throws -> (created: Bool, CheckoutResponse) {
-        guard let priceId = plan.stripePriceId else {
-            throw TillError(.internalError, "The recurring plan has no Stripe price")
-        }
         let customerId = try await customer(userId: identity.userId)
         let now = clock.nowMillis()
         let candidate = Subscription(id: IDs.make(), userId: identity.userId, planId: plan.id, now: now)
-        let current = try await database.transaction { db in
+        var current = try await database.transaction { db in
             // The user's row first: one checkout of theirs at a time decides whether there is one already.
             if database.kind == .postgres {
                 try await db.raw("SELECT id FROM users WHERE id = \(bind: identity.userId) FOR UPDATE").run()
@@ -52,44 +50,63 @@ struct SubscriptionService: Sendable {
         if current.status.isLive {
             throw TillError(.alreadySubscribed, "You already have a subscription (\(current.status.rawValue))")
         }
-        if current.id != candidate.id {
-            if current.planId == plan.id, let open = reusable(current, now: now) { return (false, open) }
-            // An unpaid checkout for another plan (or one about to expire): closed first, so that two sessions
-            // can never both be paid, then a new subscription.
-            guard attempt < 3 else { throw TillError.busy }
-            try await close(current)
-            return try await checkout(plan: plan, identity: identity, attempt: attempt + 1)
+        if current.id == candidate.id {
+            return (true, try await openSession(current, plan: plan, customer: customerId))
         }
-        let metadata = ["subscriptionId": current.id, "userId": identity.userId, "planId": plan.id]
-        let expiresAt = now / 1000 + PaymentService.minimumSessionSeconds + 30 * 60
+        // An incomplete subscription of this user: its session, found again (its id keys the call) if the request
+        // that opened it has not recorded it yet.
+        if current.checkoutSessionId == nil {
+            let itsPlan = current.planId == plan.id ? plan : try await self.plan(current.planId)
+            _ = try await openSession(current, plan: itsPlan, customer: customerId)
+            current = try await subscription(id: current.id)
+        }
+        if current.planId == plan.id, let open = reusable(current, now: now) { return (false, open) }
+        // A checkout for another plan (or one about to expire): closed first, so that two sessions can never both
+        // be paid, then a new subscription.
+        guard attempt < 3 else { throw TillError.busy }
+        try await close(current)
+        return try await checkout(plan: plan, identity: identity, attempt: attempt + 1)
+    }
+
+    /// Creates (or, by the subscription's id, finds again) the Checkout Session of an incomplete subscription and
+    /// records it. A subscription closed meanwhile keeps no session: it is expired at Stripe at once.
+    private func openSession(_ s: Subscription, plan: Plan, customer customerId: String) async throws
+        -> CheckoutResponse
+    {
+        guard let priceId = plan.stripePriceId else {
+            throw TillError(.internalError, "The recurring plan has no Stripe price")
+        }
+        let metadata = ["subscriptionId": s.id, "userId": s.userId, "planId": plan.id]
         let session: CheckoutSession
         do {
             session = try await stripe.createCheckoutSession(
                 CheckoutSessionCreateParams(
                     mode: "subscription", customer: customerId, lineItems: [.init(price: priceId, quantity: 1)],
                     successUrl: "\(config.publicBaseURL)/checkout/success?session_id={CHECKOUT_SESSION_ID}",
-                    cancelUrl: "\(config.publicBaseURL)/account", clientReferenceId: identity.userId,
-                    expiresAt: expiresAt, metadata: metadata, subscriptionData: .init(metadata: metadata)),
-                options: RequestOptions(idempotencyKey: "till-subscription-\(current.id)"))
+                    cancelUrl: "\(config.publicBaseURL)/account", clientReferenceId: s.userId,
+                    expiresAt: s.createdAt / 1000 + PaymentService.minimumSessionSeconds + 30 * 60,
+                    metadata: metadata, subscriptionData: .init(metadata: metadata)),
+                options: RequestOptions(idempotencyKey: "till-subscription-\(s.id)"))
         } catch {
-            logger.error("Stripe call failed", metadata: ["subscription.id": "\(current.id)", "error": "\(error)"])
+            logger.error("Stripe call failed", metadata: ["subscription.id": "\(s.id)", "error": "\(error)"])
             throw PaymentService.stripeError(error)
         }
-        guard let url = session.url else { throw TillError(.stripeError, "Stripe returned a session without a URL") }
-        try await database.withConnection { db in
+        guard let url = session.url, let expiresAt = StripeFacts.time(session.expiresAt) else {
+            throw TillError(.stripeError, "Stripe returned a session without a URL or expiry")
+        }
+        let recorded = try await database.withConnection { db in
             try await subscriptions.attachSession(
-                id: current.id, sessionId: session.id, url: url, expiresAt: session.expiresAt, now: clock.nowMillis(),
-                on: db)
+                id: s.id, sessionId: session.id, url: url, expiresAt: expiresAt, now: clock.nowMillis(), on: db)
+        }
+        guard recorded else {
+            _ = try? await stripe.expireCheckoutSession(session.id)
+            throw TillError(.subscriptionNotActive, "This checkout was closed meanwhile; start again")
         }
         logger.info(
             "subscription checkout created",
-            metadata: ["subscription.id": "\(current.id)", "stripe.session_id": "\(session.id)"])
-        return (
-            true,
-            CheckoutResponse(
-                url: url, sessionId: session.id, subscriptionId: current.id,
-                expiresAt: Timestamps.rfc3339(session.expiresAt * 1000))
-        )
+            metadata: ["subscription.id": "\(s.id)", "stripe.session_id": "\(session.id)"])
+        return CheckoutResponse(
+            url: url, sessionId: session.id, subscriptionId: s.id, expiresAt: Timestamps.rfc3339(expiresAt * 1000))
     }
 
     /// The open session of an incomplete subscription, while it has more than a minute left.
@@ -101,25 +118,47 @@ struct SubscriptionService: Sendable {
             url: url, sessionId: sessionId, subscriptionId: s.id, expiresAt: Timestamps.rfc3339(expiresAt * 1000))
     }
 
-    /// Ends an incomplete subscription's checkout: its session expired at Stripe, then settled. A session that was
-    /// paid meanwhile makes the subscription live instead, and the user is subscribed.
+    /// Ends an incomplete subscription's checkout: its session is expired at Stripe, then read back and settled, so
+    /// the subscription ends only once Stripe says the session can no longer be paid. One paid meanwhile makes the
+    /// subscription live instead, and the user is subscribed.
     private func close(_ s: Subscription) async throws {
+        var s = s
+        if s.checkoutSessionId == nil {
+            _ = try await openSession(s, plan: try await plan(s.planId), customer: try await customer(userId: s.userId))
+            s = try await subscription(id: s.id)
+        }
         if let sessionId = s.checkoutSessionId {
             do {
                 _ = try await stripe.expireCheckoutSession(sessionId)
-            } catch let error as StripeError where error.kind == .api && error.httpStatus == 400 {
+            } catch  where error.kind == .api && error.httpStatus == 400 {
                 // Not open any more (complete or expired): what it became is read back below.
             } catch {
                 throw PaymentService.stripeError(error)
             }
         }
         let after = try await sync(s)
-        if after.status == .incomplete {
-            // Never reached Stripe, or Stripe says the session is still open: nothing can be paid through it now.
-            try await apply(s.id, [.checkoutExpired(at: nil)])
-        } else if after.status.isLive {
+        if after.status.isLive {
             throw TillError(.alreadySubscribed, "You already have a subscription (\(after.status.rawValue))")
         }
+        if after.status == .incomplete {
+            // Complete but not paid yet (a delayed payment method): it may still start.
+            throw TillError(
+                .alreadySubscribed, "Your previous checkout is still being paid; wait for it, then try again")
+        }
+    }
+
+    private func plan(_ id: String) async throws -> Plan {
+        guard let plan = try await database.withConnection({ db in try await catalog.plan(id: id, on: db) }) else {
+            throw TillError.notFound("Plan")
+        }
+        return plan
+    }
+
+    private func subscription(id: String) async throws -> Subscription {
+        guard let s = try await database.withConnection({ db in try await subscriptions.find(id: id, on: db) }) else {
+            throw TillError.notFound("Subscription")
+        }
+        return s
     }
 
     /// The user's Stripe Customer, created on first need with their email and `metadata.userId`. The user's id keys
@@ -181,11 +220,16 @@ struct SubscriptionService: Sendable {
 
     /// Cancels at the period's end (the subscription stays `ACTIVE` until then) or now.
     func cancel(id: String, atPeriodEnd: Bool, identity: Identity) async throws -> Subscription {
-        let s = try await subscription(id: id, identity: identity)
+        var s = try await subscription(id: id, identity: identity)
         if s.status == .incomplete {
-            // Not started: its checkout is closed, and that is the end of it.
-            try await close(s)
-            return try await subscription(id: id, identity: identity)
+            // Not started: its checkout is closed, and that is the end of it, unless it was paid meanwhile.
+            do {
+                try await close(s)
+                return try await subscription(id: id, identity: identity)
+            } catch let error as TillError where error.code == .alreadySubscribed {
+                s = try await subscription(id: id, identity: identity)
+                guard s.status.isLive else { throw error }
+            }
         }
         guard s.status.isLive, let stripeId = s.stripeSubscriptionId else {
             throw TillError(.subscriptionNotActive, "The subscription has ended (\(s.status.rawValue))")

@@ -54,7 +54,7 @@ import SQLKit
             succeeded_at BIGINT,
             subscription_id TEXT REFERENCES subscriptions (id),
             invoice_id TEXT,
-            invoice_attempt BIGINT,
+            invoice_attempt TEXT,
         """ + paymentSubject + ")"
 
     static let paymentColumnsV5 = """
@@ -244,8 +244,8 @@ import SQLKit
                 "CREATE INDEX orders_status ON orders (status, created_at, id)",
                 "CREATE INDEX payments_succeeded ON payments (succeeded_at, currency, amount, amount_refunded)",
             ]),
-        // Subscriptions (API v1.1). A paid invoice is a payment keyed by (invoice, attempt 0), a failed attempt by
-        // (invoice, attempt number): the unique index is what makes each one, and its credits, happen once.
+        // Subscriptions (API v1.1). A paid invoice is a payment keyed by (invoice, 'paid'), a failed attempt by
+        // (invoice, its event's id): the unique index is what makes each one, and its credits, happen once.
         Migration(
             version: 6, name: "subscriptions",
             statements: subscriptionTables + [
@@ -263,7 +263,7 @@ import SQLKit
                 """,
                 "ALTER TABLE payments ADD COLUMN subscription_id TEXT REFERENCES subscriptions (id)",
                 "ALTER TABLE payments ADD COLUMN invoice_id TEXT",
-                "ALTER TABLE payments ADD COLUMN invoice_attempt BIGINT",
+                "ALTER TABLE payments ADD COLUMN invoice_attempt TEXT",
                 "ALTER TABLE payments ADD CONSTRAINT payments_kind_check CHECK (kind IN ('order', 'plan', 'subscription'))",
                 "ALTER TABLE payments ADD CONSTRAINT payments_method_check CHECK (method IN ('checkout', 'intent', 'invoice'))",
                 "ALTER TABLE payments ADD CONSTRAINT payments_subject " + paymentSubject,
