@@ -122,7 +122,8 @@ extension StripeEmulator {
         let body = Pages.render(
             "checkout.html",
             [
-                "summary": summary, "error": errorBlock, "email": Pages.escape(email ?? session.customerEmail ?? customerEmail ?? ""),
+                "summary": summary, "error": errorBlock,
+                "email": Pages.escape(email ?? session.customerEmail ?? customerEmail ?? ""),
                 "total": total, "cancel": cancel,
             ])
         return Pages.page(
