@@ -115,6 +115,14 @@ struct SubscriptionFlowTests {
             #expect(payments.count == 2)
             #expect(Set(payments.compactMap { $0["invoiceId"] as? String }).count == 2)
             #expect(try await api.subscription(token, id).string("status") == "ACTIVE")
+            // Its invoices, as Stripe has them, and its payments by subscription.
+            let invoices = try await api.call(.get, "/api/subscriptions/\(id)/invoices", token: token).data
+            #expect(invoices.map { $0["status"] as? String } == ["paid", "paid"])
+            #expect(
+                Set(invoices.compactMap { $0["id"] as? String })
+                    == Set(payments.compactMap { $0["invoiceId"] as? String }))
+            let bySubscription = try await api.call(.get, "/api/payments?subscriptionId=\(id)", token: token).data
+            #expect(bySubscription.count == 2)
 
             // Another user sees none of it.
             let (stranger, _) = try await api.register()

@@ -68,6 +68,7 @@ struct PaymentRepository: Sendable {
         var orderId: String?
         var sessionId: String?
         var paymentIntentId: String?
+        var subscriptionId: String?
     }
 
     func list(_ filter: Filter, page: PageRequest, on db: any SQLDatabase) async throws -> [Payment] {
@@ -77,6 +78,7 @@ struct PaymentRepository: Sendable {
         if let v = filter.orderId { query += " AND order_id = \(bind: v)" }
         if let v = filter.sessionId { query += " AND checkout_session_id = \(bind: v)" }
         if let v = filter.paymentIntentId { query += " AND payment_intent_id = \(bind: v)" }
+        if let v = filter.subscriptionId { query += " AND subscription_id = \(bind: v)" }
         query += page.cursorClause(table: "payments")
         query += " ORDER BY created_at DESC, id DESC LIMIT \(literal: page.limit + 1)"
         return try await db.raw(query).all().map(Payment.init(row:))

@@ -191,7 +191,8 @@ struct PaymentService: Sendable {
         let filter = PaymentRepository.Filter(
             userId: identity.isAdmin ? query["userId"] : identity.userId, status: query["status"],
             orderId: query["orderId"],
-            sessionId: query["sessionId"], paymentIntentId: query["paymentIntentId"])
+            sessionId: query["sessionId"], paymentIntentId: query["paymentIntentId"],
+            subscriptionId: query["subscriptionId"])
         return try await database.withConnection { db in
             if let after = page.startingAfter {
                 let cursor = try await payments.find(id: after, on: db)

@@ -216,6 +216,50 @@ struct SubscriptionService: Sendable {
             try await database.withConnection { db in try await subscriptions.list(chosen, page: page, on: db) })
     }
 
+    /// An invoice of the subscription, as Stripe has it (times in RFC 3339).
+    struct InvoiceSummary: Encodable, Sendable {
+        let id: String
+        let status: String
+        let billingReason: String?
+        let amountDue: Int
+        let amountPaid: Int
+        let currency: String
+        let attemptCount: Int
+        let periodStart: String?
+        let periodEnd: String?
+        let nextPaymentAttempt: String?
+        let createdAt: String?
+        let hostedInvoiceUrl: String?
+
+        init(_ invoice: Invoice) {
+            id = invoice.id
+            status = invoice.status.rawValue
+            billingReason = invoice.billingReason
+            amountDue = invoice.amountDue
+            amountPaid = invoice.amountPaid
+            currency = invoice.currency
+            attemptCount = invoice.attemptCount
+            let period = invoice.linePeriod
+            periodStart = StripeFacts.time(period?.start).map(Subscription.rfc3339)
+            periodEnd = StripeFacts.time(period?.end).map(Subscription.rfc3339)
+            nextPaymentAttempt = StripeFacts.time(invoice.nextPaymentAttempt).map(Subscription.rfc3339)
+            createdAt = StripeFacts.time(invoice.created).map(Subscription.rfc3339)
+            hostedInvoiceUrl = invoice.fields["hosted_invoice_url"]?.string
+        }
+    }
+
+    /// The subscription's invoices, newest first, read from Stripe (Till keeps their payments, not the invoices).
+    func invoices(id: String, identity: Identity) async throws -> [InvoiceSummary] {
+        let s = try await subscription(id: id, identity: identity)
+        guard let stripeId = s.stripeSubscriptionId else { return [] }
+        do {
+            return try await stripe.listInvoices(ListParams(limit: 100, subscription: stripeId)).data.map(
+                InvoiceSummary.init)
+        } catch {
+            throw PaymentService.stripeError(error)
+        }
+    }
+
     // MARK: Changing
 
     /// Cancels at the period's end (the subscription stays `ACTIVE` until then) or now.
