@@ -23,6 +23,8 @@ struct WebController {
         ("/admin/orders", "pages/admin-orders.html"), ("/admin/orders/:id", "pages/admin-order.html"),
         ("/admin/payments", "pages/admin-payments.html"), ("/admin/payments/:id", "pages/admin-payment.html"),
         ("/admin/webhooks", "pages/admin-webhooks.html"),
+        ("/admin/subscriptions", "pages/admin-subscriptions.html"),
+        ("/admin/subscriptions/:id", "pages/admin-subscription.html"),
     ]
 
     var assets = WebAssets.bundled
