@@ -2,12 +2,57 @@ import Foundation
 import HTTPTypes
 import StripeAPI
 import Testing
+import TillCore
 
 @_spi(Bench) @testable import TillServer
 
 /// The admin console's API (`/api/admin/...`) and what its pages are served with.
 @Suite("Admin console")
 struct AdminConsoleTests {
+    @Test(
+        "the dashboard's kept counts equal counting the orders, before and after the reconciler folds them",
+        arguments: Backend.available)
+    func keptCountsEqualCounting(backend: Backend) async throws {
+        try await withTill(backend) { api, till in
+            let admin = try await api.adminToken()
+            let product = try await api.createProduct(admin: admin, inventory: 50)
+            let (user, _) = try await api.register()
+            var orders: [String] = []
+            for _ in 0..<6 { orders.append(try await api.order(user, [(product, 1)]).string("id")) }
+            for orderId in orders.prefix(2) {
+                let checkout = try await api.call(.post, "/api/orders/\(orderId)/checkout", token: user)
+                #expect(try await api.pay(session: checkout.string("sessionId")).status == 200)
+                try await api.waitForOrder(user, orderId, toBe: "PAID")
+            }
+            for orderId in orders[2..<4] {
+                #expect(try await api.call(.post, "/api/orders/\(orderId)/cancel", token: user).status == 200)
+            }
+            func counted() async throws -> [String: Int] {
+                let rows = try await till.database.withConnection { db in
+                    try await db.raw("SELECT status, COUNT(*) AS n FROM orders GROUP BY status").all().map {
+                        (try $0.string("status"), try $0.int("n"))
+                    }
+                }
+                var counts = Dictionary(uniqueKeysWithValues: OrderStatus.allCases.map { ($0.rawValue, 0) })
+                for (status, n) in rows { counts[status] = n }
+                return counts
+            }
+            let expected = ["PENDING": 2, "PAID": 2, "PARTIALLY_REFUNDED": 0, "REFUNDED": 0, "CANCELLED": 2]
+            #expect(try await counted() == expected)
+            let kept = try await api.call(.get, "/api/admin/summary", token: admin)["ordersByStatus"] as? [String: Int]
+            #expect(kept == expected)
+            _ = try await till.reconciler.pass()
+            let folded =
+                try await api.call(.get, "/api/admin/summary", token: admin)["ordersByStatus"] as? [String: Int]
+            #expect(folded == expected)
+            let unfolded = try await till.database.withConnection { db in
+                try await db.raw("SELECT COUNT(*) AS n FROM order_status_deltas").first(
+                    decodingColumn: "n", as: Int.self)
+            }
+            #expect(unfolded == 0)
+        }
+    }
+
     @Test(
         "summary, order search and timelines show a paid, partly refunded order and a failed webhook",
         arguments: Backend.available)

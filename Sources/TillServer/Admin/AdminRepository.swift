@@ -30,16 +30,33 @@ struct AdminRepository: Sendable {
         }
     }
 
-    /// Orders per status: one count per status, each a range of `orders_status` (migration 4) read without the
-    /// table.
+    /// Orders per status, from the counts the triggers of migration 7 keep (and, on PostgreSQL, the changes not
+    /// folded into them yet).
     func orderCounts(on db: any SQLDatabase) async throws -> [String: Int] {
-        var counts: [String: Int] = [:]
-        for status in OrderStatus.allCases {
-            counts[status.rawValue] =
-                try await db.raw("SELECT COUNT(*) AS n FROM orders WHERE status = \(bind: status.rawValue)")
-                .first(decodingColumn: "n", as: Int.self) ?? 0
+        var counts = Dictionary(uniqueKeysWithValues: OrderStatus.allCases.map { ($0.rawValue, 0) })
+        for row in try await db.raw(
+            """
+            SELECT status, CAST(SUM(n) AS BIGINT) AS n FROM (
+                SELECT status, n FROM order_status_counts UNION ALL SELECT status, delta FROM order_status_deltas) t
+            GROUP BY status
+            """
+        ).all() {
+            counts[try row.string("status")] = try row.int("n")
         }
         return counts
+    }
+
+    /// Folds PostgreSQL's appended changes into the counts (the reconciler does, every pass). Two instances at once
+    /// fold each change once: a change deleted by one is skipped by the other.
+    func foldOrderCounts(on db: any SQLDatabase) async throws {
+        try await db.raw(
+            """
+            WITH d AS (DELETE FROM order_status_deltas RETURNING status, delta),
+                s AS (SELECT status, SUM(delta) AS n FROM d GROUP BY status)
+            UPDATE order_status_counts SET n = order_status_counts.n + s.n FROM s
+            WHERE order_status_counts.status = s.status
+            """
+        ).run()
     }
 
     /// Failed events are in the partial index `webhook_events_queue`, whose condition SQLite needs word for word.

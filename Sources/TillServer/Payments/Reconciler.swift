@@ -111,6 +111,7 @@ final class Reconciler: Service, Sendable {
         }
         try await database.withConnection { db in
             try await IdempotencyRepository().deleteOlderThan(now - 24 * 3600 * 1000, on: db)
+            if database.kind == .postgres { try await AdminRepository().foldOrderCounts(on: db) }
         }
         // Every order past its time, page by page, however long the backlog: one pass leaves none behind.
         var cursor: (createdAt: Int, id: String)?

@@ -1,5 +1,6 @@
 import Logging
 import SQLKit
+import TillCore
 
 /// The schema as an ordered list of steps; each runs once, recorded in `till_migrations`.
 /// The SQL is the common ground of SQLite and PostgreSQL: TEXT ids, BIGINT money and epoch-millisecond times.
@@ -288,6 +289,80 @@ import SQLKit
                 "CREATE INDEX payments_needing_refund ON payments (id) WHERE needs_refund = 1",
                 "CREATE INDEX payments_succeeded ON payments (succeeded_at, currency, amount, amount_refunded)",
             ] + subscriptionIndexes),
+        // The dashboard's orders by status, kept by triggers instead of counted: counting 1,000,000 orders took
+        // 79 ms on SQLite and 148 ms on PostgreSQL. SQLite (one writer) keeps the counts themselves. PostgreSQL
+        // appends each statement's changes to order_status_deltas, which no two transactions contend for, and the
+        // reconciler folds them into the counts; a count is the sum of both. The triggers are made before the
+        // counts are seeded, in the same transaction, so no order is missed or counted twice.
+        Migration(
+            version: 7, name: "order counts by status",
+            statements: orderCountTables + [
+                """
+                CREATE FUNCTION till_order_status_deltas() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF TG_OP = 'INSERT' THEN
+                        INSERT INTO order_status_deltas (status, delta)
+                        SELECT status, COUNT(*) FROM new_orders GROUP BY status;
+                    ELSIF TG_OP = 'DELETE' THEN
+                        INSERT INTO order_status_deltas (status, delta)
+                        SELECT status, -COUNT(*) FROM old_orders GROUP BY status;
+                    ELSE
+                        INSERT INTO order_status_deltas (status, delta)
+                        SELECT status, SUM(delta) FROM (
+                            SELECT status, 1 AS delta FROM new_orders
+                            UNION ALL SELECT status, -1 FROM old_orders) changes
+                        GROUP BY status HAVING SUM(delta) <> 0;
+                    END IF;
+                    RETURN NULL;
+                END $$
+                """,
+                """
+                CREATE TRIGGER orders_counted_insert AFTER INSERT ON orders REFERENCING NEW TABLE AS new_orders
+                FOR EACH STATEMENT EXECUTE FUNCTION till_order_status_deltas()
+                """,
+                """
+                CREATE TRIGGER orders_counted_update AFTER UPDATE ON orders
+                REFERENCING OLD TABLE AS old_orders NEW TABLE AS new_orders
+                FOR EACH STATEMENT EXECUTE FUNCTION till_order_status_deltas()
+                """,
+                """
+                CREATE TRIGGER orders_counted_delete AFTER DELETE ON orders REFERENCING OLD TABLE AS old_orders
+                FOR EACH STATEMENT EXECUTE FUNCTION till_order_status_deltas()
+                """,
+            ] + seedOrderCounts,
+            sqlite: orderCountTables + [
+                """
+                CREATE TRIGGER orders_counted_insert AFTER INSERT ON orders BEGIN
+                    UPDATE order_status_counts SET n = n + 1 WHERE status = NEW.status;
+                END
+                """,
+                """
+                CREATE TRIGGER orders_counted_update AFTER UPDATE OF status ON orders WHEN OLD.status <> NEW.status BEGIN
+                    UPDATE order_status_counts SET n = n - 1 WHERE status = OLD.status;
+                    UPDATE order_status_counts SET n = n + 1 WHERE status = NEW.status;
+                END
+                """,
+                """
+                CREATE TRIGGER orders_counted_delete AFTER DELETE ON orders BEGIN
+                    UPDATE order_status_counts SET n = n - 1 WHERE status = OLD.status;
+                END
+                """,
+            ] + seedOrderCounts),
+    ]
+
+    static let orderCountTables = [
+        "CREATE TABLE order_status_counts (status TEXT PRIMARY KEY, n BIGINT NOT NULL)",
+        "CREATE TABLE order_status_deltas (status TEXT NOT NULL, delta BIGINT NOT NULL)",
+    ]
+
+    /// One row per status (the orders table's CHECK allows no other), with the orders there are.
+    static let seedOrderCounts = [
+        "INSERT INTO order_status_counts (status, n) SELECT status, COUNT(*) FROM orders GROUP BY status",
+        """
+        INSERT INTO order_status_counts (status, n) SELECT column1, 0 FROM (VALUES \(
+            OrderStatus.allCases.map { "('\($0.rawValue)')" }.joined(separator: ", "))) AS v
+        WHERE column1 NOT IN (SELECT status FROM order_status_counts)
+        """,
     ]
 
     /// Version 6's new tables and columns, the same on both databases.
