@@ -23,13 +23,20 @@ extension EmulatorState {
         var expiresAt = created + 24 * 3600
         if p["expires_at"] != nil {
             let value = try Params.integer(p["expires_at"], param: "expires_at")
-            guard value >= created + 30 * 60 - 5, value <= created + 24 * 3600 else {
+            func allowed(from start: Int) -> Bool { value >= start + 30 * 60 - 5 && value <= start + 24 * 3600 }
+            // After `/_emulator/clock/advance`, a client that counts from the wall clock (as every client of real
+            // Stripe does) is read from the wall clock and moved with the emulator's time.
+            let shift = created - wallClock()
+            if allowed(from: created) {
+                expiresAt = value
+            } else if shift > 0, allowed(from: created - shift) {
+                expiresAt = value + shift
+            } else {
                 throw .invalid(
                     "expires_at",
                     "The `expires_at` timestamp must be between 30 minutes and 24 hours from Checkout Session creation.",
                     code: "parameter_invalid_integer")
             }
-            expiresAt = value
         }
 
         var lines: [LineItem] = []

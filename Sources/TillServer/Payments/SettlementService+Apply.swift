@@ -51,6 +51,9 @@ extension SettlementService {
         /// Paid invoices, whose PaymentIntent is read from Stripe once the transaction has committed (so that a
         /// refund or dispute of it finds the payment).
         var paidInvoices: [(paymentId: String, invoiceId: String)] = []
+
+        /// Something is left to do at Stripe once the transaction has committed (`SettlementService.afterCommit`).
+        var leavesWork: Bool { !refunds.isEmpty || !declines.isEmpty || !paidInvoices.isEmpty }
     }
 
     /// A payment changed between being read and being written (another processor got there first): the whole batch

@@ -100,7 +100,7 @@ final class WebhookInbox: Sendable {
                     }
                 }
                 if written.pending > 0 { processor.notify() }
-                if let outcome = written.outcome, !outcome.refunds.isEmpty || !outcome.declines.isEmpty {
+                if let outcome = written.outcome, outcome.leavesWork {
                     // Money that must go back, declines to read: at Stripe after the commit, without holding up the
                     // acknowledgements.
                     Task { [settlement] in await settlement.afterCommit(outcome) }
