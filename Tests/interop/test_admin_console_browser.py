@@ -201,3 +201,79 @@ def test_a_customer_token_is_refused(console, browser):
     wait(browser, EC.visibility_of_element_located((By.ID, "not-admin")))
     assert "Not an admin" in text_of(browser, "#not-admin")
     assert browser.find_elements(By.CSS_SELECTOR, "#orders tbody tr") == []
+
+
+def test_admin_finds_a_subscription_and_cancels_it_at_period_end(console, browser):
+    from selenium.webdriver.support.ui import Select
+
+    admin = {"Authorization": f"Bearer {admin_token(console)}"}
+    plan = requests.post(console.root + "/api/plans", headers=admin, timeout=30, json={
+        "name": "Pro", "unitAmount": 900, "currency": "usd", "credits": 100, "interval": "month"})
+    assert plan.status_code == 201, plan.text
+    plan_id = plan.json()["id"]
+
+    # A customer subscribes through the API and pays the session as the hosted page does.
+    customer = requests.post(console.root + "/api/auth/register", timeout=10,
+                             json={"email": f"sub-{int(time.time())}@shop.test", "password": "password-123"}).json()
+    checkout = requests.post(f"{console.root}/api/plans/{plan_id}/checkout", timeout=30,
+                             headers={"Authorization": f"Bearer {customer['token']}"})
+    assert checkout.status_code == 201, checkout.text
+    session_id, subscription_id = checkout.json()["sessionId"], checkout.json()["subscriptionId"]
+    paid = requests.post(f"{console.base}/v1/test_helpers/checkout/sessions/{session_id}/complete", timeout=30,
+                         data={"payment_method": "pm_card_visa"}, headers={"Authorization": "Bearer sk_test_x"})
+    assert paid.status_code == 200, paid.text
+
+    def subscription():
+        return requests.get(f"{console.root}/api/subscriptions/{subscription_id}", headers=admin, timeout=10).json()
+
+    def payments():
+        return requests.get(f"{console.root}/api/payments?subscriptionId={subscription_id}&limit=100", headers=admin,
+                            timeout=10).json()["data"]
+
+    deadline = time.time() + 30
+    while not (subscription()["status"] == "ACTIVE" and [p["status"] for p in payments()] == ["SUCCEEDED"]):
+        assert time.time() < deadline, (subscription(), payments())
+        time.sleep(0.3)
+
+    # The list shows it, newest first, with its plan's name and its renewal.
+    browser.get(console.root + "/admin/subscriptions")
+    sign_in_as_admin(browser)
+    row = f"#subscriptions tr[data-subscription='{subscription_id}']"
+    wait(browser, lambda d: "Pro" in text_of(d, row))
+    assert browser.find_elements(By.CSS_SELECTOR, "#subscriptions tbody tr")[0].get_attribute("data-subscription") == subscription_id
+    assert text_of(browser, row + " .status") == "ACTIVE"
+    assert text_of(browser, row + " .renewal").startswith("Renews on ")
+    Select(browser.find_element(By.ID, "f-status")).select_by_visible_text("CANCELED")
+    browser.find_element(By.ID, "search").click()
+    wait(browser, lambda d: not d.find_elements(By.CSS_SELECTOR, row) and d.find_element(By.ID, "empty").is_displayed())
+    Select(browser.find_element(By.ID, "f-status")).select_by_visible_text("ACTIVE")
+    browser.find_element(By.ID, "search").click()
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, row))
+    browser.find_element(By.CSS_SELECTOR, row + " a").click()
+
+    # Its page: the plan's price and period, one paid invoice, one payment.
+    wait(browser, lambda d: text_of(d, "#status") == "ACTIVE" and text_of(d, "#price") == "$9.00 / month")
+    assert text_of(browser, "#plan") == "Pro"
+    assert text_of(browser, "#renewal").startswith("Renews on ")
+    assert text_of(browser, "[data-stripe='subscription']").startswith("sub_")
+    wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#invoices tbody tr")) == 1)
+    invoice = text_of(browser, "#invoices tbody tr")
+    assert "paid" in invoice and "$9.00" in invoice, invoice
+    wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#payments tbody tr")) == 1)
+    assert "SUCCEEDED" in text_of(browser, "#payments tbody tr") and "$9.00" in text_of(browser, "#payments tbody tr")
+    assert browser.find_element(By.CSS_SELECTOR, "#payments tbody a").get_attribute("href").endswith(
+        "/admin/payments/" + payments()[0]["id"])
+    assert not browser.find_element(By.ID, "resume").is_displayed()
+
+    # Cancel at period end, after a confirmation that says it stays active until then.
+    browser.find_element(By.ID, "cancel-at-period-end").click()
+    alert = wait(browser, EC.alert_is_present())
+    assert "stays active until" in alert.text, alert.text
+    alert.accept()
+    wait(browser, lambda d: text_of(d, "#renewal").startswith("Ends on "))
+    assert text_of(browser, "#status") == "ACTIVE"
+    assert text_of(browser, "#cancels-at-period-end") == "Yes"
+    assert not browser.find_element(By.ID, "cancel-at-period-end").is_displayed()
+    wait(browser, EC.visibility_of_element_located((By.ID, "resume")))
+    assert text_of(browser, "#action-error") == "" and text_of(browser, "#page-error") == ""
+    assert (subscription()["status"], subscription()["cancelAtPeriodEnd"]) == ("ACTIVE", True)
