@@ -113,27 +113,17 @@ struct AdminTimeline: Sendable {
     }
 
     static func entries(for payment: Payment) -> [TimelineEntry] {
-        var entries: [TimelineEntry] = []
-        switch payment.method {
-        case .checkout:
-            entries.append(
-                TimelineEntry(
-                    atMillis: payment.createdAt, kind: .sessionOpened, title: "Checkout session opened",
-                    detail: payment.checkoutSessionId, amount: payment.amount, currency: payment.currency,
-                    paymentId: payment.id))
-        case .intent:
-            entries.append(
-                TimelineEntry(
-                    atMillis: payment.createdAt, kind: .intentCreated, title: "Payment intent created",
-                    detail: payment.paymentIntentId, amount: payment.amount, currency: payment.currency,
-                    paymentId: payment.id))
-        case .invoice:
-            entries.append(
-                TimelineEntry(
-                    atMillis: payment.createdAt, kind: .intentCreated, title: "Subscription invoice charged",
-                    detail: payment.invoiceId, amount: payment.amount, currency: payment.currency,
-                    paymentId: payment.id))
-        }
+        let (kind, title, detail): (TimelineEntry.Kind, String, String?) =
+            switch payment.method {
+            case .checkout: (.sessionOpened, "Checkout session opened", payment.checkoutSessionId)
+            case .intent: (.intentCreated, "Payment intent created", payment.paymentIntentId)
+            case .invoice: (.intentCreated, "Subscription invoice charged", payment.invoiceId)
+            }
+        var entries = [
+            TimelineEntry(
+                atMillis: payment.createdAt, kind: kind, title: title, detail: detail, amount: payment.amount,
+                currency: payment.currency, paymentId: payment.id)
+        ]
         if let at = payment.succeededAt {
             entries.append(
                 TimelineEntry(
