@@ -233,6 +233,51 @@ struct SubscriptionFlowTests {
 
 extension SubscriptionFlowTests {
     @Test(arguments: Backend.available)
+    func recurringPlansAreCheckedAndOneOffPlansStayOneOff(_ backend: Backend) async throws {
+        try await withTill(backend) { api, _ in
+            let admin = try await api.adminToken()
+            func create(_ fields: String) async throws -> Reply {
+                try await api.call(
+                    .post, "/api/plans", token: admin,
+                    body: #"{"name":"P","unitAmount":900,"currency":"usd","credits":10\#(fields)}"#)
+            }
+            for bad in [
+                #","interval":"fortnight""#, #","interval":"month","intervalCount":13"#, #","intervalCount":2"#,
+                #","interval":"day","intervalCount":0"#,
+            ] {
+                let reply = try await create(bad)
+                #expect(reply.status == 400, "\(bad): \(reply.text)")
+                #expect(reply.errorCode == "invalid_request")
+            }
+            let oneTime = try await api.stripe(
+                .post, "/v1/prices", form: "currency=usd&unit_amount=900&product_data[name]=Once")
+            let refused = try await create(#","interval":"month","stripePriceId":"\#(oneTime.string("id"))""#)
+            #expect(refused.status == 400, "\(refused.text)")
+            let monthly = try await api.stripe(
+                .post, "/v1/prices",
+                form: "currency=usd&unit_amount=900&product_data[name]=Monthly&recurring[interval]=month")
+            let own = try await create(#","interval":"month","stripePriceId":"\#(monthly.string("id"))""#)
+            #expect(own.status == 201, "\(own.text)")
+            #expect(own.string("stripePriceId") == monthly.string("id"))
+            let quarterly = try await create(#","interval":"month","intervalCount":3"#)
+            #expect(quarterly.status == 201)
+            #expect(quarterly.int("intervalCount") == 3)
+            let price = try await api.stripe(.get, "/v1/prices/\(quarterly.string("stripePriceId"))")
+            #expect((price["recurring"] as? [String: Any])?["interval_count"] as? Int == 3)
+            let once = try await create("")
+            #expect(once.status == 201)
+            #expect(once["interval"] is NSNull)
+            #expect(once["intervalCount"] is NSNull)
+            // A one-off plan's checkout is a payment, not a subscription.
+            let (token, _) = try await api.register()
+            let checkout = try await api.call(.post, "/api/plans/\(once.string("id"))/checkout", token: token)
+            #expect(checkout.status == 201)
+            #expect(checkout.string("paymentId") != "")
+            #expect(checkout["subscriptionId"] == nil)
+        }
+    }
+
+    @Test(arguments: Backend.available)
     func concurrentCheckoutsOneSessionAndSwitchingPlansClosesTheOld(_ backend: Backend) async throws {
         try await withTill(backend) { api, _ in
             let monthly = try await api.recurringPlan()

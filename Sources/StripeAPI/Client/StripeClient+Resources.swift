@@ -94,6 +94,10 @@ extension StripeClient {
         try await send(.post, "/v1/prices", params: form(params), options: options)
     }
 
+    public func retrievePrice(_ id: String) async throws(StripeError) -> Price {
+        try await send(.get, "/v1/prices/\(id)")
+    }
+
     public func createProduct(name: String, options: RequestOptions = .init()) async throws(StripeError) -> Product {
         try await send(.post, "/v1/products", params: .object([("name", .value(name))]), options: options)
     }

@@ -110,6 +110,10 @@ struct CatalogService: Sendable {
         }
         let id = IDs.make()
         var priceId = r.stripePriceId
+        if let interval = r.interval, let given = priceId {
+            try await checkRecurringPrice(
+                given, interval: interval, count: r.intervalCount ?? 1, amount: r.unitAmount, currency: currency.code)
+        }
         if let interval = r.interval, priceId == nil {
             // A subscription needs a recurring price at Stripe: made before the plan is stored, so that a plan
             // never exists without one. The plan's id keys the call, so a retry makes no second price.
@@ -130,6 +134,28 @@ struct CatalogService: Sendable {
             intervalCount: r.interval == nil ? nil : r.intervalCount ?? 1)
         try await database.withConnection { db in try await catalog.insert(plan, on: db) }
         return plan
+    }
+
+    /// A recurring plan's own Stripe price must bill what the plan says, as often as it says: a subscription is
+    /// charged the price, and its credits are the plan's.
+    private func checkRecurringPrice(_ id: String, interval: String, count: Int, amount: Int, currency: String)
+        async throws
+    {
+        let price: Price
+        do {
+            price = try await stripe.retrievePrice(id)
+        } catch  where error.httpStatus == 404 {
+            throw TillError.invalid("stripePriceId \(id) is not a price at Stripe")
+        } catch {
+            throw PaymentService.stripeError(error)
+        }
+        guard price.type == "recurring", price.recurring["interval"]?.string == interval,
+            (price.recurring["interval_count"]?.int ?? 1) == count, price.unitAmount == amount,
+            price.currency == currency
+        else {
+            throw TillError.invalid(
+                "stripePriceId must be a recurring price of \(amount) \(currency) every \(count) \(interval)(s)")
+        }
     }
 
     func plan(id: String) async throws -> Plan {

@@ -86,7 +86,7 @@ struct SubscriptionService: Sendable {
                     cancelUrl: "\(config.publicBaseURL)/account", clientReferenceId: s.userId,
                     expiresAt: s.createdAt / 1000 + PaymentService.minimumSessionSeconds + 30 * 60,
                     metadata: metadata, subscriptionData: .init(metadata: metadata)),
-                options: RequestOptions(idempotencyKey: "till-subscription-\(s.id)"))
+                options: RequestOptions(idempotencyKey: s.id))
         } catch {
             logger.error("Stripe call failed", metadata: ["subscription.id": "\(s.id)", "error": "\(error)"])
             throw PaymentService.stripeError(error)
