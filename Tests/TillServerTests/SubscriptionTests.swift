@@ -315,6 +315,28 @@ extension SubscriptionFlowTests {
     }
 
     @Test(arguments: Backend.available)
+    func aCheckoutLostToAnOutageIsFoundAgainByItsKey(_ backend: Backend) async throws {
+        try await withTill(backend, configure: { $0.stripeMaxNetworkRetries = 0 }) { api, _ in
+            let plan = try await api.recurringPlan()
+            let (token, _) = try await api.register()
+            // Stripe answers 500: the subscription is stored, its session unknown.
+            try await api.fault(#"{"target":"api","path":"/v1/checkout/sessions","mode":"500","count":1}"#)
+            let failed = try await api.call(.post, "/api/plans/\(plan)/checkout", token: token)
+            #expect(failed.status == 502, "\(failed.text)")
+            let stored = try await api.call(.get, "/api/subscriptions", token: token).data
+            #expect(stored.count == 1)
+            #expect(stored.first?["status"] as? String == "INCOMPLETE")
+            // The next try opens it with the same key: the same subscription, a session, and it can be paid.
+            let retry = try await api.call(.post, "/api/plans/\(plan)/checkout", token: token)
+            #expect(retry.status == 200, "\(retry.text)")
+            #expect(retry.string("subscriptionId") == stored.first?["id"] as? String)
+            #expect(try await api.pay(session: retry.string("sessionId")).status == 200)
+            try await api.waitForSubscription(token, retry.string("subscriptionId"), toBe: "ACTIVE")
+            #expect(try await api.call(.get, "/api/subscriptions", token: token).data.count == 1)
+        }
+    }
+
+    @Test(arguments: Backend.available)
     func refundingASubscriptionPaymentKeepsCreditsAndSubscription(_ backend: Backend) async throws {
         try await withTill(backend) { api, _ in
             let plan = try await api.recurringPlan()

@@ -57,7 +57,15 @@ struct SubscriptionService: Sendable {
         // that opened it has not recorded it yet.
         if current.checkoutSessionId == nil {
             let itsPlan = current.planId == plan.id ? plan : try await self.plan(current.planId)
-            _ = try await openSession(current, plan: itsPlan, customer: customerId)
+            do {
+                _ = try await openSession(current, plan: itsPlan, customer: customerId)
+            } catch {
+                // Refused by Stripe (its key older than Stripe's 24 hours, say): that checkout is over; start anew.
+                guard attempt < 3, try await subscription(id: current.id).status == .incompleteExpired else {
+                    throw error
+                }
+                return try await checkout(plan: plan, identity: identity, attempt: attempt + 1)
+            }
             current = try await subscription(id: current.id)
         }
         if current.planId == plan.id, let open = reusable(current, now: now) { return (false, open) }
@@ -88,6 +96,12 @@ struct SubscriptionService: Sendable {
                     metadata: metadata, subscriptionData: .init(metadata: metadata)),
                 options: RequestOptions(idempotencyKey: s.id))
         } catch {
+            if error.kind == .api, (400..<500).contains(error.httpStatus), error.httpStatus != 409,
+                error.httpStatus != 429
+            {
+                // Stripe refused (and replays the refusal for this key): nothing can be paid through this checkout.
+                try await apply(s.id, [.checkoutExpired(at: nil)])
+            }
             logger.error("Stripe call failed", metadata: ["subscription.id": "\(s.id)", "error": "\(error)"])
             throw PaymentService.stripeError(error)
         }
