@@ -207,10 +207,20 @@ def test_admin_finds_a_subscription_and_cancels_it_at_period_end(console, browse
     from selenium.webdriver.support.ui import Select
 
     admin = {"Authorization": f"Bearer {admin_token(console)}"}
-    plan = requests.post(console.root + "/api/plans", headers=admin, timeout=30, json={
-        "name": "Pro", "unitAmount": 900, "currency": "usd", "credits": 100, "interval": "month"})
-    assert plan.status_code == 201, plan.text
-    plan_id = plan.json()["id"]
+    # The admin makes a monthly plan in the catalog.
+    browser.get(console.root + "/admin/catalog")
+    sign_in_as_admin(browser)
+    wait(browser, EC.visibility_of_element_located((By.ID, "plan-name")))
+    browser.find_element(By.ID, "plan-name").send_keys("Pro")
+    browser.find_element(By.ID, "plan-price").send_keys("9.00")
+    Select(browser.find_element(By.ID, "plan-interval")).select_by_value("month")
+    browser.find_element(By.ID, "plan-save").click()
+    wait(browser, lambda d: any("Pro" in r.text and "every month" in r.text
+                                for r in d.find_elements(By.CSS_SELECTOR, "#plans tbody tr")))
+    plan_row = [r for r in browser.find_elements(By.CSS_SELECTOR, "#plans tbody tr") if "every month" in r.text][0]
+    plan_id = plan_row.get_attribute("data-plan")
+    plan = requests.get(f"{console.root}/api/plans/{plan_id}", timeout=10).json()
+    assert (plan["interval"], plan["intervalCount"], plan["unitAmount"]) == ("month", 1, 900)
 
     # A customer subscribes through the API and pays the session as the hosted page does.
     customer = requests.post(console.root + "/api/auth/register", timeout=10,
@@ -237,7 +247,7 @@ def test_admin_finds_a_subscription_and_cancels_it_at_period_end(console, browse
 
     # The list shows it, newest first, with its plan's name and its renewal.
     browser.get(console.root + "/admin/subscriptions")
-    sign_in_as_admin(browser)
+    wait(browser, EC.visibility_of_element_located((By.ID, "console")))
     row = f"#subscriptions tr[data-subscription='{subscription_id}']"
     wait(browser, lambda d: "Pro" in text_of(d, row))
     assert browser.find_elements(By.CSS_SELECTOR, "#subscriptions tbody tr")[0].get_attribute("data-subscription") == subscription_id

@@ -61,7 +61,8 @@ async function loadProducts() {
 async function loadPlans() {
   const plans = (await Till.api("GET", "/api/plans?limit=100")).data;
   document.querySelector("#plans tbody").replaceChildren(...plans.map(p => Admin.row({"data-plan": p.id},
-    p.name, Till.money(p.unitAmount, p.currency), String(p.credits), p.stripePriceId || "—")));
+    p.name, Till.money(p.unitAmount, p.currency), Till.period(p) ? "every " + Till.period(p) : "once", String(p.credits),
+    p.stripePriceId || "—")));
 }
 Admin.start(async () => {
   const list = document.getElementById("currency-codes");
@@ -103,6 +104,11 @@ Admin.start(async () => {
         credits: Number(document.getElementById("plan-credits").value)};
       const priceId = document.getElementById("plan-price-id").value.trim();
       if (priceId) body.stripePriceId = priceId;
+      const interval = document.getElementById("plan-interval").value;
+      if (interval) {
+        body.interval = interval;
+        body.intervalCount = Number(document.getElementById("plan-interval-count").value || 1);
+      }
       await Till.api("POST", "/api/plans", body);
       document.getElementById("plan-form").reset();
       priceHint("plan");
