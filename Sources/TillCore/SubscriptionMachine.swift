@@ -13,6 +13,8 @@ public enum SubscriptionFact: Sendable, Equatable {
     case deleted(StripeSubscription, at: Int?)
     /// An invoice of the subscription was paid: `amount` in minor units.
     case invoicePaid(invoiceId: String, amount: Int, currency: String, at: Int?)
+    /// An invoice billed the period from `start` to `end`: the subscription's period is at least that one.
+    case invoicedPeriod(start: Int, end: Int)
     /// An attempt to pay an invoice failed. `attempt` names the attempt (Stripe's event id: its `attempt_count`
     /// stops counting manual retries).
     case invoicePaymentFailed(invoiceId: String, attempt: String, amount: Int, currency: String, at: Int?)
@@ -22,6 +24,7 @@ public enum SubscriptionFact: Sendable, Equatable {
         case .checkoutCompleted(_, _, let at), .checkoutExpired(let at), .reported(_, let at), .deleted(_, let at),
             .invoicePaid(_, _, _, let at), .invoicePaymentFailed(_, _, _, _, let at):
             at
+        case .invoicedPeriod: nil
         }
     }
 }
@@ -128,6 +131,13 @@ public enum SubscriptionMachine {
             effects.append(
                 .recordFailedAttempt(invoiceId: invoiceId, attempt: attempt, amount: amount, currency: currency))
             if !stale, s.status == .active { next.status = .pastDue }
+
+        case .invoicedPeriod(let start, let end):
+            // Periods only move forward, so an old invoice's period changes nothing; a new one's is the period
+            // before customer.subscription.updated says so.
+            guard !s.status.hasEnded, end > s.currentPeriodEnd ?? Int.min else { return .nothing }
+            next.currentPeriodStart = start
+            next.currentPeriodEnd = end
 
         case .checkoutCompleted(let stripeId, let paid, _):
             guard !s.status.hasEnded else { return .nothing }

@@ -25,6 +25,7 @@ struct SubscriptionMachineTests {
     static let stalePastDue = SubscriptionFact.reported(stripe("past_due"), at: 800)
     static let staleActive = SubscriptionFact.reported(stripe("active"), at: 800)
     static let readPastDue = SubscriptionFact.reported(stripe("past_due"), at: nil)
+    static let invoiced = SubscriptionFact.invoicedPeriod(start: 1000, end: 2000)
 
     static let recordPaid = SubscriptionEffect.recordPaidInvoice(invoiceId: "in_1", amount: 900, currency: "usd")
     static let recordFailed = SubscriptionEffect.recordFailedAttempt(
@@ -53,6 +54,7 @@ struct SubscriptionMachineTests {
             Row(from: .incomplete, fact: stalePastDue, to: .incomplete, effects: []),
             Row(from: .incomplete, fact: staleActive, to: .incomplete, effects: []),
             Row(from: .incomplete, fact: readPastDue, to: .pastDue, effects: [.grantPlan]),
+            Row(from: .incomplete, fact: invoiced, to: .incomplete, effects: []),
             // ACTIVE
             Row(from: .active, fact: completed, to: .active, effects: []),
             Row(from: .active, fact: expired, to: .active, effects: []),
@@ -65,6 +67,7 @@ struct SubscriptionMachineTests {
             Row(from: .active, fact: stalePastDue, to: .active, effects: []),
             Row(from: .active, fact: staleActive, to: .active, effects: []),
             Row(from: .active, fact: readPastDue, to: .pastDue, effects: []),
+            Row(from: .active, fact: invoiced, to: .active, effects: []),
             // PAST_DUE: a renewal failed, Stripe retries
             Row(from: .pastDue, fact: completed, to: .pastDue, effects: []),
             Row(from: .pastDue, fact: expired, to: .pastDue, effects: []),
@@ -77,11 +80,13 @@ struct SubscriptionMachineTests {
             Row(from: .pastDue, fact: stalePastDue, to: .pastDue, effects: []),
             Row(from: .pastDue, fact: staleActive, to: .pastDue, effects: []),
             Row(from: .pastDue, fact: readPastDue, to: .pastDue, effects: []),
+            Row(from: .pastDue, fact: invoiced, to: .pastDue, effects: []),
         ]
         // The ends are final: only money already taken (or refused) is still recorded.
         for end in [SubscriptionStatus.canceled, .incompleteExpired] {
             for fact in [
                 completed, expired, active, pastDue, canceled, deleted, stalePastDue, staleActive, readPastDue,
+                invoiced,
             ] {
                 rows.append(Row(from: end, fact: fact, to: end, effects: []))
             }
@@ -107,7 +112,7 @@ struct SubscriptionMachineTests {
     @Test func tableCoversEveryStatusAndFact() {
         #expect(Set(Self.table.map(\.from)) == Set(SubscriptionStatus.allCases))
         for status in SubscriptionStatus.allCases {
-            #expect(Self.table.filter { $0.from == status }.count == 11)
+            #expect(Self.table.filter { $0.from == status }.count == 12)
         }
     }
 
@@ -127,6 +132,15 @@ struct SubscriptionMachineTests {
         #expect(next?.currentPeriodEnd == 3000)
         #expect(next?.cancelAtPeriodEnd == true)
         #expect(next?.lastEventAt == 2000)
+    }
+
+    @Test func anInvoicesPeriodOnlyMovesThePeriodForward() {
+        let newer = SubscriptionMachine.decide(Self.state(.active), .invoicedPeriod(start: 1000, end: 2000)).state
+        #expect(newer?.currentPeriodStart == 1000)
+        #expect(newer?.currentPeriodEnd == 2000)
+        #expect(newer?.status == .active)
+        #expect(SubscriptionMachine.decide(Self.state(.active), .invoicedPeriod(start: 0, end: 500)) == .nothing)
+        #expect(SubscriptionMachine.decide(Self.state(.canceled), .invoicedPeriod(start: 1000, end: 2000)) == .nothing)
     }
 
     @Test func aCopyOfAnEventDecidesNothingNew() {

@@ -331,6 +331,36 @@ extension JSONFieldReader {
         return .init(data: data)
     }
 
+    private mutating func lines() throws -> Fields.Lines? {
+        if try null() { return nil }
+        var data: [Fields.Line]?
+        try object { reader, key in
+            guard key == "data" else { return try reader.skip() }
+            if try reader.null() { return }
+            var lines: [Fields.Line] = []
+            try reader.array { reader in
+                var period: Fields.Period?
+                try reader.object { reader, key in
+                    guard key == "period" else { return try reader.skip() }
+                    if try reader.null() { return }
+                    var start: Int?
+                    var end: Int?
+                    try reader.object { reader, key in
+                        switch key {
+                        case "start": start = try reader.optionalInt()
+                        case "end": end = try reader.optionalInt()
+                        default: try reader.skip()
+                        }
+                    }
+                    period = .init(start: start, end: end)
+                }
+                lines.append(.init(period: period))
+            }
+            data = lines
+        }
+        return .init(data: data)
+    }
+
     private mutating func parent() throws -> Fields.Parent? {
         if try null() { return nil }
         var details: Fields.SubscriptionDetails?
@@ -377,6 +407,7 @@ extension JSONFieldReader {
         var amountDue: Int?
         var attemptCount: Int?
         var parent: Fields.Parent?
+        var lines: Fields.Lines?
         try self.object { reader, key in
             switch key {
             case "object": object = try reader.optionalString()
@@ -400,6 +431,7 @@ extension JSONFieldReader {
             case "amount_due": amountDue = try reader.optionalInt()
             case "attempt_count": attemptCount = try reader.optionalInt()
             case "parent": parent = try reader.parent()
+            case "lines": lines = try reader.lines()
             case "customer_details":
                 if try reader.null() {
                     customerDetails = nil
@@ -440,6 +472,7 @@ extension JSONFieldReader {
             customerEmail: customerEmail,
             receiptEmail: receiptEmail, lastPaymentError: lastPaymentError, mode: mode, subscription: subscription,
             status: status, cancelAtPeriodEnd: cancelAtPeriodEnd, canceledAt: canceledAt, endedAt: endedAt,
-            items: items, amountPaid: amountPaid, amountDue: amountDue, attemptCount: attemptCount, parent: parent)
+            items: items, amountPaid: amountPaid, amountDue: amountDue, attemptCount: attemptCount, parent: parent,
+            lines: lines)
     }
 }

@@ -81,9 +81,10 @@ enum StripeFacts {
             let amountDue: Int?
             let attemptCount: Int?
             let parent: Parent?
+            let lines: Lines?
 
             enum CodingKeys: String, CodingKey {
-                case object, id, metadata, amount, currency, mode, subscription, status, items, parent
+                case object, id, metadata, amount, currency, mode, subscription, status, items, parent, lines
                 case paymentStatus = "payment_status"
                 case amountTotal = "amount_total"
                 case amountReceived = "amount_received"
@@ -114,6 +115,20 @@ enum StripeFacts {
                 case currentPeriodStart = "current_period_start"
                 case currentPeriodEnd = "current_period_end"
             }
+        }
+
+        /// An invoice's `lines` (the period a subscription's invoice bills is on them).
+        struct Lines: Decodable, Sendable {
+            let data: [Line]?
+        }
+
+        struct Line: Decodable, Sendable {
+            let period: Period?
+        }
+
+        struct Period: Decodable, Sendable {
+            let start: Int?
+            let end: Int?
         }
 
         /// An invoice's `parent`: the subscription it bills.
@@ -205,6 +220,11 @@ enum StripeFacts {
             let details = o.parent?.subscriptionDetails
             guard let invoiceId = o.id, details?.subscription != nil || details?.metadata?["subscriptionId"] != nil
             else { return nil }
+            var facts: [SubscriptionFact] = []
+            let period = o.lines?.data?.first?.period
+            if event.type == .invoicePaid, let start = time(period?.start), let end = time(period?.end) {
+                facts.append(.invoicedPeriod(start: start, end: end))
+            }
             let fact: SubscriptionFact =
                 event.type == .invoicePaid
                 ? .invoicePaid(invoiceId: invoiceId, amount: o.amountPaid ?? 0, currency: o.currency ?? "", at: at)
@@ -216,7 +236,7 @@ enum StripeFacts {
                     lookup: .init(
                         subscriptionId: details?.metadata?["subscriptionId"],
                         stripeSubscriptionId: details?.subscription?.id),
-                    facts: [fact]))
+                    facts: [fact] + facts))
         default:
             return nil
         }
