@@ -69,9 +69,10 @@ def text_of(driver, css):
     return driver.find_element(By.CSS_SELECTOR, css).text
 
 
-def register(driver, shop, email):
+def register(driver, shop, email, ready="[data-add]"):
+    """Registers on the storefront once `ready` (what the test will use) is on the page."""
     driver.get(shop.root + "/")
-    wait(driver, EC.presence_of_element_located((By.CSS_SELECTOR, "[data-add]")))
+    wait(driver, EC.presence_of_element_located((By.CSS_SELECTOR, ready)))
     driver.find_element(By.ID, "auth-email").send_keys(email)
     driver.find_element(By.ID, "auth-password").send_keys("password-123")
     driver.find_element(By.ID, "register").click()

@@ -14,7 +14,7 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 
 # The browser fixture (headless Chromium, a screenshot on failure) and the page helpers of the pages' browser test.
-from test_pages_browser import ADMIN, browser, text_of, token, type_card, wait  # noqa: E402,F401
+from test_pages_browser import ADMIN, browser, register, text_of, token, type_card, wait  # noqa: E402,F401
 
 PLAN = {"name": "Monthly", "unitAmount": 900, "currency": "usd", "credits": 100, "interval": "month"}
 
@@ -31,16 +31,6 @@ def shop(till_bin):
     server.stop()
 
 
-def register(driver, shop, email):
-    driver.get(shop.root + "/")
-    wait(driver, EC.presence_of_element_located((By.CSS_SELECTOR, "button[data-plan]")))
-    driver.find_element(By.ID, "auth-email").send_keys(email)
-    driver.find_element(By.ID, "auth-password").send_keys("password-123")
-    driver.find_element(By.ID, "register").click()
-    wait(driver, EC.invisibility_of_element_located((By.ID, "auth")))
-    wait(driver, lambda d: text_of(d, "#who") == email)
-
-
 def account_shows(driver, shop, condition, seconds=30):
     """Reloads /account until `condition` holds: the credits come with the `invoice.paid` webhook, a moment later."""
     deadline = time.time() + seconds
@@ -55,7 +45,7 @@ def account_shows(driver, shop, condition, seconds=30):
 
 def test_subscribe_pay_and_manage(shop, browser):
     user_email = "sam@shop.test"
-    register(browser, shop, user_email)
+    register(browser, shop, user_email, ready="button[data-plan]")
     plans = text_of(browser, "#plans")
     assert "$9.00 / month" in plans
     assert "100 credits every month" in plans

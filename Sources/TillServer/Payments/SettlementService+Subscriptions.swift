@@ -26,19 +26,19 @@ extension SettlementService {
         _ items: [Item], now: Int, into outcome: inout Outcome, users changes: inout [UserChange],
         on db: any SQLDatabase
     ) async throws -> [Int: Verdict] {
-        var reports: [(index: Int, report: StripeFacts.SubscriptionReport)] = []
-        var known = Set<String>()
+        var reports: [(index: Int, id: String?, report: StripeFacts.SubscriptionReport)] = []
         for (index, item) in items.enumerated() {
             guard case .subscription(let report)? = item.subject else { continue }
-            reports.append((index, report))
-            if let id = try await resolve(report.lookup, on: db) { known.insert(id) }
+            reports.append((index, try await resolve(report.lookup, on: db), report))
         }
         guard !reports.isEmpty else { return [:] }
-        try await db.lockInOrder("subscriptions", ids: Array(known), kind: database.kind)
+        try await db.lockInOrder("subscriptions", ids: Array(Set(reports.compactMap(\.id))), kind: database.kind)
         var verdicts: [Int: Verdict] = [:]
-        for (index, report) in reports {
-            // Found again in turn: an earlier report of the batch may have told Till the Stripe id this one names.
-            guard let id = try await resolve(report.lookup, on: db),
+        for (index, found, report) in reports {
+            // One not found may be found in turn: an earlier report of the batch may have recorded the Stripe id it
+            // names. One found stays found (a subscription's ids never change).
+            let resolved: String? = if let found { found } else { try await resolve(report.lookup, on: db) }
+            guard let id = resolved,
                 let subscription = try await subscriptions.findForUpdate(id: id, kind: database.kind, on: db)
             else {
                 verdicts[index] = .ignored
