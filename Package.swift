@@ -46,6 +46,7 @@ let package = Package(
             name: "StripeEmulator",
             dependencies: [
                 "StripeAPI", "TillCore",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),

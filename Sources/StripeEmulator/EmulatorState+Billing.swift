@@ -313,7 +313,7 @@ extension EmulatorState {
         if sub.canceledAt == nil { sub.fields["canceled_at"] = .int(at) }
         sub.fields["cancellation_details"] = ["comment": nil, "feedback": nil, "reason": .string(reason)]
         subscriptions[sub.id] = sub
-        for (invoiceId, invoice) in invoices.byId where invoice.subscription == sub.id && invoice.status == .open {
+        for (invoiceId, invoice) in invoices.entries where invoice.subscription == sub.id && invoice.status == .open {
             var stopped = invoice
             stopped.fields["next_payment_attempt"] = .null
             invoices[invoiceId] = stopped
@@ -461,7 +461,7 @@ extension EmulatorState {
         invoice.fields["next_payment_attempt"] = .null
         invoice.fields["status_transitions"]?.set("paid_at", .int(at))
         invoices[invoice.id] = invoice
-        for (id, payment) in invoicePayments.byId where payment.invoice == invoice.id && payment.status == "open" {
+        for (id, payment) in invoicePayments.entries where payment.invoice == invoice.id && payment.status == "open" {
             var paid = payment
             paid.fields["status"] = "paid"
             paid.fields["amount_paid"] = .int(invoice.amountDue)
@@ -600,7 +600,7 @@ extension EmulatorState {
         var steps = 0
         while steps < Self.maxBillingStepsPerAdvance {
             var next: (time: Int, sub: String, invoice: String?)?
-            for (id, sub) in subscriptions.byId
+            for (id, sub) in subscriptions.entries
             where sub.testClock == clock && (sub.status == .active || sub.status == .pastDue) {
                 // A period that would end past the year 9999 never ends (so the end of time cannot renew forever).
                 if let end = sub.currentPeriodEnd, end <= target, end < Self.latestTime,
@@ -609,7 +609,7 @@ extension EmulatorState {
                     next = (end, id, nil)
                 }
             }
-            for (id, invoice) in invoices.byId
+            for (id, invoice) in invoices.entries
             where invoice.status == .open && invoice.fields["test_clock"]?.string == clock {
                 if let due = invoice.nextPaymentAttempt, due <= target, next.map({ due < $0.time }) ?? true {
                     next = (due, invoice.subscription ?? "", id)
@@ -720,7 +720,7 @@ extension EmulatorState {
             TestCard.method(card)!.id, .object([("customer", .value(session.customer))]))
         _ = try updateCustomer(
             session.customer, .object([("invoice_settings", .object([("default_payment_method", .value(method.id))]))]))
-        for (id, sub) in subscriptions.byId
+        for (id, sub) in subscriptions.entries
         where sub.customer == session.customer && sub.status != .canceled && sub.defaultPaymentMethod != nil {
             _ = try updateSubscription(id, .object([("default_payment_method", .value(method.id))]), nil)
         }

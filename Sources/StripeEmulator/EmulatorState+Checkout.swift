@@ -137,21 +137,12 @@ extension EmulatorState {
             guard customers[customerId] != nil else { throw .notFound("customer", customerId, param: "customer") }
             session.customer = .string(customerId)
         }
-        session.totalDetails = ["amount_discount": 0, "amount_shipping": 0, "amount_tax": 0]
-        session.automaticTax = ["enabled": false, "liability": nil, "provider": nil, "status": nil]
-        session.customText = [
-            "after_submit": nil, "shipping_address": nil, "submit": nil, "terms_of_service_acceptance": nil,
-        ]
-        session.invoiceCreation = [
-            "enabled": false,
-            "invoice_data": [
-                "account_tax_ids": nil, "custom_fields": nil, "description": nil, "footer": nil, "issuer": nil,
-                "metadata": [:],
-                "rendering_options": nil,
-            ],
-        ]
-        session.paymentMethodOptions = ["card": ["request_three_d_secure": "automatic"]]
-        session.adaptivePricing = ["enabled": false]
+        session.totalDetails = SessionDefaults.totalDetails
+        session.automaticTax = SessionDefaults.automaticTax
+        session.customText = SessionDefaults.customText
+        session.invoiceCreation = SessionDefaults.invoiceCreation
+        session.paymentMethodOptions = SessionDefaults.paymentMethodOptions
+        session.adaptivePricing = SessionDefaults.adaptivePricing
         session.customerCreation = session.customer == nil ? (mode == "subscription" ? "always" : "if_required") : nil
         if mode == "subscription" {
             let data = p["subscription_data"]
@@ -341,4 +332,24 @@ extension EmulatorState {
             paymentIntent == nil || session.paymentIntent?.id == paymentIntent
         }
     }
+}
+
+/// What every new Checkout Session carries, made once and shared: a literal would allocate its own storage for
+/// each session, and the emulator keeps every session it made.
+private enum SessionDefaults {
+    static let totalDetails: JSONValue = ["amount_discount": 0, "amount_shipping": 0, "amount_tax": 0]
+    static let automaticTax: JSONValue = ["enabled": false, "liability": nil, "provider": nil, "status": nil]
+    static let customText: JSONValue = [
+        "after_submit": nil, "shipping_address": nil, "submit": nil, "terms_of_service_acceptance": nil,
+    ]
+    static let invoiceCreation: JSONValue = [
+        "enabled": false,
+        "invoice_data": [
+            "account_tax_ids": nil, "custom_fields": nil, "description": nil, "footer": nil, "issuer": nil,
+            "metadata": [:],
+            "rendering_options": nil,
+        ],
+    ]
+    static let paymentMethodOptions: JSONValue = ["card": ["request_three_d_secure": "automatic"]]
+    static let adaptivePricing: JSONValue = ["enabled": false]
 }

@@ -63,7 +63,7 @@ extension EmulatorState {
     }
 
     func refundList(chargeId: String) -> JSONValue {
-        let list = refunds.byId.values.filter { $0.charge == chargeId }.sorted { $0.created > $1.created }
+        let list = refunds.values.filter { $0.charge == chargeId }.sorted { $0.created > $1.created }
         return .from(StripeList(data: list, hasMore: false, url: "/v1/charges/\(chargeId)/refunds"))
     }
 

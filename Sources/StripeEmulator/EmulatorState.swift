@@ -88,13 +88,13 @@ actor EmulatorState {
         event.data.rawObject = raw
         event.data.previousAttributes = previous
         event.pendingWebhooks =
-            endpoints.byId.values.filter { $0.enabledEvents.contains("*") || $0.enabledEvents.contains(type) }.count
+            endpoints.values.filter { $0.enabledEvents.contains("*") || $0.enabledEvents.contains(type) }.count
         events[event.id] = event
         emit(event)
     }
 
     func endpointsFor(_ type: String) -> [WebhookEndpoint] {
-        endpoints.byId.values.filter { $0.enabledEvents.contains("*") || $0.enabledEvents.contains(type) }
+        endpoints.values.filter { $0.enabledEvents.contains("*") || $0.enabledEvents.contains(type) }
     }
 
     // MARK: Products and prices
@@ -457,7 +457,7 @@ actor EmulatorState {
                 "You cannot cancel this PaymentIntent because it has a status of \(intent.status). Only a PaymentIntent with one of the following statuses may be canceled: requires_payment_method, requires_capture, requires_confirmation, requires_action, processing."
             )
         }
-        if let owner = sessions.byId.values.first(where: { $0.paymentIntent?.id == id && $0.status == .open }) {
+        if let owner = sessions.values.first(where: { $0.paymentIntent?.id == id && $0.status == .open }) {
             throw .unexpectedState(
                 "You cannot cancel this PaymentIntent because it belongs to Checkout Session \(owner.id); expire the session instead."
             )

@@ -6,7 +6,7 @@ import Foundation
 /// memory they take stays bounded however many keys clients send.
 actor IdempotencyCache {
     struct Stored: Sendable {
-        let fingerprint: String
+        let fingerprint: Data
         let status: Int
         let body: Data
         let storedAt: Double
@@ -29,7 +29,7 @@ actor IdempotencyCache {
     /// Keys in the order they were stored, oldest first, from `head` on (the prefix before it is spent).
     private var order: [(key: String, storedAt: Double)] = []
     private var head = 0
-    private var running: [String: String] = [:]
+    private var running: [String: Data] = [:]
 
     init(capacity: Int = defaultCapacity, now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
         self.capacity = max(capacity, 1)
@@ -38,7 +38,7 @@ actor IdempotencyCache {
 
     var count: Int { stored.count }
 
-    func claim(key: String, fingerprint: String) -> Claim {
+    func claim(key: String, fingerprint: Data) -> Claim {
         evict()
         if let done = stored[key] { return done.fingerprint == fingerprint ? .replay(done) : .mismatch }
         if let other = running[key] { return other == fingerprint ? .inFlight : .mismatch }
@@ -47,7 +47,7 @@ actor IdempotencyCache {
         return .proceed
     }
 
-    func finish(key: String, fingerprint: String, status: Int, body: Data, keep: Bool) {
+    func finish(key: String, fingerprint: Data, status: Int, body: Data, keep: Bool) {
         running[key] = nil
         guard keep else { return }
         let time = now()

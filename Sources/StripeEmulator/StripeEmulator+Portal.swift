@@ -106,7 +106,7 @@ extension EmulatorState {
             let brand = method.card["brand"]?.string, let last4 = method.card["last4"]?.string
         {
             card = "\(brand.capitalized) ending in \(last4)"
-        } else if let sub = subscriptions.byId.values.first(where: { $0.customer == customer.id }),
+        } else if let sub = subscriptions.values.first(where: { $0.customer == customer.id }),
             let pm = sub.defaultPaymentMethod, let method = paymentMethods[pm],
             let brand = method.card["brand"]?.string, let last4 = method.card["last4"]?.string
         {
@@ -114,7 +114,7 @@ extension EmulatorState {
         } else {
             card = "No card on file."
         }
-        let rows = subscriptions.byId.values
+        let rows = subscriptions.values
             .filter { $0.customer == customer.id && $0.status != .canceled && $0.status != .incompleteExpired }
             .sorted { $0.created < $1.created }
             .map { sub in

@@ -331,21 +331,21 @@ struct EmulatorHardeningTests {
     func idempotencyExpiry() async throws {
         let clock = ManualClock()
         let cache = IdempotencyCache(capacity: 3, now: { clock.now })
-        #expect(await cache.claim(key: "k", fingerprint: "a") == .proceed)
-        await cache.finish(key: "k", fingerprint: "a", status: 200, body: Data(), keep: true)
-        #expect(await cache.claim(key: "k", fingerprint: "b") == .mismatch)
+        #expect(await cache.claim(key: "k", fingerprint: Data("a".utf8)) == .proceed)
+        await cache.finish(key: "k", fingerprint: Data("a".utf8), status: 200, body: Data(), keep: true)
+        #expect(await cache.claim(key: "k", fingerprint: Data("b".utf8)) == .mismatch)
         clock.now += 24 * 3600 - 1
-        #expect(await cache.claim(key: "k", fingerprint: "a") == .replayed)
+        #expect(await cache.claim(key: "k", fingerprint: Data("a".utf8)) == .replayed)
         clock.now += 2
-        #expect(await cache.claim(key: "k", fingerprint: "b") == .proceed)  // a day later the key is free
-        await cache.finish(key: "k", fingerprint: "b", status: 200, body: Data(), keep: true)
+        #expect(await cache.claim(key: "k", fingerprint: Data("b".utf8)) == .proceed)  // a day later the key is free
+        await cache.finish(key: "k", fingerprint: Data("b".utf8), status: 200, body: Data(), keep: true)
         for key in ["k1", "k2", "k3"] {
-            #expect(await cache.claim(key: key, fingerprint: "x") == .proceed)
-            await cache.finish(key: key, fingerprint: "x", status: 200, body: Data(), keep: true)
+            #expect(await cache.claim(key: key, fingerprint: Data("x".utf8)) == .proceed)
+            await cache.finish(key: key, fingerprint: Data("x".utf8), status: 200, body: Data(), keep: true)
         }
         #expect(await cache.count == 3)
-        #expect(await cache.claim(key: "k", fingerprint: "c") == .proceed)  // the oldest went first
-        #expect(await cache.claim(key: "k3", fingerprint: "x") == .replayed)
+        #expect(await cache.claim(key: "k", fingerprint: Data("c".utf8)) == .proceed)  // the oldest went first
+        #expect(await cache.claim(key: "k3", fingerprint: Data("x".utf8)) == .replayed)
     }
 }
 

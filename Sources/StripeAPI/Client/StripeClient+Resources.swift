@@ -12,9 +12,11 @@ extension StripeClient {
 
     // MARK: Checkout Sessions
 
-    public func createCheckoutSession(_ params: CheckoutSessionCreateParams, options: RequestOptions = .init())
-        async throws(StripeError) -> CheckoutSession
-    {
+    /// Creates a Checkout Session; `as: CheckoutSession.Summary.self` reads only its id, URL and expiry.
+    public func createCheckoutSession<Session: Decodable>(
+        _ params: CheckoutSessionCreateParams, options: RequestOptions = .init(),
+        as type: Session.Type = CheckoutSession.self
+    ) async throws(StripeError) -> Session {
         try await send(.post, "/v1/checkout/sessions", params: form(params), options: options)
     }
 

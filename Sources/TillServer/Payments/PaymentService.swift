@@ -449,10 +449,11 @@ struct PaymentService: Sendable {
     private func createSession(_ payment: Payment, _ params: CheckoutSessionCreateParams) async throws
         -> CheckoutResponse
     {
-        let session: CheckoutSession
+        let session: CheckoutSession.Summary
         do {
             session = try await stripe.createCheckoutSession(
-                params, options: RequestOptions(idempotencyKey: "till-checkout-\(payment.id)"))
+                params, options: RequestOptions(idempotencyKey: "till-checkout-\(payment.id)"),
+                as: CheckoutSession.Summary.self)
         } catch {
             throw try await stripeFailed(error, payment: payment)
         }

@@ -85,7 +85,7 @@ struct SubscriptionService: Sendable {
             throw TillError(.internalError, "The recurring plan has no Stripe price")
         }
         let metadata = ["subscriptionId": s.id, "userId": s.userId, "planId": plan.id]
-        let session: CheckoutSession
+        let session: CheckoutSession.Summary
         do {
             session = try await stripe.createCheckoutSession(
                 CheckoutSessionCreateParams(
@@ -94,7 +94,7 @@ struct SubscriptionService: Sendable {
                     cancelUrl: "\(config.publicBaseURL)/account", clientReferenceId: s.userId,
                     expiresAt: s.createdAt / 1000 + PaymentService.minimumSessionSeconds + 30 * 60,
                     metadata: metadata, subscriptionData: .init(metadata: metadata)),
-                options: RequestOptions(idempotencyKey: s.id))
+                options: RequestOptions(idempotencyKey: s.id), as: CheckoutSession.Summary.self)
         } catch {
             if error.kind == .api, (400..<500).contains(error.httpStatus), error.httpStatus != 409,
                 error.httpStatus != 429
