@@ -18,7 +18,7 @@ public final class SQLiteConnection: @unchecked Sendable {
     private var raw: OpaquePointer?
     /// Prepared statements by SQL text. Statements whose text varies (IN lists of many lengths) would fill it, so
     /// it is emptied when it reaches `maxCached`.
-    private var cache: [String: OpaquePointer] = [:]
+    private var cache: [String: Prepared] = [:]
     static let maxCached = 512
 
     /// The version of the SQLite library in use.
@@ -45,7 +45,8 @@ public final class SQLiteConnection: @unchecked Sendable {
         throws
     {
         guard let raw else { throw SQLiteFailure(code: SQLITE_MISUSE, message: "the database is closed") }
-        let statement = try prepared(sql, on: raw)
+        var prepared = try prepared(sql, on: raw)
+        let statement = prepared.statement
         defer {
             sqlite3_reset(statement)
             sqlite3_clear_bindings(statement)
@@ -54,13 +55,17 @@ public final class SQLiteConnection: @unchecked Sendable {
             let status = Self.bind(value, at: Int32(index + 1), to: statement)
             guard status == SQLITE_OK else { throw failure(status, raw) }
         }
-        var columns: SQLiteColumns?
         while true {
             let status = sqlite3_step(statement)
             if status == SQLITE_DONE { return }
             guard status == SQLITE_ROW else { throw failure(status, raw) }
-            let names = columns ?? SQLiteColumns(names: Self.columnNames(statement))
-            columns = names
+            // SQLite prepares a statement again after a schema change, which can change what `*` stands for.
+            let reprepared = sqlite3_stmt_status(statement, SQLITE_STMTSTATUS_REPREPARE, 0)
+            if reprepared != prepared.reprepared {
+                prepared = Prepared(statement: statement, columns: Self.columns(statement), reprepared: reprepared)
+                cache[sql] = prepared
+            }
+            let names = prepared.columns
             var values: [SQLiteValue] = []
             values.reserveCapacity(names.count)
             for column in 0..<Int32(names.count) {
@@ -109,22 +114,33 @@ public final class SQLiteConnection: @unchecked Sendable {
         }
     }
 
-    private static func columnNames(_ statement: OpaquePointer) -> [String] {
-        (0..<sqlite3_column_count(statement)).map { String(cString: sqlite3_column_name(statement, $0)) }
+    private struct Prepared {
+        let statement: OpaquePointer
+        let columns: SQLiteColumns
+        /// SQLite's count of the statement's automatic re-preparations when `columns` was read.
+        let reprepared: Int32
     }
 
-    private func prepared(_ sql: String, on raw: OpaquePointer) throws -> OpaquePointer {
-        if let statement = cache[sql] { return statement }
+    private static func columns(_ statement: OpaquePointer) -> SQLiteColumns {
+        SQLiteColumns(
+            names: (0..<sqlite3_column_count(statement)).map { String(cString: sqlite3_column_name(statement, $0)) })
+    }
+
+    private func prepared(_ sql: String, on raw: OpaquePointer) throws -> Prepared {
+        if let found = cache[sql] { return found }
         if cache.count >= Self.maxCached { finalizeAll() }
         var statement: OpaquePointer?
         let status = sqlite3_prepare_v3(raw, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
         guard status == SQLITE_OK, let statement else { throw failure(status, raw) }
-        cache[sql] = statement
-        return statement
+        let made = Prepared(
+            statement: statement, columns: Self.columns(statement),
+            reprepared: sqlite3_stmt_status(statement, SQLITE_STMTSTATUS_REPREPARE, 0))
+        cache[sql] = made
+        return made
     }
 
     private func finalizeAll() {
-        for statement in cache.values { sqlite3_finalize(statement) }
+        for prepared in cache.values { sqlite3_finalize(prepared.statement) }
         cache.removeAll(keepingCapacity: true)
     }
 
@@ -151,14 +167,18 @@ public struct SQLiteFailure: Error, CustomStringConvertible {
     public var description: String { "SQLite error \(code): \(message)" }
 }
 
-/// A statement's column names, read once per statement run and shared by its rows.
+/// A statement's column names, read when it is prepared and shared by its rows, with their positions by name (a
+/// row's fields are read by name; comparing each with every name was 2% of the webhook benchmark's CPU).
 public final class SQLiteColumns: Sendable {
     public let names: [String]
+    private let positions: [String: Int]
     public var count: Int { names.count }
 
     init(names: [String]) {
         self.names = names
+        // The first of two columns with one name wins, as with `firstIndex(of:)`.
+        positions = Dictionary(names.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
-    public func index(of column: String) -> Int? { names.firstIndex(of: column) }
+    public func index(of column: String) -> Int? { positions[column] }
 }

@@ -365,7 +365,7 @@ extension IdempotencyCache.Claim {
         default: false
         }
     }
-    static var replayed: Self { .replay(.init(fingerprint: "", status: 0, body: Data(), storedAt: 0)) }
+    static var replayed: Self { .replay(.init(fingerprint: Data(), status: 0, body: Data(), storedAt: 0)) }
 }
 
 /// A form value percent-encoded as Stripe's SDKs send it.

@@ -154,6 +154,40 @@ struct JSONFieldReader {
         throw fail()
     }
 
+    /// A string, checked as `string()` checks it (escapes, control bytes, surrogate pairs) but not copied: most of
+    /// an event is keys and values nobody reads.
+    private mutating func skipString() throws {
+        try consume(UInt8(ascii: "\""))
+        while index < bytes.count {
+            let byte = bytes[index]
+            index += 1
+            switch byte {
+            case UInt8(ascii: "\""):
+                return
+            case UInt8(ascii: "\\"):
+                guard let escaped = peek else { throw fail() }
+                index += 1
+                switch escaped {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+                    UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                    break
+                case UInt8(ascii: "u"):
+                    let scalar = try hex4()
+                    if (0xD800..<0xDC00).contains(scalar) {
+                        try literal("\\u")
+                        guard (0xDC00..<0xE000).contains(try hex4()) else { throw fail() }
+                    } else if Unicode.Scalar(scalar) == nil {
+                        throw fail()
+                    }
+                default: throw fail()
+                }
+            default:
+                guard byte >= 0x20 else { throw fail() }
+            }
+        }
+        throw fail()
+    }
+
     private mutating func hex4() throws -> UInt32 {
         guard index + 4 <= bytes.count else { throw fail() }
         var value: UInt32 = 0
@@ -222,12 +256,17 @@ struct JSONFieldReader {
         guard let byte = peek else { throw fail() }
         switch byte {
         case UInt8(ascii: "{"):
-            try object { reader, _ in try reader.skip() }
+            index += 1
+            try elements(until: UInt8(ascii: "}")) { reader in
+                try reader.skipString()
+                try reader.consume(UInt8(ascii: ":"))
+                try reader.skip()
+            }
         case UInt8(ascii: "["):
             index += 1
             try elements(until: UInt8(ascii: "]")) { try $0.skip() }
         case UInt8(ascii: "\""):
-            _ = try string()
+            try skipString()
         case UInt8(ascii: "t"): try literal("true")
         case UInt8(ascii: "f"): try literal("false")
         case UInt8(ascii: "n"): try literal("null")
