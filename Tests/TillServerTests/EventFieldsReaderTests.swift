@@ -90,4 +90,18 @@ struct EventFieldsReaderTests {
             #expect(read(json) == nil, "reader accepts \(json)")
         }
     }
+
+    @Test("values and keys the reader skips must still be well-formed strings")
+    func refusesMalformedSkippedStrings() {
+        // Lone surrogates, a raw control character, an unknown escape, a short \u escape: where Till reads a
+        // string JSONDecoder refuses them too; where the value is only skipped, the reader still refuses them.
+        let refused = [
+            #"{"id":"evt_1","type":"x","data":{"object":{"url":"\ud83d"}}}"#,
+            #"{"id":"evt_1","type":"x","data":{"object":{"url":"\udc00x"}}}"#,
+            "{\"id\":\"evt_1\",\"type\":\"x\",\"data\":{\"object\":{\"url\":\"a\tb\"}}}",
+            #"{"id":"evt_1","type":"x","data":{"object":{"extra":{"k\q":1}}}}"#,
+            #"{"id":"evt_1","type":"x","data":{"object":{"url":"\u12"}}}"#,
+        ]
+        for json in refused { #expect(read(json) == nil, "reader accepts \(json)") }
+    }
 }
