@@ -4,7 +4,7 @@ import StripeAPI
 ///
 /// Each object sits in a box of its own and the dictionary holds the reference: a Checkout Session is over a
 /// kilobyte inline, and a dictionary of inline structs moves every one of them each time it grows and keeps up to
-/// as much again in spare capacity (heaptrack: about 11 KB of peak heap a session before, for the sessions table).
+/// as much again in spare capacity.
 struct Table<T: Sendable>: Sendable {
     private final class Box: Sendable {
         let value: T

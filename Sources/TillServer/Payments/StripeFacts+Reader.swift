@@ -124,28 +124,7 @@ struct JSONFieldReader {
             case UInt8(ascii: "\""):
                 return String(decoding: utf8, as: UTF8.self)
             case UInt8(ascii: "\\"):
-                guard let escaped = peek else { throw fail() }
-                index += 1
-                switch escaped {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): utf8.append(escaped)
-                case UInt8(ascii: "b"): utf8.append(0x08)
-                case UInt8(ascii: "f"): utf8.append(0x0C)
-                case UInt8(ascii: "n"): utf8.append(0x0A)
-                case UInt8(ascii: "r"): utf8.append(0x0D)
-                case UInt8(ascii: "t"): utf8.append(0x09)
-                case UInt8(ascii: "u"):
-                    var scalar = try hex4()
-                    if (0xD800..<0xDC00).contains(scalar) {
-                        // A high surrogate must be followed by an escaped low one.
-                        try literal("\\u")
-                        let low = try hex4()
-                        guard (0xDC00..<0xE000).contains(low) else { throw fail() }
-                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                    }
-                    guard let unicode = Unicode.Scalar(scalar) else { throw fail() }
-                    utf8.append(contentsOf: String(Character(unicode)).utf8)
-                default: throw fail()
-                }
+                Unicode.UTF8.encode(try escape()) { utf8.append($0) }
             default:
                 guard byte >= 0x20 else { throw fail() }
                 utf8.append(byte)
@@ -154,8 +133,8 @@ struct JSONFieldReader {
         throw fail()
     }
 
-    /// A string, checked as `string()` checks it (escapes, control bytes, surrogate pairs) but not copied: most of
-    /// an event is keys and values nobody reads.
+    /// A string, checked as `string()` checks it (control bytes, escapes) but not copied: most of an event is keys
+    /// and values nobody reads.
     private mutating func skipString() throws {
         try consume(UInt8(ascii: "\""))
         while index < bytes.count {
@@ -165,27 +144,38 @@ struct JSONFieldReader {
             case UInt8(ascii: "\""):
                 return
             case UInt8(ascii: "\\"):
-                guard let escaped = peek else { throw fail() }
-                index += 1
-                switch escaped {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
-                    UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
-                    break
-                case UInt8(ascii: "u"):
-                    let scalar = try hex4()
-                    if (0xD800..<0xDC00).contains(scalar) {
-                        try literal("\\u")
-                        guard (0xDC00..<0xE000).contains(try hex4()) else { throw fail() }
-                    } else if Unicode.Scalar(scalar) == nil {
-                        throw fail()
-                    }
-                default: throw fail()
-                }
+                _ = try escape()
             default:
                 guard byte >= 0x20 else { throw fail() }
             }
         }
         throw fail()
+    }
+
+    /// The character of an escape whose backslash is read: one of JSON's short escapes, or `\u` with four hex
+    /// digits (a high surrogate must be followed by an escaped low one).
+    private mutating func escape() throws -> Unicode.Scalar {
+        guard let escaped = peek else { throw fail() }
+        index += 1
+        switch escaped {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): return Unicode.Scalar(escaped)
+        case UInt8(ascii: "b"): return "\u{08}"
+        case UInt8(ascii: "f"): return "\u{0C}"
+        case UInt8(ascii: "n"): return "\n"
+        case UInt8(ascii: "r"): return "\r"
+        case UInt8(ascii: "t"): return "\t"
+        case UInt8(ascii: "u"):
+            var scalar = try hex4()
+            if (0xD800..<0xDC00).contains(scalar) {
+                try literal("\\u")
+                let low = try hex4()
+                guard (0xDC00..<0xE000).contains(low) else { throw fail() }
+                scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+            }
+            guard let unicode = Unicode.Scalar(scalar) else { throw fail() }
+            return unicode
+        default: throw fail()
+        }
     }
 
     private mutating func hex4() throws -> UInt32 {
@@ -346,58 +336,55 @@ extension JSONFieldReader {
         return values
     }
 
-    private mutating func items() throws -> Fields.Items? {
+    /// A Stripe list (`{"data": [...], ...}`) or `null` (nil); `data` (nil when missing or `null`) has each element
+    /// read by `element`.
+    private mutating func list<Element>(_ element: (inout JSONFieldReader) throws -> Element) throws -> [Element]?? {
         if try null() { return nil }
-        var data: [Fields.Item]?
+        var data: [Element]?
         try object { reader, key in
             guard key == "data" else { return try reader.skip() }
             if try reader.null() { return }
-            var items: [Fields.Item] = []
-            try reader.array { reader in
+            var elements: [Element] = []
+            try reader.array { reader in elements.append(try element(&reader)) }
+            data = elements
+        }
+        return .some(data)
+    }
+
+    private mutating func items() throws -> Fields.Items? {
+        try list { reader -> Fields.Item in
+            var start: Int?
+            var end: Int?
+            try reader.object { reader, key in
+                switch key {
+                case "current_period_start": start = try reader.optionalInt()
+                case "current_period_end": end = try reader.optionalInt()
+                default: try reader.skip()
+                }
+            }
+            return .init(currentPeriodStart: start, currentPeriodEnd: end)
+        }.map { Fields.Items(data: $0) }
+    }
+
+    private mutating func lines() throws -> Fields.Lines? {
+        try list { reader -> Fields.Line in
+            var period: Fields.Period?
+            try reader.object { reader, key in
+                guard key == "period" else { return try reader.skip() }
+                if try reader.null() { return }
                 var start: Int?
                 var end: Int?
                 try reader.object { reader, key in
                     switch key {
-                    case "current_period_start": start = try reader.optionalInt()
-                    case "current_period_end": end = try reader.optionalInt()
+                    case "start": start = try reader.optionalInt()
+                    case "end": end = try reader.optionalInt()
                     default: try reader.skip()
                     }
                 }
-                items.append(.init(currentPeriodStart: start, currentPeriodEnd: end))
+                period = .init(start: start, end: end)
             }
-            data = items
-        }
-        return .init(data: data)
-    }
-
-    private mutating func lines() throws -> Fields.Lines? {
-        if try null() { return nil }
-        var data: [Fields.Line]?
-        try object { reader, key in
-            guard key == "data" else { return try reader.skip() }
-            if try reader.null() { return }
-            var lines: [Fields.Line] = []
-            try reader.array { reader in
-                var period: Fields.Period?
-                try reader.object { reader, key in
-                    guard key == "period" else { return try reader.skip() }
-                    if try reader.null() { return }
-                    var start: Int?
-                    var end: Int?
-                    try reader.object { reader, key in
-                        switch key {
-                        case "start": start = try reader.optionalInt()
-                        case "end": end = try reader.optionalInt()
-                        default: try reader.skip()
-                        }
-                    }
-                    period = .init(start: start, end: end)
-                }
-                lines.append(.init(period: period))
-            }
-            data = lines
-        }
-        return .init(data: data)
+            return .init(period: period)
+        }.map { Fields.Lines(data: $0) }
     }
 
     private mutating func parent() throws -> Fields.Parent? {
