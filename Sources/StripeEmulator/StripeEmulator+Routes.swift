@@ -249,7 +249,7 @@ extension StripeEmulator {
         }
         let latency = faults.latencyMillis
         if latency > 0 { try? await Task.sleep(for: .milliseconds(latency)) }
-        // Faults name API paths (`/v1/...`) whatever prefix the emulator is mounted under.
+        // Faults and idempotency name API paths (`/v1/...`) whatever prefix the emulator is mounted under.
         let apiPath =
             request.uri.path.range(of: "/v1/").map { String(request.uri.path[$0.lowerBound...]) } ?? request.uri.path
         if let fault = await faults.takeAPIFault(path: apiPath) {
@@ -305,8 +305,9 @@ extension StripeEmulator {
             expand: params["expand"]?.array?.compactMap(\.string) ?? [],
             info: .init(requestId: requestId, idempotencyKey: key))
 
-        // A digest, not the form itself: the cache keeps up to 10,000 of them.
-        let fingerprint = Data(SHA256.hash(data: Data((request.uri.path + "?" + FormEncoding.encode(params)).utf8)))
+        // A digest, not the form itself: the cache keeps up to 10,000 of them. Of the API path, like faults: a call
+        // is the same under `/_stripe` over HTTP and unprefixed in the process.
+        let fingerprint = Data(SHA256.hash(data: Data((apiPath + "?" + FormEncoding.encode(params)).utf8)))
         if let key {
             switch await idempotency.claim(key: key, fingerprint: fingerprint) {
             case .proceed: break

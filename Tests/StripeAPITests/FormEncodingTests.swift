@@ -88,4 +88,22 @@ struct FormEncodingTests {
         #expect(node["enabled_events"]?[0]?.string == "*")
         #expect(node["empty"]?.string == "")
     }
+
+    @Test("malformed escapes stay as text; a key without = has an empty value; later keys keep their order")
+    func decodeMalformed() {
+        let node = FormEncoding.decode("a=%41%c3%a9%zz%4&b&c=100%25&d=%&e=%2&f=x=y&g[x]=1&g[y]=2&g[x]=3")
+        #expect(node["a"]?.string == "Aé%zz%4")
+        #expect(node["b"]?.string == "")
+        #expect(node["c"]?.string == "100%")
+        #expect(node["d"]?.string == "%")
+        #expect(node["e"]?.string == "%2")
+        #expect(node["f"]?.string == "x=y")
+        #expect(node["g"]?["x"]?.string == "3")
+        #expect(node["g"]?["y"]?.string == "2")
+        guard case .object(let pairs) = node else {
+            Issue.record("not an object")
+            return
+        }
+        #expect(pairs.map(\.0) == ["a", "b", "c", "d", "e", "f", "g"])
+    }
 }

@@ -4,7 +4,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 
-/// Talks to Stripe (or the emulator) over HTTP: form-encoded requests, JSON answers, Stripe's retry rules.
+/// Talks to Stripe (or the emulator): form-encoded requests, JSON answers, Stripe's retry rules.
 public struct StripeClient: Sendable {
     public enum Method: String, Sendable {
         case get = "GET"
@@ -13,7 +13,7 @@ public struct StripeClient: Sendable {
     }
 
     public let configuration: StripeConfiguration
-    private let http: HTTPClient
+    private let transport: StripeTransport
     private let logger: Logger
     /// Waits between retries; tests pass one that does not sleep.
     private let sleep: @Sendable (Double) async throws -> Void
@@ -22,8 +22,15 @@ public struct StripeClient: Sendable {
         configuration: StripeConfiguration, httpClient: HTTPClient = .shared, logger: Logger = Logger(label: "stripe"),
         sleep: @escaping @Sendable (Double) async throws -> Void = { try await Task.sleep(for: .seconds($0)) }
     ) {
+        self.init(configuration: configuration, transport: .http(httpClient), logger: logger, sleep: sleep)
+    }
+
+    public init(
+        configuration: StripeConfiguration, transport: StripeTransport, logger: Logger = Logger(label: "stripe"),
+        sleep: @escaping @Sendable (Double) async throws -> Void = { try await Task.sleep(for: .seconds($0)) }
+    ) {
         self.configuration = configuration
-        self.http = httpClient
+        self.transport = transport
         self.logger = logger
         self.sleep = sleep
     }
@@ -39,8 +46,8 @@ public struct StripeClient: Sendable {
         let form = params.map(FormEncoding.encode) ?? ""
         if method != .post, !form.isEmpty { url += (url.contains("?") ? "&" : "?") + form }
 
-        var request = HTTPClientRequest(url: url)
-        request.method = HTTPMethod(rawValue: method.rawValue)
+        var request = StripeTransport.Request(
+            method: method.rawValue, url: url, headers: [:], body: nil, timeout: configuration.timeout)
         request.headers.add(name: "Authorization", value: "Bearer \(configuration.secretKey)")
         request.headers.add(name: "Stripe-Version", value: configuration.apiVersion)
         request.headers.add(name: "User-Agent", value: "Till/1 StripeAPI")
@@ -49,18 +56,16 @@ public struct StripeClient: Sendable {
             let key = options.idempotencyKey ?? "till-" + UUID().uuidString.lowercased()
             request.headers.add(name: "Idempotency-Key", value: key)
             request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
-            request.body = .bytes(ByteBuffer(string: form))
+            request.body = ByteBuffer(string: form)
         }
 
         var attempt = 0
         while true {
             attempt += 1
             let retriesLeft = attempt <= configuration.maxNetworkRetries
-            let response: HTTPClientResponse
-            let body: ByteBuffer
+            let response: StripeTransport.Response
             do {
-                response = try await http.execute(request, timeout: .milliseconds(Int64(configuration.timeout * 1000)))
-                body = try await response.body.collect(upTo: 16 * 1024 * 1024)
+                response = try await transport.send(request)
             } catch {
                 if error is CancellationError {
                     throw StripeError(kind: .connection, httpStatus: 0, message: "cancelled")
@@ -72,7 +77,8 @@ public struct StripeClient: Sendable {
                 try await pause(attempt)
                 continue
             }
-            let status = Int(response.status.code)
+            let status = response.status
+            let body = response.body
             let requestId = response.headers.first(name: "Request-Id")
             if (200..<300).contains(status) {
                 do {

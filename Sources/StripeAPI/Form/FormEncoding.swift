@@ -70,8 +70,8 @@ public enum FormEncoding {
     }
 
     private static func splitPair(_ pair: Substring) -> (String, String) {
-        let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-        return (unescape(String(parts[0])), parts.count > 1 ? unescape(String(parts[1])) : "")
+        guard let equals = pair.utf8.firstIndex(of: UInt8(ascii: "=")) else { return (unescape(pair), "") }
+        return (unescape(pair[..<equals]), unescape(pair[pair.utf8.index(after: equals)...]))
     }
 
     static func splitKey(_ key: String) -> [String] { splitKey(key, maxDepth: Limits.standard.maxDepth).path }
@@ -93,43 +93,59 @@ public enum FormEncoding {
         return (path, false)
     }
 
+    private static let hexDigits = Array("0123456789ABCDEF".utf8)
+
     static func escape(_ text: String, keepBrackets: Bool) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
+        var out: [UInt8] = []
+        out.reserveCapacity(text.utf8.count + 8)
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
                 UInt8(ascii: "~"):
-                out.append(Character(Unicode.Scalar(byte)))
+                out.append(byte)
             case UInt8(ascii: "["),
                 UInt8(ascii: "]") where keepBrackets:
-                out.append(Character(Unicode.Scalar(byte)))
+                out.append(byte)
             default:
-                out +=
-                    "%" + String(byte >> 4, radix: 16, uppercase: true) + String(byte & 0xF, radix: 16, uppercase: true)
+                out.append(UInt8(ascii: "%"))
+                out.append(hexDigits[Int(byte >> 4)])
+                out.append(hexDigits[Int(byte & 0xF)])
             }
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 
-    static func unescape(_ text: String) -> String {
+    static func unescape(_ text: some StringProtocol) -> String {
+        let utf8 = text.utf8
+        guard utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) else { return String(text) }
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(text.utf8.count)
-        var iterator = Array(text.utf8)[...]
-        while let byte = iterator.popFirst() {
+        bytes.reserveCapacity(utf8.count)
+        var index = utf8.startIndex
+        while index != utf8.endIndex {
+            let byte = utf8[index]
+            utf8.formIndex(after: &index)
             if byte == UInt8(ascii: "+") {
                 bytes.append(UInt8(ascii: " "))
-            } else if byte == UInt8(ascii: "%"), iterator.count >= 2,
-                let value = UInt8(String(decoding: iterator.prefix(2), as: UTF8.self), radix: 16)
+            } else if byte == UInt8(ascii: "%"), index != utf8.endIndex, let high = hexValue(utf8[index]),
+                case let next = utf8.index(after: index), next != utf8.endIndex, let low = hexValue(utf8[next])
             {
-                bytes.append(value)
-                iterator = iterator.dropFirst(2)
+                bytes.append(high << 4 | low)
+                index = utf8.index(after: next)
             } else {
                 bytes.append(byte)
             }
         }
         return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
     }
 }
 
@@ -148,6 +164,8 @@ private indirect enum MutableNode {
             insert(path: path, value: value)
             return
         }
+        // Let go of the old array first, so that `pairs` is the only reference and grows in place.
+        self = .value("")
         // `a[]=x&a[]=y` appends: give each an index of its own.
         let key = head.isEmpty ? String(pairs.count) : head
         if let index = pairs.firstIndex(where: { $0.0 == key }) {
