@@ -143,6 +143,33 @@ struct AuthTests {
         }
     }
 
+    @Test("a token that worked stops working when it expires, though its check was remembered")
+    func rememberedTokenExpires() async throws {
+        try await withTill(.sqlite) { api, _ in
+            let (_, userId) = try await api.register()
+            let token = try await Self.sign(
+                sub: userId, role: "customer", exp: Date().addingTimeInterval(2), key: testJWTSecret)
+            #expect(try await api.call(.get, "/api/auth/me", token: token).status == 200)
+            #expect(try await api.call(.get, "/api/auth/me", token: token).status == 200)
+            try await Task.sleep(for: .milliseconds(2300))
+            let late = try await api.call(.get, "/api/auth/me", token: token)
+            #expect(late.status == 401)
+            #expect(late.errorCode == "unauthorized")
+        }
+    }
+
+    @Test("remembered tokens serve until their expiry only, and expired ones are not kept")
+    func verifiedTokensExpiry() {
+        let tokens = VerifiedTokens()
+        tokens.store("a", userId: "u1", expiresAt: Date(timeIntervalSince1970: 100), now: 50)
+        tokens.store("b", userId: "u2", expiresAt: Date(timeIntervalSince1970: 40), now: 50)
+        #expect(tokens.subject(of: "a", now: 99.9) == "u1")
+        #expect(tokens.subject(of: "a", now: 100) == nil)
+        #expect(tokens.subject(of: "a", now: 60) == nil)  // dropped once seen expired
+        #expect(tokens.subject(of: "b", now: 30) == nil)
+        #expect(tokens.subject(of: "c", now: 30) == nil)
+    }
+
     static func b64(_ text: String) -> String {
         Data(text.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-")
             .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")

@@ -17,6 +17,7 @@ struct AuthService: Sendable {
     let registrationHashing = HashingGate(capacity: 8)
     let loginHashing = HashingGate(capacity: 64)
     let roles: RoleCache
+    let verifiedTokens = VerifiedTokens()
     let clock: TillClock
     let bcryptCost: UInt8
     let tokenLifetimeSeconds: Int
@@ -114,8 +115,14 @@ struct AuthService: Sendable {
     /// a user who no longer exists. The role is the one the database holds now (cached for five seconds), not the one
     /// in the token: a demoted admin loses the admin routes within seconds, not when the token expires.
     func identity(fromToken token: String) async throws -> Identity? {
-        guard let claims = try? await keys.verify(token, as: TokenClaims.self) else { return nil }
-        let userId = claims.sub.value
+        let userId: String
+        if let known = verifiedTokens.subject(of: token) {
+            userId = known
+        } else {
+            guard let claims = try? await keys.verify(token, as: TokenClaims.self) else { return nil }
+            userId = claims.sub.value
+            verifiedTokens.store(token, userId: userId, expiresAt: claims.exp.value)
+        }
         let now = clock.nowMillis()
         if let cached = roles.lookup(userId, now: now) { return cached.map { Identity(userId: userId, role: $0) } }
         guard let user = try await database.withConnection({ db in try await users.find(id: userId, on: db) }) else {
