@@ -1,66 +1,38 @@
 import DequeModule
 import Synchronization
 
-/// A mutual-exclusion lock for async code. Its state sits behind a mutex rather than in an actor, so taking and
-/// releasing it never moves the caller to another executor (the inbox's writer keeps its own thread).
-///
-/// Releasing it does not hand it to the first waiter: it frees it and wakes that waiter, and a task already running
-/// may take it first. A woken task waits for a thread of the cooperative pool, and under load that wait is longer than
-/// most critical sections: a lock handed over at release stayed held, idle, for that long, once per waiter, so more
-/// clients made the one SQLite connection slower (docs/performance.md). A waiter overtaken once goes back to the
-/// head of the queue and is handed the lock at the next release, so nobody waits behind more than one overtaking.
+/// A FIFO mutual-exclusion lock for async code. Its state sits behind a mutex rather than in an actor, so taking
+/// and releasing it never moves the caller to another executor (the inbox's writer keeps its own thread).
 final class AsyncLock: Sendable {
-    private struct Waiter {
-        /// Resumed with `true` when the lock is handed over, `false` when woken to try for it.
-        let continuation: CheckedContinuation<Bool, Never>
-        let handOver: Bool
-    }
-
-    private let state = Mutex<(locked: Bool, waiters: Deque<Waiter>)>((false, []))
+    private let state = Mutex<(locked: Bool, waiters: Deque<CheckedContinuation<Void, Never>>)>((false, []))
 
     func lock() async {
-        var overtaken = false
-        while true {
-            if take() { return }
-            let owned = await withCheckedContinuation { continuation in
-                let taken = state.withLock { state in
-                    if !state.locked {
-                        state.locked = true
-                        return true
-                    }
-                    if overtaken {
-                        state.waiters.prepend(Waiter(continuation: continuation, handOver: true))
-                    } else {
-                        state.waiters.append(Waiter(continuation: continuation, handOver: false))
-                    }
-                    return false
-                }
-                if taken { continuation.resume(returning: true) }
-            }
-            if owned { return }
-            overtaken = true
+        if take(orQueue: nil) { return }
+        await withCheckedContinuation { continuation in
+            if take(orQueue: continuation) { continuation.resume() }
         }
     }
 
-    private func take() -> Bool {
+    /// Takes the lock if it is free; otherwise queues `continuation` (when given) for `unlock` to resume.
+    private func take(orQueue continuation: CheckedContinuation<Void, Never>?) -> Bool {
         state.withLock { state in
-            if state.locked { return false }
-            state.locked = true
-            return true
+            if !state.locked {
+                state.locked = true
+                return true
+            }
+            if let continuation { state.waiters.append(continuation) }
+            return false
         }
     }
 
     func unlock() {
-        let (next, handedOver) = state.withLock { state -> (Waiter?, Bool) in
-            guard let next = state.waiters.popFirst() else {
-                state.locked = false
-                return (nil, false)
-            }
-            if next.handOver { return (next, true) }
+        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            // Ownership passes straight to the next waiter.
+            if let next = state.waiters.popFirst() { return next }
             state.locked = false
-            return (next, false)
+            return nil
         }
-        next?.continuation.resume(returning: handedOver)
+        next?.resume()
     }
 
     func withLock<T: Sendable>(_ body: () async throws -> T) async throws -> T {
