@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import StripeAPI
+import Synchronization
 
 extension StripeEmulator {
     /// A transport for a `StripeClient` in the process that serves this emulator: each call goes through the
@@ -43,7 +44,9 @@ extension StripeEmulator {
                     for field in response.headers { headers.add(name: field.name.rawName, value: field.value) }
                     let collected = Collected()
                     try await response.body.write(Collector(into: collected))
-                    return .init(status: Int(response.status.code), headers: headers, body: collected.buffer)
+                    return .init(
+                        status: Int(response.status.code), headers: headers,
+                        body: collected.buffer.withLock { $0 })
                 }
                 group.addTask {
                     try await Task.sleep(for: .milliseconds(Int64(request.timeout * 1000)))
@@ -79,17 +82,18 @@ struct InProcessCallError: Error, CustomStringConvertible {
 }
 
 /// Where a response body is gathered: the writer is consumed by `ResponseBody.write`, so it writes into a box.
-private final class Collected: @unchecked Sendable {
-    // Written by one task, read after it returned.
-    var buffer = ByteBuffer()
+private final class Collected: Sendable {
+    let buffer = Mutex(ByteBuffer())
 }
 
 private struct Collector: ResponseBodyWriter {
     let into: Collected
 
     mutating func write(_ buffer: ByteBuffer) async throws {
-        var buffer = buffer
-        into.buffer.writeBuffer(&buffer)
+        into.buffer.withLock { collected in
+            var buffer = buffer
+            collected.writeBuffer(&buffer)
+        }
     }
 
     consuming func finish(_ trailingHeaders: HTTPFields?) async throws {}
