@@ -160,14 +160,14 @@ struct AuthTests {
 
     @Test("remembered tokens serve until their expiry only, and expired ones are not kept")
     func verifiedTokensExpiry() {
-        let tokens = VerifiedTokens()
-        tokens.store("a", userId: "u1", expiresAt: Date(timeIntervalSince1970: 100), now: 50)
-        tokens.store("b", userId: "u2", expiresAt: Date(timeIntervalSince1970: 40), now: 50)
-        #expect(tokens.subject(of: "a", now: 99.9) == "u1")
-        #expect(tokens.subject(of: "a", now: 100) == nil)
-        #expect(tokens.subject(of: "a", now: 60) == nil)  // dropped once seen expired
-        #expect(tokens.subject(of: "b", now: 30) == nil)
-        #expect(tokens.subject(of: "c", now: 30) == nil)
+        let tokens = ExpiringCache<String>()
+        tokens.store("u1", for: "a", expiresAt: 100_000, now: 50_000)
+        tokens.store("u2", for: "b", expiresAt: 40_000, now: 50_000)
+        #expect(tokens.value(for: "a", now: 99_999) == "u1")
+        #expect(tokens.value(for: "a", now: 100_000) == nil)
+        #expect(tokens.value(for: "a", now: 60_000) == nil)  // dropped once seen expired
+        #expect(tokens.value(for: "b", now: 30_000) == nil)
+        #expect(tokens.value(for: "c", now: 30_000) == nil)
     }
 
     static func b64(_ text: String) -> String {

@@ -16,8 +16,11 @@ struct AuthService: Sendable {
     /// bcrypt runs on a small thread pool: registrations and logins each get a bounded share of its queue.
     let registrationHashing = HashingGate(capacity: 8)
     let loginHashing = HashingGate(capacity: 64)
-    let roles: RoleCache
-    let verifiedTokens = VerifiedTokens()
+    /// Users' current roles (`nil`: no such user), for `roleCacheMillis`.
+    let roles = ExpiringCache<Role?>()
+    let roleCacheMillis: Int
+    /// The subjects of tokens that passed verification, until the tokens' own expiry.
+    let verifiedTokens = ExpiringCache<String>()
     let clock: TillClock
     let bcryptCost: UInt8
     let tokenLifetimeSeconds: Int
@@ -31,7 +34,7 @@ struct AuthService: Sendable {
         self.keys = JWTKeyCollection()
         self.limiter = limiter
         self.registrations = RegistrationLimiter(perHour: config.registrationsPerAddressPerHour)
-        self.roles = RoleCache(ttlMillis: config.roleCacheMillis)
+        self.roleCacheMillis = config.roleCacheMillis
         self.clock = clock
         self.bcryptCost = config.bcryptCost
         self.tokenLifetimeSeconds = config.tokenLifetimeSeconds
@@ -115,21 +118,24 @@ struct AuthService: Sendable {
     /// a user who no longer exists. The role is the one the database holds now (cached for five seconds), not the one
     /// in the token: a demoted admin loses the admin routes within seconds, not when the token expires.
     func identity(fromToken token: String) async throws -> Identity? {
+        // Expiry as JWTKit checks it: against the system's clock.
+        let wallNow = Int(Date().timeIntervalSince1970 * 1000)
         let userId: String
-        if let known = verifiedTokens.subject(of: token) {
+        if let known = verifiedTokens.value(for: token, now: wallNow) {
             userId = known
         } else {
             guard let claims = try? await keys.verify(token, as: TokenClaims.self) else { return nil }
             userId = claims.sub.value
-            verifiedTokens.store(token, userId: userId, expiresAt: claims.exp.value)
+            let expiresAt = Int(min(claims.exp.value.timeIntervalSince1970 * 1000, Double(Int.max / 2)))
+            verifiedTokens.store(userId, for: token, expiresAt: expiresAt, now: wallNow)
         }
         let now = clock.nowMillis()
-        if let cached = roles.lookup(userId, now: now) { return cached.map { Identity(userId: userId, role: $0) } }
+        if let cached = roles.value(for: userId, now: now) { return cached.map { Identity(userId: userId, role: $0) } }
         guard let user = try await database.withConnection({ db in try await users.find(id: userId, on: db) }) else {
-            roles.store(userId, role: nil, now: now)
+            roles.store(nil, for: userId, expiresAt: now + roleCacheMillis, now: now)
             return nil
         }
-        roles.store(userId, role: user.role, now: now)
+        roles.store(user.role, for: userId, expiresAt: now + roleCacheMillis, now: now)
         return Identity(userId: userId, role: user.role)
     }
 

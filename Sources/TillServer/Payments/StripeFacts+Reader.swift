@@ -336,14 +336,22 @@ extension JSONFieldReader {
         return values
     }
 
+    /// Reads an object of which only the value of `name` matters, with `read`, unless that value is missing or
+    /// `null`; every other key is skipped.
+    private mutating func only(_ name: String, _ read: (inout JSONFieldReader) throws -> Void) throws {
+        try object { reader, key in
+            guard key == name else { return try reader.skip() }
+            if try reader.null() { return }
+            try read(&reader)
+        }
+    }
+
     /// A Stripe list (`{"data": [...], ...}`) or `null` (nil); `data` (nil when missing or `null`) has each element
     /// read by `element`.
     private mutating func list<Element>(_ element: (inout JSONFieldReader) throws -> Element) throws -> [Element]?? {
         if try null() { return nil }
         var data: [Element]?
-        try object { reader, key in
-            guard key == "data" else { return try reader.skip() }
-            if try reader.null() { return }
+        try only("data") { reader in
             var elements: [Element] = []
             try reader.array { reader in elements.append(try element(&reader)) }
             data = elements
@@ -369,9 +377,7 @@ extension JSONFieldReader {
     private mutating func lines() throws -> Fields.Lines? {
         try list { reader -> Fields.Line in
             var period: Fields.Period?
-            try reader.object { reader, key in
-                guard key == "period" else { return try reader.skip() }
-                if try reader.null() { return }
+            try reader.only("period") { reader in
                 var start: Int?
                 var end: Int?
                 try reader.object { reader, key in
@@ -390,9 +396,7 @@ extension JSONFieldReader {
     private mutating func parent() throws -> Fields.Parent? {
         if try null() { return nil }
         var details: Fields.SubscriptionDetails?
-        try object { reader, key in
-            guard key == "subscription_details" else { return try reader.skip() }
-            if try reader.null() { return }
+        try only("subscription_details") { reader in
             var subscription: Expandable<Fields.Reference>?
             var metadata: [String: String]?
             try reader.object { reader, key in
