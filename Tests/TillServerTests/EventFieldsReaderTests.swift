@@ -61,6 +61,8 @@ struct EventFieldsReaderTests {
             #"{"id":"evt_2","type":"some.new.type","data":{"object":{"object":"thing","metadata":null,"customer_details":null,"payment_intent":null}}}"#,
             #"{"id":"evt_3","object":"event","type":"charge.refunded","data":{"object":{"object":"charge","id":"ch_1","amount_refunded":500,"payment_intent":"pi_1","metadata":{}}}}"#,
             #"{"id":"evt_4","type":"payment_intent.payment_failed","data":{"object":{"object":"payment_intent","id":"pi_2","last_payment_error":{"code":"card_declined","decline_code":"insufficient_funds","message":"No.","param":null}}}}"#,
+            // Escaped keys are the keys they spell; a key that only starts like one is another key.
+            #"{"\u0069d":"evt_6","type":"checkout.session.completed","data":{"obj\u0065ct":{"object":"checkout.session","id":"cs_6","amount_total":5,"amount_totals":7,"am":1,"currency":"usd","metad\u0061ta":{"paymentId":"pay_6"},"payment_status":"paid"}}}"#,
             #" { "id" : "evt_5" , "type" : "payment_intent.succeeded" , "data" : { "object" : { "object" : "payment_intent" , "id" : "pi_3" , "amount" : 0 , "amount_received" : -0 } } } "#,
         ]
         for json in cases {

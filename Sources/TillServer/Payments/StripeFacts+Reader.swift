@@ -72,14 +72,55 @@ struct JSONFieldReader {
         return true
     }
 
+    /// An object's key, matched against the names the reader looks for (`case "id":`) without making a `String`:
+    /// an event has about a hundred keys, and making each a `String` and comparing it with every name of a `switch`
+    /// was a quarter of the reader's time. A key with escapes is decoded, so `"\u0069d"` is `id`, as for JSONDecoder.
+    struct Key {
+        fileprivate enum Storage {
+            case raw(UnsafeRawBufferPointer)
+            case decoded(String)
+        }
+        fileprivate let storage: Storage
+
+        var string: String {
+            switch storage {
+            case .raw(let bytes): String(decoding: bytes, as: UTF8.self)
+            case .decoded(let string): string
+            }
+        }
+
+        static func ~= (name: StaticString, key: Key) -> Bool {
+            let count = name.utf8CodeUnitCount
+            switch key.storage {
+            case .raw(let bytes):
+                return bytes.count == count && (count == 0 || memcmp(bytes.baseAddress!, name.utf8Start, count) == 0)
+            case .decoded(let string):
+                return string.utf8.elementsEqual(UnsafeBufferPointer(start: name.utf8Start, count: count))
+            }
+        }
+    }
+
     /// Calls `field` with each key of an object; `field` reads or skips the value.
-    mutating func object(_ field: (inout JSONFieldReader, String) throws -> Void) throws {
+    mutating func object(_ field: (inout JSONFieldReader, Key) throws -> Void) throws {
         try consume(UInt8(ascii: "{"))
         try elements(until: UInt8(ascii: "}")) { reader in
-            let key = try reader.string()
+            let key = try reader.key()
             try reader.consume(UInt8(ascii: ":"))
             try field(&reader, key)
         }
+    }
+
+    /// A key: its bytes as they are when it has no escape (the common case), else decoded.
+    private mutating func key() throws -> Key {
+        skipSpace()
+        let start = index + 1
+        try skipString()
+        let end = index - 1
+        if bytes[start..<end].contains(UInt8(ascii: "\\")) {
+            index = start - 1
+            return Key(storage: .decoded(try string()))
+        }
+        return Key(storage: .raw(UnsafeRawBufferPointer(rebasing: bytes[start..<end])))
     }
 
     /// The comma-separated elements of an object or array whose opening byte is read, through `close`.
@@ -304,7 +345,7 @@ extension JSONFieldReader {
             case "data":
                 var inner: Fields.Object?
                 try reader.object { reader, key in
-                    if key == "object" { inner = try reader.eventObject() } else { try reader.skip() }
+                    if "object" ~= key { inner = try reader.eventObject() } else { try reader.skip() }
                 }
                 guard let inner else { throw reader.fail() }
                 data = inner
@@ -322,7 +363,7 @@ extension JSONFieldReader {
         if peek == UInt8(ascii: "\"") { return .id(try string()) }
         var id: String?
         try object { reader, key in
-            if key == "id" { id = try reader.string() } else { try reader.skip() }
+            if "id" ~= key { id = try reader.string() } else { try reader.skip() }
         }
         guard let id else { throw fail() }
         return .object(.init(id: id))
@@ -332,15 +373,15 @@ extension JSONFieldReader {
     private mutating func metadata() throws -> [String: String]? {
         if try null() { return nil }
         var values: [String: String] = [:]
-        try object { reader, key in values[key] = try reader.string() }
+        try object { reader, key in values[key.string] = try reader.string() }
         return values
     }
 
     /// Reads an object of which only the value of `name` matters, with `read`, unless that value is missing or
     /// `null`; every other key is skipped.
-    private mutating func only(_ name: String, _ read: (inout JSONFieldReader) throws -> Void) throws {
+    private mutating func only(_ name: StaticString, _ read: (inout JSONFieldReader) throws -> Void) throws {
         try object { reader, key in
-            guard key == name else { return try reader.skip() }
+            guard name ~= key else { return try reader.skip() }
             if try reader.null() { return }
             try read(&reader)
         }
@@ -469,7 +510,7 @@ extension JSONFieldReader {
                 }
                 var email: String?
                 try reader.object { reader, key in
-                    if key == "email" { email = try reader.optionalString() } else { try reader.skip() }
+                    if "email" ~= key { email = try reader.optionalString() } else { try reader.skip() }
                 }
                 customerDetails = .init(email: email)
             case "customer_email": customerEmail = try reader.optionalString()
