@@ -89,6 +89,7 @@ struct JSONFieldReader {
             }
         }
 
+        @inline(__always)
         static func ~= (name: StaticString, key: Key) -> Bool {
             let count = name.utf8CodeUnitCount
             switch key.storage {
@@ -114,13 +115,11 @@ struct JSONFieldReader {
     private mutating func key() throws -> Key {
         skipSpace()
         let start = index + 1
-        try skipString()
-        let end = index - 1
-        if bytes[start..<end].contains(UInt8(ascii: "\\")) {
+        if try skipString() {
             index = start - 1
             return Key(storage: .decoded(try string()))
         }
-        return Key(storage: .raw(UnsafeRawBufferPointer(rebasing: bytes[start..<end])))
+        return Key(storage: .raw(UnsafeRawBufferPointer(rebasing: bytes[start..<index - 1])))
     }
 
     /// The comma-separated elements of an object or array whose opening byte is read, through `close`.
@@ -175,16 +174,19 @@ struct JSONFieldReader {
     }
 
     /// A string, checked as `string()` checks it (control bytes, escapes) but not copied: most of an event is keys
-    /// and values nobody reads.
-    private mutating func skipString() throws {
+    /// and values nobody reads. Returns whether it had an escape.
+    @discardableResult
+    private mutating func skipString() throws -> Bool {
         try consume(UInt8(ascii: "\""))
+        var escaped = false
         while index < bytes.count {
             let byte = bytes[index]
             index += 1
             switch byte {
             case UInt8(ascii: "\""):
-                return
+                return escaped
             case UInt8(ascii: "\\"):
+                escaped = true
                 _ = try escape()
             default:
                 guard byte >= 0x20 else { throw fail() }

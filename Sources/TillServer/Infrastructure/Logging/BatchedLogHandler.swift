@@ -156,41 +156,51 @@ public struct BatchedLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var line = LogFormat.timestamp()
+        // Bytes rather than a String: appending to a String checks and updates its UTF-8 bookkeeping at every
+        // piece, which was most of the cost of a line.
+        var line: [UInt8] = []
         line.reserveCapacity(256)
-        line += " "
-        line += event.level.rawValue
-        line += " "
-        line += label
-        line += " :"
+        LogFormat.timestamp(into: &line)
+        line.append(UInt8(ascii: " "))
+        line.append(contentsOf: event.level.rawValue.utf8)
+        line.append(UInt8(ascii: " "))
+        line.append(contentsOf: label.utf8)
+        line.append(contentsOf: " :".utf8)
         var merged = metadata
         if let provided = metadataProvider?.get(), !provided.isEmpty { merged.merge(provided) { $1 } }
-        if let extra = event.metadata, !extra.isEmpty { merged.merge(extra) { $1 } }
-        for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
-            line += " "
-            line += key
-            line += "="
-            line += value.description
+        if let extra = event.metadata, !extra.isEmpty {
+            if merged.isEmpty { merged = extra } else { merged.merge(extra) { $1 } }
         }
-        line += " ["
-        line += event.source
-        line += "] "
-        line += event.message.description
-        line += "\n"
-        writer.append(line.utf8)
+        for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
+            line.append(UInt8(ascii: " "))
+            line.append(contentsOf: key.utf8)
+            line.append(UInt8(ascii: "="))
+            line.append(contentsOf: value.description.utf8)
+        }
+        line.append(contentsOf: " [".utf8)
+        line.append(contentsOf: event.source.utf8)
+        line.append(contentsOf: "] ".utf8)
+        line.append(contentsOf: event.message.description.utf8)
+        line.append(UInt8(ascii: "\n"))
+        writer.append(line)
     }
 }
 
 enum LogFormat {
     /// `2026-12-04T17:40:01.123Z`, built from digits without a formatter.
     static func timestamp() -> String {
+        var out: [UInt8] = []
+        timestamp(into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends the time now as `timestamp()` writes it.
+    static func timestamp(into out: inout [UInt8]) {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         var seconds = now.tv_sec
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        var out: [UInt8] = []
-        out.reserveCapacity(24)
         func digits(_ value: Int, _ count: Int) {
             var divisor = 1
             for _ in 1..<count { divisor *= 10 }
@@ -215,6 +225,5 @@ enum LogFormat {
         out.append(UInt8(ascii: "."))
         digits(Int(now.tv_nsec) / 1_000_000, 3)
         out.append(UInt8(ascii: "Z"))
-        return String(decoding: out, as: UTF8.self)
     }
 }
