@@ -6,8 +6,11 @@ actor Faults {
         case error500 = "500"
         case error429 = "429"
         case hang
-        /// The connection drops in the middle of the answer.
+        /// The connection drops in the middle of the answer, before the call is carried out.
         case reset
+        /// The call is carried out (and kept for its Idempotency-Key), then the connection drops in the middle of
+        /// the answer: the caller cannot tell whether it happened.
+        case lost
     }
 
     enum WebhookMode: String, Sendable {

@@ -6,7 +6,8 @@ import StripeAPI
 /// `/_emulator/faults`: switch misbehaviour on for tests. Off unless asked for.
 ///
 /// `POST /_emulator/faults` with JSON, one of:
-/// - `{"target": "api", "path": "/v1/checkout/sessions", "mode": "500" | "429" | "hang" | "reset", "count": 2, "hangSeconds": 30}`
+/// - `{"target": "api", "path": "/v1/checkout/sessions", "mode": "500" | "429" | "hang" | "reset" | "lost", "count": 2, "hangSeconds": 30}`
+///   (`reset` drops the connection before the call is carried out, `lost` after it)
 /// - `{"target": "webhooks", "mode": "drop" | "duplicate" | "delay" | "reorder", "count": 3, "delayMillis": 2000}`
 /// - `{"target": "latency", "delayMillis": 150}`: every API call waits that long before it is answered (as calls to
 ///   the real Stripe take time) until cleared; 0 turns it off.
@@ -40,7 +41,7 @@ extension StripeEmulator {
                 self.faults.setLatency(millis: millis)
             case "api":
                 guard let mode = fault.mode.flatMap(Faults.APIMode.init(rawValue:)) else {
-                    return Self.json(400, ["error": "api mode is 500, 429, hang or reset"])
+                    return Self.json(400, ["error": "api mode is 500, 429, hang, reset or lost"])
                 }
                 let path = fault.path ?? "/v1/"
                 let prefix = path.range(of: "/v1/").map { String(path[$0.lowerBound...]) } ?? path

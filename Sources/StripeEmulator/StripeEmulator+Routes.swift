@@ -252,8 +252,11 @@ extension StripeEmulator {
         // Faults and idempotency name API paths (`/v1/...`) whatever prefix the emulator is mounted under.
         let apiPath =
             request.uri.path.range(of: "/v1/").map { String(request.uri.path[$0.lowerBound...]) } ?? request.uri.path
+        var answerLost = false
         if let fault = await faults.takeAPIFault(path: apiPath) {
             switch fault.mode {
+            case .lost:
+                answerLost = true
             case .error500:
                 return respond(
                     500, requestId,
@@ -272,15 +275,18 @@ extension StripeEmulator {
                     500, requestId,
                     StripeError.Body(error: .init(type: "api_error", message: "The request hung (emulator fault).")))
             case .reset:
-                // Headers promise a body that never fully comes: the server drops the connection mid-answer.
-                return Response(
-                    status: .ok, headers: [.contentType: "application/json"],
-                    body: ResponseBody(contentLength: 1024) { writer in
-                        try await writer.write(ByteBuffer(string: #"{"id":"#))
-                        throw ConnectionReset()
-                    })
+                return Self.brokenAnswer()
             }
         }
+        let response = await carryOut(request, context, requestId: requestId, apiPath: apiPath, body)
+        return answerLost ? Self.brokenAnswer() : response
+    }
+
+    /// The call itself, once the envelope let it through: its form, its Idempotency-Key, and its answer.
+    private func carryOut<Context: RequestContext, Output: Encodable & Sendable>(
+        _ request: Request, _ context: Context, requestId: String, apiPath: String,
+        _ body: @Sendable (Call) async throws -> Output
+    ) async -> Response {
         var buffer: ByteBuffer
         do {
             var request = request
@@ -360,6 +366,16 @@ extension StripeEmulator {
         return raw(status, requestId, json, replayed: false)
     }
 
+    /// Headers that promise a body that never fully comes: the server drops the connection mid-answer.
+    static func brokenAnswer() -> Response {
+        Response(
+            status: .ok, headers: [.contentType: "application/json"],
+            body: ResponseBody(contentLength: 1024) { writer in
+                try await writer.write(ByteBuffer(string: #"{"id":"#))
+                throw ConnectionReset()
+            })
+    }
+
     func list<T: Encodable & Sendable>(
         _ call: Call, _ url: String, _ page: (Int, String?) async throws -> (items: [T], hasMore: Bool)
     ) async throws -> StripeList<T> {
@@ -394,5 +410,5 @@ extension StripeEmulator {
     }
 }
 
-/// Thrown mid-response by the `reset` fault, so the connection closes without a complete answer.
+/// Thrown mid-response by the `reset` and `lost` faults, so the connection closes without a complete answer.
 struct ConnectionReset: Error {}

@@ -76,6 +76,19 @@ struct WebhookSignatureTests {
         #expect(try check(now: t - 100_000) == .outsideTolerance(timestamp: t, now: t - 100_000))
     }
 
+    @Test("a correctly signed timestamp at the ends of the integers is refused, not a crash")
+    func extremeTimestamps() throws {
+        let payload = Data(#"{"id":"evt_1"}"#.utf8)
+        let secret = "whsec_extreme_0123456789"
+        for t in [Int.min, Int.min + 1, Int.max, -1] {
+            let header = WebhookSignature.header(payload: payload, secrets: [secret], timestamp: t)
+            let now = 1_700_000_000
+            #expect(throws: WebhookSignature.VerificationError.outsideTolerance(timestamp: t, now: now)) {
+                try WebhookSignature.verify(payload: payload, header: header, secrets: [secret], now: now)
+            }
+        }
+    }
+
     @Test("each kind of failure has its own error")
     func negatives() throws {
         let v = try first

@@ -37,6 +37,14 @@ struct ConfigTests {
         }
     }
 
+    @Test("an order time to live that would overflow the clock's arithmetic is a configuration error")
+    func hugeTTL() throws {
+        for raw in ["9223372036854775807", "2592001", "0"] {
+            #expect(throws: ConfigError.self) { try AppConfig(values: ["ORDER_TTL_SECONDS": raw]) }
+        }
+        #expect(try AppConfig(values: ["ORDER_TTL_SECONDS": "2592000"]).orderTTLSeconds == 2_592_000)
+    }
+
     @Test("secrets are printed as <redacted>")
     func redaction() throws {
         let secrets = [

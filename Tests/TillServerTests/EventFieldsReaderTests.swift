@@ -106,4 +106,11 @@ struct EventFieldsReaderTests {
         ]
         for json in refused { #expect(read(json) == nil, "reader accepts \(json)") }
     }
+
+    @Test("a NUL in a string the reader keeps refuses the event; one in a skipped value does not")
+    func nul() {
+        #expect(read(#"{"id":"evt_1","type":"x","data":{"object":{"metadata":{"paymentId":"p\u0000"}}}}"#) == nil)
+        #expect(read(#"{"id":"evt_\u0000","type":"x","data":{"object":{}}}"#) == nil)
+        #expect(read(#"{"id":"evt_1","type":"x","data":{"object":{"url":"\u0000"}}}"#) != nil)
+    }
 }

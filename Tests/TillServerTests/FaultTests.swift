@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 @_spi(Bench) @testable import TillServer
@@ -68,6 +69,31 @@ struct FaultTests {
             #expect(checkout.status == 201)
             #expect(try await api.armedFaults() == 0)
             #expect(try await sessions(api) == 1)
+        }
+    }
+
+    @Test(
+        "a session made at Stripe whose answer was lost is the one a later retry gets, not a refused key",
+        arguments: Backend.available)
+    func lostAnswer(backend: Backend) async throws {
+        // Till's clock runs ahead on demand: the retry comes minutes after the first try.
+        let offset = Mutex(0)
+        let clock = TillClock { TillClock.system.nowMillis() + offset.withLock { $0 } }
+        try await withTill(backend, clock: clock, configure: { $0.stripeMaxNetworkRetries = 1 }) { api, _ in
+            let (user, _, _, order) = try await api.orderSetup()
+            let orderId = order.string("id")
+            try await api.fault(#"{"target":"api","path":"/v1/checkout/sessions","mode":"lost","count":2}"#)
+            let lost = try await api.call(.post, "/api/orders/\(orderId)/checkout", token: user)
+            #expect(lost.status == 502)
+            #expect(try await sessions(api) == 1)  // made at Stripe, answer never arrived
+            offset.withLock { $0 = 5 * 60_000 }
+            let retried = try await api.call(.post, "/api/orders/\(orderId)/checkout", token: user)
+            #expect(retried.status == 201)
+            #expect(try await sessions(api) == 1)
+            let made = try await api.stripe(.get, "/v1/checkout/sessions", form: "limit=1").data.first?["id"] as? String
+            #expect(retried.string("sessionId") == made)
+            let payments = try await api.call(.get, "/api/orders/\(orderId)/payment", token: user)
+            #expect((payments["payments"] as? [Any])?.count == 1)
         }
     }
 

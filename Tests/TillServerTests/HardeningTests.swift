@@ -141,6 +141,33 @@ struct HardeningTests {
         #expect(limiter.count <= 1000)
     }
 
+    @Test(
+        "a NUL in a body, a path or a query is 400 invalid_request on both databases",
+        arguments: Backend.available)
+    func nulCharacters(backend: Backend) async throws {
+        try await withTill(backend) { api, _ in
+            let register = try await api.call(
+                .post, "/api/auth/register", body: #"{"email":"a\u0000b@example.com","password":"password-123"}"#)
+            #expect(register.status == 400 && register.errorCode == "invalid_request")
+            // An escaped backslash before "u0000" is text, not a NUL.
+            #expect(!JSONCoding.containsEscapedNUL(Array(#"{"name":"a\\u0000"}"#.utf8)))
+            #expect(JSONCoding.containsEscapedNUL(Array(#"{"name":"a\\\u0000"}"#.utf8)))
+            #expect(JSONCoding.containsEscapedNUL(Array(#"{"name":"\u0000"}"#.utf8)))
+            #expect(!JSONCoding.containsEscapedNUL(Array(#"{"name":"\u0001\u000"}"#.utf8)))
+            let (user, _) = try await api.register("nul@example.com", password: "password-123")
+            let order = try await api.call(
+                .post, "/api/orders", token: user, body: #"{"items":[{"productId":"\u0000","quantity":1}]}"#)
+            #expect(order.status == 400 && order.errorCode == "invalid_request")
+            for path in ["/api/products?startingAfter=%00", "/api/orders/%00", "/api/orders?startingAfter=a%00b"] {
+                let reply = try await api.call(.get, path, token: user)
+                #expect(reply.status == 400 && reply.errorCode == "invalid_request", "\(path)")
+            }
+            let login = try await api.call(
+                .post, "/api/auth/login", body: #"{"email":"nul@example.com\u0000","password":"password-123"}"#)
+            #expect(login.status == 400)
+        }
+    }
+
     @Test("registrations are limited per address, a taken email is refused, and a NUL in a password is refused")
     func registrations() async throws {
         try await withTill(.sqlite, configure: { $0.registrationsPerAddressPerHour = 3 }) { api, _ in
@@ -159,10 +186,10 @@ struct HardeningTests {
                 .post, "/api/auth/register", body: #"{"email":"n@example.com","password":"password\u0000tail"}"#)
             #expect(nul.status == 400 && nul.errorCode == "invalid_request")
             _ = try await api.register("n@example.com", password: "password")
-            // bcrypt would stop at the NUL and accept the stored password's prefix.
+            // bcrypt would stop at the NUL and accept the stored password's prefix: the NUL is refused first.
             let login = try await api.call(
                 .post, "/api/auth/login", body: #"{"email":"n@example.com","password":"password\u0000anything"}"#)
-            #expect(login.status == 401)
+            #expect(login.status == 400 && login.string("token").isEmpty)
             let again = try await api.call(
                 .post, "/api/auth/register", body: #"{"email":"N@example.com","password":"other-password"}"#)
             #expect(again.status == 409 && again.errorCode == "email_taken")

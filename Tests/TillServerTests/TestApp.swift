@@ -142,8 +142,8 @@ struct API: Sendable {
 /// `till serve` (so the embedded Stripe emulator, the webhook processor and the reconciler all run), runs `body`
 /// against it over HTTP, then shuts it down.
 func withTill<T: Sendable>(
-    _ backend: Backend, logHandler: (any LogHandler)? = nil, configure: (inout AppConfig) -> Void = { _ in },
-    _ body: @Sendable (API, Till) async throws -> T
+    _ backend: Backend, logHandler: (any LogHandler)? = nil, clock: TillClock = .system,
+    configure: (inout AppConfig) -> Void = { _ in }, _ body: @Sendable (API, Till) async throws -> T
 ) async throws -> T {
     var config = try AppConfig(values: [
         "JWT_SECRET": testJWTSecret, "ADMIN_EMAIL": adminEmail, "ADMIN_PASSWORD": adminPassword,
@@ -165,7 +165,7 @@ func withTill<T: Sendable>(
         logger.logLevel =
             ProcessInfo.processInfo.environment["TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
     }
-    let till = try await Till.start(config: config, logger: logger)
+    let till = try await Till.start(config: config, logger: logger, clock: clock)
     let api = API(baseURL: config.publicBaseURL)
     do {
         let result: T = try await withThrowingTaskGroup(of: Void.self) { group in

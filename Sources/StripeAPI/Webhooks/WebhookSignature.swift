@@ -71,7 +71,11 @@ public enum WebhookSignature {
             }
         }
         guard matched else { throw .noMatch }
-        if tolerance > 0, abs(now - timestamp) > tolerance { throw .outsideTolerance(timestamp: timestamp, now: now) }
+        // Signed timestamps are any integer (`t=-9223372036854775808` included): no subtraction that can trap.
+        let (difference, overflow) = now.subtractingReportingOverflow(timestamp)
+        if tolerance > 0, overflow || difference.magnitude > tolerance.magnitude {
+            throw .outsideTolerance(timestamp: timestamp, now: now)
+        }
         return timestamp
     }
 

@@ -162,10 +162,12 @@ public struct AppConfig: Sendable, CustomStringConvertible {
 
         orderTTLSeconds = 1800
         if let raw = value("ORDER_TTL_SECONDS") {
-            if let ttl = Int(raw), ttl > 0 {
+            // Bounded (30 days): held stock must come back, and the time arithmetic on it must not overflow.
+            if let ttl = Int(raw), (1...2_592_000).contains(ttl) {
                 orderTTLSeconds = ttl
             } else {
-                problems.append("ORDER_TTL_SECONDS must be a positive whole number of seconds (got \"\(raw)\")")
+                problems.append(
+                    "ORDER_TTL_SECONDS must be a whole number of seconds from 1 to 2592000 (30 days) (got \"\(raw)\")")
             }
         }
 

@@ -50,8 +50,12 @@ struct PaymentService: Sendable {
         }
         if let existing = try await reusableSession(payment) { return (false, existing) }
 
+        // From the payment's start, not the clock: a retry of the call (Stripe unreachable, Till restarted) sends the
+        // same parameters under the same Idempotency-Key, so Stripe replays the session it made instead of refusing
+        // the key (which would end the payment while a payable session exists).
+        let start = payment.createdAt / 1000
         let ttlEnd = order.createdAt / 1000 + config.orderTTLSeconds
-        let expiresAt = min(max(ttlEnd, now / 1000 + Self.minimumSessionSeconds), now / 1000 + 24 * 3600 - 60)
+        let expiresAt = min(max(ttlEnd, start + Self.minimumSessionSeconds), start + 24 * 3600 - 60)
         let user = try await database.withConnection { db in try await users.find(id: order.userId, on: db) }
         let metadata = ["orderId": order.id, "paymentId": payment.id]
         let params = CheckoutSessionCreateParams(
@@ -100,7 +104,7 @@ struct PaymentService: Sendable {
             successUrl: "\(config.publicBaseURL)/checkout/success?session_id={CHECKOUT_SESSION_ID}",
             cancelUrl: "\(config.publicBaseURL)/account",
             clientReferenceId: identity.userId, customerEmail: user?.email,
-            expiresAt: now / 1000 + Self.minimumSessionSeconds + 30 * 60, metadata: metadata,
+            expiresAt: payment.createdAt / 1000 + Self.minimumSessionSeconds + 30 * 60, metadata: metadata,
             paymentIntentData: .init(metadata: metadata))
         return (true, try await createSession(payment, params))
     }

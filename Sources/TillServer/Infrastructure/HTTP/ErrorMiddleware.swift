@@ -12,6 +12,11 @@ struct ErrorMiddleware: RouterMiddleware {
         -> Response
     {
         do {
+            // A NUL in a path or query value: PostgreSQL cannot hold one in text, SQLite can; refused here, so both
+            // answer alike (the emulator under /_stripe answers as Stripe would).
+            if request.uri.description.contains("%00"), !request.uri.path.hasPrefix("/_stripe") {
+                throw TillError.invalid("The URL must not contain the NUL character (%00)")
+            }
             return try await next(request, context)
         } catch let error as TillError {
             if error.code == .internalError {
@@ -21,6 +26,9 @@ struct ErrorMiddleware: RouterMiddleware {
             return Self.response(error)
         } catch let error as HTTPError {
             return Self.response(Self.map(error))
+        } catch let error where PostgresStore.isUnstorableText(error) {
+            // Text that reached the database another way than the checks above.
+            return Self.response(TillError.invalid("Text must not contain the NUL character"))
         } catch {
             context.logger.error("unexpected error", metadata: ["error": "\(String(reflecting: error))"])
             return Self.response(TillError(.internalError, "Internal server error"))

@@ -44,11 +44,29 @@ enum JSONCoding {
             throw TillError(.payloadTooLarge, "The request body is larger than \(limit) bytes")
         }
         if buffer.readableBytes == 0 { return nil }
+        if containsEscapedNUL(buffer.readableBytesView) {
+            throw TillError.invalid("Text must not contain the NUL character (\\u0000)")
+        }
         do {
             return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
         } catch let error as DecodingError {
             throw TillError.invalid(describe(error, body: Data(buffer.readableBytesView)))
         }
+    }
+
+    /// Whether a JSON text has a `\u0000` escape (the only way JSON carries a NUL): PostgreSQL cannot store one in
+    /// text, so the same input would be stored on SQLite and fail on PostgreSQL. Escapes are stepped over in pairs,
+    /// so `\\u0000` (an escaped backslash, then `u0000`) is not one.
+    static func containsEscapedNUL(_ bytes: some Collection<UInt8>) -> Bool {
+        var iterator = bytes.makeIterator()
+        while let byte = iterator.next() {
+            guard byte == UInt8(ascii: "\\") else { continue }
+            guard iterator.next() == UInt8(ascii: "u") else { continue }
+            var zeros = 0
+            while zeros < 4, iterator.next() == UInt8(ascii: "0") { zeros += 1 }
+            if zeros == 4 { return true }
+        }
+        return false
     }
 
     /// Foundation reports a number that does not fit the field (19.99 for an `Int`) as invalid JSON without a path;

@@ -80,10 +80,21 @@ final class PostgresStore: Database {
 
     /// A deadlock or serialization failure: the transaction was aborted and may simply be run again.
     static func isConflict(_ error: any Error) -> Bool {
+        let state = sqlState(error)
+        return state == "40P01" || state == "40001"
+    }
+
+    /// Text PostgreSQL cannot store (a NUL character, or bytes its encoding has no character for): the client's
+    /// input, not a fault of the server.
+    static func isUnstorableText(_ error: any Error) -> Bool {
+        let state = sqlState(error)
+        return state == "22021" || state == "22P05"
+    }
+
+    private static func sqlState(_ error: any Error) -> String? {
         var candidate: (any Error)? = error
         if let wrapped = error as? PostgresTransactionError { candidate = wrapped.closureError ?? wrapped.commitError }
-        guard let psql = candidate as? PSQLError, let state = psql.serverInfo?[.sqlState] else { return false }
-        return state == "40P01" || state == "40001"
+        return (candidate as? PSQLError)?.serverInfo?[.sqlState]
     }
 
     func close() async {
