@@ -269,6 +269,15 @@ extension SubscriptionFlowTests {
             #expect(quarterly.int("intervalCount") == 3)
             let price = try await api.stripe(.get, "/v1/prices/\(quarterly.string("stripePriceId"))")
             #expect((price["recurring"] as? [String: Any])?["interval_count"] as? Int == 3)
+            // A one-off plan's own price must be a one-time price of its amount and currency.
+            let cheaper = try await api.stripe(
+                .post, "/v1/prices", form: "currency=usd&unit_amount=500&product_data[name]=Cheaper")
+            for wrong in [cheaper.string("id"), monthly.string("id"), "price_missing"] {
+                let reply = try await create(#","stripePriceId":"\#(wrong)""#)
+                #expect(reply.status == 400 && reply.errorCode == "invalid_request", "\(wrong): \(reply.text)")
+            }
+            let priced = try await create(#","stripePriceId":"\#(oneTime.string("id"))""#)
+            #expect(priced.status == 201, "\(priced.text)")
             let once = try await create("")
             #expect(once.status == 201)
             #expect(once["interval"] is NSNull)

@@ -110,9 +110,10 @@ struct CatalogService: Sendable {
         }
         let id = IDs.make()
         var priceId = r.stripePriceId
-        if let interval = r.interval, let given = priceId {
-            try await checkRecurringPrice(
-                given, interval: interval, count: r.intervalCount ?? 1, amount: r.unitAmount, currency: currency.code)
+        if let given = priceId {
+            try await checkPrice(
+                given, interval: r.interval, count: r.intervalCount ?? 1, amount: r.unitAmount,
+                currency: currency.code)
         }
         if let interval = r.interval, priceId == nil {
             // A subscription needs a recurring price at Stripe: made before the plan is stored, so that a plan
@@ -136,9 +137,10 @@ struct CatalogService: Sendable {
         return plan
     }
 
-    /// A recurring plan's own Stripe price must bill what the plan says, as often as it says: a subscription is
-    /// charged the price, and its credits are the plan's.
-    private func checkRecurringPrice(_ id: String, interval: String, count: Int, amount: Int, currency: String)
+    /// A plan's own Stripe price must bill what the plan says (a one-time price for a one-off plan; a recurring one,
+    /// as often as the plan says, for a subscription): the customer is charged the price, and a payment that does
+    /// not match the plan is held for review instead of granting its credits.
+    private func checkPrice(_ id: String, interval: String?, count: Int, amount: Int, currency: String)
         async throws
     {
         let price: Price
@@ -148,6 +150,12 @@ struct CatalogService: Sendable {
             throw TillError.invalid("stripePriceId \(id) is not a price at Stripe")
         } catch {
             throw PaymentService.stripeError(error)
+        }
+        guard let interval else {
+            guard price.type == "one_time", price.unitAmount == amount, price.currency == currency else {
+                throw TillError.invalid("stripePriceId must be a one-time price of \(amount) \(currency)")
+            }
+            return
         }
         guard price.type == "recurring", price.recurring["interval"]?.string == interval,
             (price.recurring["interval_count"]?.int ?? 1) == count, price.unitAmount == amount,
