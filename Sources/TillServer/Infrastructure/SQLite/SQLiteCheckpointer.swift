@@ -5,16 +5,7 @@ import Logging
 /// commits only append to the log. SQLite's automatic checkpoint would run inside whichever commit crosses the
 /// threshold, fsyncs included, and that request would wait for it. The writer keeps a high automatic threshold as a
 /// backstop in case this thread falls behind.
-///
-/// Copying is not enough: the log only starts again from its beginning when a writer finds all of it copied, which
-/// under a steady stream of commits almost never happens, so it would grow to the writer's threshold and then every
-/// commit would run a checkpoint of its own, with an fsync. So once the log holds `restartFrames` frames and a
-/// passive checkpoint has copied them all, a RESTART checkpoint holds the next writer for the moment it takes to
-/// copy the last commits, and the log starts again: it stays short and in memory.
 final class SQLiteCheckpointer: Sendable {
-    /// 16 MiB of 4 KiB pages.
-    static let restartFrames = 4096
-
     /// Signalled once, by `stop`: it ends the pause and the loop.
     private let stopping = DispatchSemaphore(value: 0)
     private let done = DispatchSemaphore(value: 0)
@@ -27,15 +18,7 @@ final class SQLiteCheckpointer: Sendable {
         let thread = Thread {
             while stopping.wait(timeout: .now() + pause) == .timedOut {
                 do {
-                    var frames = 0
-                    var copied = 0
-                    try handle.run("PRAGMA wal_checkpoint(PASSIVE)", []) { row in
-                        frames = try row.decode(column: "log", as: Int.self)
-                        copied = try row.decode(column: "checkpointed", as: Int.self)
-                    }
-                    if frames >= Self.restartFrames, copied == frames {
-                        try handle.run("PRAGMA wal_checkpoint(RESTART)", []) { _ in }
-                    }
+                    try handle.run("PRAGMA wal_checkpoint(PASSIVE)", []) { _ in }
                 } catch {
                     logger.warning("sqlite checkpoint failed", metadata: ["error": "\(error)"])
                 }
