@@ -116,6 +116,35 @@ struct FaultTests {
     }
 
     @Test(
+        "a refund made at Stripe whose answer was lost, then a second refund of the same amount: both are made",
+        arguments: Backend.available)
+    func refundAfterLostAnswer(backend: Backend) async throws {
+        try await withTill(backend, configure: { $0.stripeMaxNetworkRetries = 1 }) { api, _ in
+            let (user, admin, _, order) = try await api.orderSetup()
+            let orderId = order.string("id")
+            let checkout = try await api.call(.post, "/api/orders/\(orderId)/checkout", token: user)
+            _ = try await api.pay(session: checkout.string("sessionId"))
+            try await api.waitForOrder(user, orderId, toBe: "PAID")
+            let paymentId = checkout.string("paymentId")
+            try await api.fault(#"{"target":"api","path":"/v1/refunds","mode":"lost","count":2}"#)
+            let lost = try await api.call(
+                .post, "/api/payments/\(paymentId)/refund", token: admin, body: #"{"amount":300}"#)
+            #expect(lost.status == 502)
+            // Stripe made it: its charge.refunded settles it.
+            try await eventually(10, "the first refund settles") {
+                try await api.payment(user, paymentId).int("amountRefunded") == 300
+            }
+            let second = try await api.call(
+                .post, "/api/payments/\(paymentId)/refund", token: admin, body: #"{"amount":300}"#)
+            #expect(second.status == 202)
+            try await eventually(10, "the second refund settles") {
+                try await api.payment(user, paymentId).int("amountRefunded") == 600
+            }
+            #expect(try await api.stripe(.get, "/v1/refunds", form: "limit=100").data.count == 2)
+        }
+    }
+
+    @Test(
         "webhooks duplicated, delayed and reordered: every order ends PAID, stock exact", arguments: Backend.available)
     func unrulyWebhooks(backend: Backend) async throws {
         try await withTill(backend) { api, _ in

@@ -243,7 +243,11 @@ struct PaymentService: Sendable {
         do {
             _ = try await stripe.createRefund(
                 RefundCreateParams(paymentIntent: intentId, amount: amount, metadata: ["paymentId": id]),
-                options: RequestOptions(idempotencyKey: "till-refund-\(id)-\(requested)-\(amount)"))
+                // The refund Stripe confirmed so far is part of the key: a request whose answer was lost frees its
+                // reservation, so after Stripe's charge.refunded a new refund of the same amount would otherwise
+                // reach the same key and be answered with the old refund, moving no money.
+                options: RequestOptions(
+                    idempotencyKey: "till-refund-\(id)-\(payment.amountRefunded)-\(requested)-\(amount)"))
         } catch {
             try await database.withConnection { db in
                 try await payments.cancelRefundRequest(id: id, amount: amount, on: db)

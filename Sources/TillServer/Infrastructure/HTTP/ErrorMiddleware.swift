@@ -12,10 +12,11 @@ struct ErrorMiddleware: RouterMiddleware {
         -> Response
     {
         do {
-            // A NUL in a path or query value: PostgreSQL cannot hold one in text, SQLite can; refused here, so both
-            // answer alike (the emulator under /_stripe answers as Stripe would).
-            if request.uri.description.contains("%00"), !request.uri.path.hasPrefix("/_stripe") {
-                throw TillError.invalid("The URL must not contain the NUL character (%00)")
+            // No id holds a NUL, and PostgreSQL cannot even compare one with text (SQLite can): answered here, so
+            // both databases answer alike. A NUL in a query value the route reads reaches the database and is the
+            // 400 below. (The emulator under /_stripe answers as Stripe would.)
+            if request.uri.path.contains("%00"), !request.uri.path.hasPrefix("/_stripe") {
+                throw TillError(.notFound, "No such resource")
             }
             return try await next(request, context)
         } catch let error as TillError {
