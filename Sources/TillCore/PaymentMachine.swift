@@ -60,6 +60,13 @@ public enum PaymentMachine {
             guard payment.status.isLive else { return .nothing }
             return PaymentDecision(status: .canceled, effects: [.cancelOrderUnlessOtherPayment])
 
+        case .refunded(let total) where payment.status == .requiresReview:
+            // Money under review given back at Stripe (its dashboard, say): recorded, so that it can no longer be
+            // accepted and delivered; the admin's refund ends it.
+            guard total > payment.amountRefunded else { return .nothing }
+            let capped = min(total, payment.amount)
+            return PaymentDecision(amountRefunded: capped, effects: [.recordRefund(amountRefunded: capped)])
+
         case .refunded(let total):
             guard payment.status.isPaid, total > payment.amountRefunded else { return .nothing }
             let capped = min(total, payment.amount)
@@ -68,7 +75,7 @@ public enum PaymentMachine {
                 effects: [.recordRefund(amountRefunded: capped)])
 
         case .disputed:
-            guard payment.status.isPaid else { return .nothing }
+            guard payment.status.isPaid || payment.status == .requiresReview else { return .nothing }
             return PaymentDecision(effects: [.flagDispute])
 
         case .reviewAccepted:

@@ -72,6 +72,11 @@ struct PaymentMachineTests {
         Row(from: .succeeded, fact: .reviewAccepted, to: nil, effects: []),
         Row(from: .initiated, fact: .reviewRefunded, to: nil, effects: []),
         Row(from: .requiresReview, fact: .canceled, to: nil, effects: []),  // the sweep never ends money under review
+        // money under review given back or disputed at Stripe meanwhile: recorded, so it cannot be accepted after
+        Row(
+            from: .requiresReview, fact: .refunded(amountRefunded: 500), to: nil,
+            effects: [.recordRefund(amountRefunded: 500)]),
+        Row(from: .requiresReview, fact: .disputed, to: nil, effects: [.flagDispute]),
         // Stripe refused to open the session: the payment ends, the order stays payable
         Row(
             from: .initiated, fact: .refusedByStripe(code: "url_invalid", message: "Not a valid URL"), to: .canceled,

@@ -368,6 +368,43 @@ struct HardeningTests {
         }
     }
 
+    @Test(
+        "money under review refunded at Stripe meanwhile cannot be accepted; the admin's refund then ends it",
+        arguments: Backend.available)
+    func reviewRefundedAtStripe(backend: Backend) async throws {
+        try await withTill(backend) { api, till in
+            let (user, admin, product, order) = try await api.orderSetup(unitAmount: 1999, inventory: 5, quantity: 2)
+            let orderId = order.string("id")
+            let checkout = try await api.call(.post, "/api/orders/\(orderId)/checkout", token: user)
+            let paymentId = checkout.string("paymentId")
+            let intent = try await api.stripe(
+                .post, "/v1/payment_intents", form: "amount=700&currency=usd&payment_method=pm_card_visa&confirm=true")
+            var options = TestEvents.Options(
+                orderId: orderId, paymentId: paymentId, sessionId: checkout.string("sessionId"),
+                paymentIntentId: intent.string("id"), amount: 700)
+            let secret = till.webhookSecrets[0]
+            _ = try await api.deliver(
+                try TestEvents.make(type: "checkout.session.completed", options: options), secret: secret)
+            try await eventually(10, "the payment to need review") {
+                try await api.payment(user, paymentId).string("status") == "REQUIRES_REVIEW"
+            }
+            // Support gives the money back from Stripe's dashboard.
+            _ = try await api.stripe(.post, "/v1/refunds", form: "payment_intent=\(intent.string("id"))")
+            options.amountRefunded = 700
+            _ = try await api.deliver(try TestEvents.make(type: "charge.refunded", options: options), secret: secret)
+            try await eventually(10, "the refund to be recorded") {
+                try await api.payment(user, paymentId).int("amountRefunded") == 700
+            }
+            let accept = try await api.call(.post, "/api/payments/\(paymentId)/accept", token: admin)
+            #expect(accept.status == 409)
+            #expect(try await api.orderStatus(user, orderId) == "PENDING")
+            let refund = try await api.call(.post, "/api/payments/\(paymentId)/refund", token: admin)
+            #expect(refund.status == 202 && refund.string("status") == "REFUNDED")
+            #expect(try await api.orderStatus(user, orderId) == "CANCELLED")
+            #expect(try await api.inventory(product) == 5)
+        }
+    }
+
     @Test("a client looping on sync reaches Stripe at most once an interval per payment")
     func syncThrottle() async throws {
         try await withTill(.sqlite, configure: { $0.syncIntervalMillis = 60_000 }) { api, _ in

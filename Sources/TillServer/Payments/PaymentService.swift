@@ -290,6 +290,8 @@ struct PaymentService: Sendable {
                 RefundCreateParams(
                     paymentIntent: intentId, metadata: ["paymentId": payment.id, "reason": "review_refunded"]),
                 options: RequestOptions(idempotencyKey: "till-refund-review-\(payment.id)"))
+        } catch let error as StripeError where error.code == "charge_already_refunded" {
+            // Given back at Stripe already (its dashboard): nothing left to send, the payment ends all the same.
         } catch {
             throw Self.stripeError(error)
         }
@@ -305,6 +307,11 @@ struct PaymentService: Sendable {
             throw TillError(
                 .orderNotPayable, "Only a payment under review can be accepted (this one is \(payment.status.rawValue))"
             )
+        }
+        guard payment.amountRefunded == 0, !payment.disputed else {
+            throw TillError(
+                .orderNotPayable,
+                "Money of this payment was refunded or disputed at Stripe while it was under review: refund it instead")
         }
         logger.info("payment under review accepted", metadata: ["payment.id": "\(payment.id)"])
         return try await settlement.apply(paymentId: payment.id, facts: [.reviewAccepted], details: .init()) ?? payment

@@ -156,12 +156,12 @@ extension SettlementService {
     private func apply(_ run: [Step], fulfilled: inout Set<String>, now: Int, on db: any SQLDatabase) async throws
         -> [Payment]
     {
-        let moves = run.compactMap { step in
-            step.decision.status.map {
-                PaymentRepository.Transition(
-                    id: step.before.id, from: step.before.state, to: $0,
-                    amountRefunded: step.decision.amountRefunded ?? step.before.amountRefunded)
-            }
+        // A decision moves the status, the amount refunded, or both (money under review given back keeps its status).
+        let moves = run.compactMap { step -> PaymentRepository.Transition? in
+            guard step.decision.status != nil || step.decision.amountRefunded != nil else { return nil }
+            return PaymentRepository.Transition(
+                id: step.before.id, from: step.before.state, to: step.decision.status ?? step.before.status,
+                amountRefunded: step.decision.amountRefunded ?? step.before.amountRefunded)
         }
         try await db.lockInOrder("payments", ids: moves.map(\.id), kind: database.kind)
         guard try await payments.transition(moves, now: now, on: db) == moves.count else { throw Conflict() }
