@@ -405,6 +405,26 @@ struct HardeningTests {
         }
     }
 
+    @Test("a customer looping on the billing portal spends at most 30 Stripe calls a minute; then 429 with Retry-After")
+    func stripeCallBudget() async throws {
+        try await withTill(.sqlite) { api, _ in
+            let (user, _) = try await api.register()
+            for _ in 0..<StripeCallBudget.perMinute {
+                #expect(try await api.call(.post, "/api/billing-portal", token: user).status == 201)
+            }
+            let over = try await api.call(.post, "/api/billing-portal", token: user)
+            #expect(over.status == 429 && over.errorCode == "rate_limited")
+            #expect((1...60).contains(Int(over.headers[.retryAfter] ?? "") ?? 0))
+            // Another customer has a budget of its own; an admin is not counted.
+            let (other, _) = try await api.register()
+            #expect(try await api.call(.post, "/api/billing-portal", token: other).status == 201)
+            let admin = try await api.adminToken()
+            for _ in 0...StripeCallBudget.perMinute {
+                #expect(try await api.call(.post, "/api/billing-portal", token: admin).status == 201)
+            }
+        }
+    }
+
     @Test("a client looping on sync reaches Stripe at most once an interval per payment")
     func syncThrottle() async throws {
         try await withTill(.sqlite, configure: { $0.syncIntervalMillis = 60_000 }) { api, _ in

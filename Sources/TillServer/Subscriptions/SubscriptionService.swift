@@ -15,6 +15,7 @@ struct SubscriptionService: Sendable {
     let clock: TillClock
     let logger: Logger
     let recentSyncs: RecentSyncs
+    let stripeBudget = StripeCallBudget()
     let subscriptions = SubscriptionRepository()
     let users = UserRepository()
     let catalog = CatalogRepository()
@@ -266,6 +267,7 @@ struct SubscriptionService: Sendable {
     func invoices(id: String, identity: Identity) async throws -> [InvoiceSummary] {
         let s = try await subscription(id: id, identity: identity)
         guard let stripeId = s.stripeSubscriptionId else { return [] }
+        try stripeBudget.spend(identity, now: clock.nowMillis())
         do {
             return try await stripe.listInvoices(ListParams(limit: 100, subscription: stripeId)).data.map(
                 InvoiceSummary.init)
@@ -279,6 +281,7 @@ struct SubscriptionService: Sendable {
     /// Cancels at the period's end (the subscription stays `ACTIVE` until then) or now.
     func cancel(id: String, atPeriodEnd: Bool, identity: Identity) async throws -> Subscription {
         var s = try await subscription(id: id, identity: identity)
+        try stripeBudget.spend(identity, now: clock.nowMillis())
         if s.status == .incomplete {
             // Not started: its checkout is closed, and that is the end of it, unless it was paid meanwhile.
             do {
@@ -314,6 +317,7 @@ struct SubscriptionService: Sendable {
         guard s.status.isLive, let stripeId = s.stripeSubscriptionId else {
             throw TillError(.subscriptionNotActive, "Only a live subscription can be resumed (\(s.status.rawValue))")
         }
+        try stripeBudget.spend(identity, now: clock.nowMillis())
         let stripeSubscription: StripeAPI.Subscription
         do {
             stripeSubscription = try await stripe.updateSubscription(stripeId, cancelAtPeriodEnd: false)
@@ -326,6 +330,7 @@ struct SubscriptionService: Sendable {
 
     /// A Customer Portal session for the user's customer, returning to `/account`.
     func portal(identity: Identity) async throws -> PortalResponse {
+        try stripeBudget.spend(identity, now: clock.nowMillis())
         let customerId = try await customer(userId: identity.userId)
         do {
             let session = try await stripe.createBillingPortalSession(
