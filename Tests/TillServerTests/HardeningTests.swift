@@ -337,25 +337,7 @@ struct HardeningTests {
         arguments: Backend.available)
     func reviewRefunded(backend: Backend) async throws {
         try await withTill(backend) { api, till in
-            let (user, admin, product, order) = try await api.orderSetup(unitAmount: 1999, inventory: 5, quantity: 2)
-            let orderId = order.string("id")
-            let checkout = try await api.call(.post, "/api/orders/\(orderId)/checkout", token: user)
-            let paymentId = checkout.string("paymentId")
-            // Money Stripe really took, for another amount than the order's.
-            let intent = try await api.stripe(
-                .post, "/v1/payment_intents", form: "amount=700&currency=usd&payment_method=pm_card_visa&confirm=true")
-            #expect(intent.string("status") == "succeeded")
-            let options = TestEvents.Options(
-                orderId: orderId, paymentId: paymentId, sessionId: checkout.string("sessionId"),
-                paymentIntentId: intent.string("id"), amount: 700)
-            #expect(
-                try await api.deliver(
-                    try TestEvents.make(type: "checkout.session.completed", options: options),
-                    secret: till.webhookSecrets[0]
-                ).status == 200)
-            try await eventually(10, "the payment to need review") {
-                try await api.payment(user, paymentId).string("status") == "REQUIRES_REVIEW"
-            }
+            let (user, admin, product, orderId, paymentId, options) = try await underReview(api, till)
             let partial = try await api.call(
                 .post, "/api/payments/\(paymentId)/refund", token: admin, body: #"{"amount":100}"#)
             #expect(partial.status == 400)
@@ -363,7 +345,7 @@ struct HardeningTests {
             #expect(refund.status == 202 && refund.string("status") == "REFUNDED")
             #expect(try await api.orderStatus(user, orderId) == "CANCELLED")
             #expect(try await api.inventory(product) == 5)
-            let refunds = try await api.stripe(.get, "/v1/refunds", form: "payment_intent=\(intent.string("id"))")
+            let refunds = try await api.stripe(.get, "/v1/refunds", form: "payment_intent=\(options.paymentIntentId!)")
             #expect((refunds["data"] as? [[String: Any]])?.first?["amount"] as? Int == 700)
         }
     }
@@ -373,25 +355,13 @@ struct HardeningTests {
         arguments: Backend.available)
     func reviewRefundedAtStripe(backend: Backend) async throws {
         try await withTill(backend) { api, till in
-            let (user, admin, product, order) = try await api.orderSetup(unitAmount: 1999, inventory: 5, quantity: 2)
-            let orderId = order.string("id")
-            let checkout = try await api.call(.post, "/api/orders/\(orderId)/checkout", token: user)
-            let paymentId = checkout.string("paymentId")
-            let intent = try await api.stripe(
-                .post, "/v1/payment_intents", form: "amount=700&currency=usd&payment_method=pm_card_visa&confirm=true")
-            var options = TestEvents.Options(
-                orderId: orderId, paymentId: paymentId, sessionId: checkout.string("sessionId"),
-                paymentIntentId: intent.string("id"), amount: 700)
-            let secret = till.webhookSecrets[0]
-            _ = try await api.deliver(
-                try TestEvents.make(type: "checkout.session.completed", options: options), secret: secret)
-            try await eventually(10, "the payment to need review") {
-                try await api.payment(user, paymentId).string("status") == "REQUIRES_REVIEW"
-            }
+            let (user, admin, product, orderId, paymentId, reviewed) = try await underReview(api, till)
+            var options = reviewed
             // Support gives the money back from Stripe's dashboard.
-            _ = try await api.stripe(.post, "/v1/refunds", form: "payment_intent=\(intent.string("id"))")
+            _ = try await api.stripe(.post, "/v1/refunds", form: "payment_intent=\(options.paymentIntentId!)")
             options.amountRefunded = 700
-            _ = try await api.deliver(try TestEvents.make(type: "charge.refunded", options: options), secret: secret)
+            _ = try await api.deliver(
+                try TestEvents.make(type: "charge.refunded", options: options), secret: till.webhookSecrets[0])
             try await eventually(10, "the refund to be recorded") {
                 try await api.payment(user, paymentId).int("amountRefunded") == 700
             }
@@ -541,4 +511,27 @@ struct HardeningTests {
             #expect(keys == ["new-key"])
         }
     }
+}
+
+/// An order of 2 × 1999 whose payment is under review: Stripe really took 700 for it (a PaymentIntent made at the
+/// emulator), and the signed `checkout.session.completed` saying so has been settled.
+private func underReview(_ api: API, _ till: Till) async throws -> (
+    user: String, admin: String, product: String, orderId: String, paymentId: String, options: TestEvents.Options
+) {
+    let (user, admin, product, order) = try await api.orderSetup(unitAmount: 1999, inventory: 5, quantity: 2)
+    let orderId = order.string("id")
+    let checkout = try await api.call(.post, "/api/orders/\(orderId)/checkout", token: user)
+    let paymentId = checkout.string("paymentId")
+    let intent = try await api.stripe(
+        .post, "/v1/payment_intents", form: "amount=700&currency=usd&payment_method=pm_card_visa&confirm=true")
+    #expect(intent.string("status") == "succeeded")
+    let options = TestEvents.Options(
+        orderId: orderId, paymentId: paymentId, sessionId: checkout.string("sessionId"),
+        paymentIntentId: intent.string("id"), amount: 700)
+    let event = try TestEvents.make(type: "checkout.session.completed", options: options)
+    #expect(try await api.deliver(event, secret: till.webhookSecrets[0]).status == 200)
+    try await eventually(10, "the payment to need review") {
+        try await api.payment(user, paymentId).string("status") == "REQUIRES_REVIEW"
+    }
+    return (user, admin, product, orderId, paymentId, options)
 }
