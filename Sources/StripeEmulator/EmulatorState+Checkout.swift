@@ -168,7 +168,8 @@ extension EmulatorState {
     }
 
     func expireSession(_ id: String, _ request: RequestInfo?) throws(EmulatorError) -> CheckoutSession {
-        var session = try session(id)
+        // Read directly, not through `session(_:)`: that expires a due session by calling this function.
+        guard var session = sessions[id] else { throw .notFound("checkout.session", id) }
         guard session.status == .open else {
             throw .unexpectedState(
                 "Only Checkout Sessions with a status in [\"open\"] can be expired. This Checkout Session has a status of \(session.status?.rawValue ?? "unknown").",
@@ -197,8 +198,8 @@ extension EmulatorState {
         _ = try? expireSession(id, nil)
     }
 
-    /// Expires every open session past its `expires_at`. Open sessions are indexed by expiry, so a sweep with
-    /// nothing due costs one comparison however many sessions there are.
+    /// Expires every open session past its `expires_at`. The sweep reads the open sessions' expiries alone (a
+    /// session leaves that index when it is paid or expired), not every session the emulator has made.
     func sweepExpiredSessions() {
         let current = now()
         guard let next = openSessionExpiries.values.min(), next <= current else { return }

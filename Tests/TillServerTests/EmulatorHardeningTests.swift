@@ -325,6 +325,33 @@ struct EmulatorHardeningTests {
         }
     }
 
+    // MARK: Time
+
+    @Test("a session past its expires_at expires once, whether read or swept (it recursed without end and crashed)")
+    func sessionExpiresOnItsOwn() async throws {
+        try await EmulatorHarness.run { stripe in
+            let read = try await stripe.session()
+            let swept = try await stripe.session()
+            let paid = try await stripe.session()
+            _ = try await stripe.call(
+                .post, "/v1/test_helpers/checkout/sessions/\(paid.string("id"))/complete", "payment_method=pm_card_visa"
+            )
+            #expect(try await stripe.call(.post, "/_emulator/clock/advance", #"{"seconds": 86400}"#).status == 200)
+            let after = try await stripe.call(.get, "/v1/checkout/sessions/\(read.string("id"))")
+            #expect(after.status == 200 && after.string("status") == "expired" && after.json?["url"] is NSNull)
+            await stripe.emulator.state.sweepExpiredSessions()
+            let sweptAfter = try await stripe.call(.get, "/v1/checkout/sessions/\(swept.string("id"))")
+            #expect(sweptAfter.string("status") == "expired")
+            #expect(
+                try await stripe.call(.get, "/v1/checkout/sessions/\(paid.string("id"))").string("status") == "complete"
+            )
+            let expired = try await stripe.call(.get, "/v1/events", "type=checkout.session.expired&limit=100")
+            #expect((expired.json?["data"] as? [Any])?.count == 2)
+            let again = try await stripe.call(.post, "/v1/checkout/sessions/\(read.string("id"))/expire")
+            #expect(again.status == 400 && again.errorCode == "checkout_session_unexpected_state")
+        }
+    }
+
     // MARK: Idempotency
 
     @Test("idempotency answers expire after 24 hours and at most `capacity` are kept")

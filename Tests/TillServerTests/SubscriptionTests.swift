@@ -291,6 +291,26 @@ extension SubscriptionFlowTests {
         }
     }
 
+    @Test(
+        "checkouts left open expire at Stripe when their time comes: the subscription and the order end, stock returns",
+        arguments: Backend.available)
+    func abandonedCheckoutsExpire(_ backend: Backend) async throws {
+        try await withTill(backend) { api, _ in
+            let plan = try await api.recurringPlan()
+            let (token, _, checkout) = try await api.subscribeCheckout(plan)
+            let (user, _, product, order) = try await api.orderSetup(inventory: 5, quantity: 2)
+            let orderId = order.string("id")
+            #expect(try await api.call(.post, "/api/orders/\(orderId)/checkout", token: user).status == 201)
+            #expect(try await api.inventory(product) == 3)
+            // Two hours at Stripe: both sessions pass their expires_at and the emulator expires them.
+            try await api.advanceClock(days: 2.0 / 24)
+            try await api.waitForSubscription(token, checkout.string("subscriptionId"), toBe: "INCOMPLETE_EXPIRED")
+            try await api.waitForOrder(user, orderId, toBe: "CANCELLED")
+            #expect(try await api.inventory(product) == 5)
+            #expect(try await api.call(.get, "/healthz").status == 200)
+        }
+    }
+
     @Test(arguments: Backend.available)
     func concurrentCheckoutsOneSessionAndSwitchingPlansClosesTheOld(_ backend: Backend) async throws {
         try await withTill(backend) { api, _ in
