@@ -188,11 +188,14 @@ public enum SubscriptionMachine {
         s.currentPeriodStart = stripe.currentPeriodStart ?? s.currentPeriodStart
         s.currentPeriodEnd = stripe.currentPeriodEnd ?? s.currentPeriodEnd
         s.cancelAtPeriodEnd = stripe.cancelAtPeriodEnd
-        s.canceledAt = stripe.canceledAt ?? s.canceledAt
+        // Stripe clears `canceled_at` when a cancellation at period end is taken back.
+        s.canceledAt = stripe.cancelAtPeriodEnd ? stripe.canceledAt ?? s.canceledAt : stripe.canceledAt
     }
 
     private static func end(_ s: inout SubscriptionState, _ stripe: StripeSubscription, as status: SubscriptionStatus) {
+        let canceledAt = s.canceledAt
         copy(stripe, into: &s)
+        s.canceledAt = stripe.canceledAt ?? canceledAt
         s.status = status
         s.cancelAtPeriodEnd = false
         s.endedAt = stripe.endedAt ?? s.endedAt

@@ -134,6 +134,25 @@ struct SubscriptionMachineTests {
         #expect(next?.lastEventAt == 2000)
     }
 
+    @Test func aCancellationTakenBackClearsItsTime() {
+        var cancelling = Self.state(.active)
+        cancelling.cancelAtPeriodEnd = true
+        cancelling.canceledAt = 950
+        let resumed = SubscriptionMachine.decide(cancelling, .reported(Self.stripe("active"), at: 1000)).state
+        #expect(resumed?.cancelAtPeriodEnd == false)
+        #expect(resumed?.canceledAt == nil)
+        // An end that does not say when it was asked for keeps the time already known.
+        let ended = SubscriptionMachine.decide(
+            cancelling,
+            .deleted(
+                StripeSubscription(
+                    id: "sub_1", status: "canceled", currentPeriodStart: 0, currentPeriodEnd: 1000,
+                    cancelAtPeriodEnd: true, canceledAt: nil, endedAt: 1000),
+                at: 1000)
+        ).state
+        #expect(ended?.status == .canceled && ended?.canceledAt == 950)
+    }
+
     @Test func anInvoicesPeriodOnlyMovesThePeriodForward() {
         let newer = SubscriptionMachine.decide(Self.state(.active), .invoicedPeriod(start: 1000, end: 2000)).state
         #expect(newer?.currentPeriodStart == 1000)

@@ -206,10 +206,12 @@ struct SubscriptionFlowTests {
                 .post, "/api/subscriptions/\(leavingId)/cancel", token: leaving, body: #"{"atPeriodend":false}"#)
             #expect(bad.status == 400)
 
-            #expect(try await api.call(.post, "/api/subscriptions/\(stayingId)/cancel", token: staying).status == 200)
+            let cancelling = try await api.call(.post, "/api/subscriptions/\(stayingId)/cancel", token: staying)
+            #expect(cancelling.status == 200 && cancelling["canceledAt"] is String)
             let resumed = try await api.call(.post, "/api/subscriptions/\(stayingId)/resume", token: staying)
             #expect(resumed.status == 200)
             #expect(resumed["cancelAtPeriodEnd"] as? Bool == false)
+            #expect(resumed["canceledAt"] is NSNull, "a cancellation taken back has no time: \(resumed.text)")
 
             try await api.advanceClock(days: 32)
             try await api.waitForSubscription(leaving, leavingId, toBe: "CANCELED")
