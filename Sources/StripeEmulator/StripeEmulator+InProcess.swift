@@ -14,6 +14,7 @@ extension StripeEmulator {
     /// dropped connection does. URLs outside `configuration.baseURL` are refused: they are not this emulator's.
     public func inProcessTransport() -> StripeTransport {
         let router = Router(context: InProcessContext.self)
+        router.add(middleware: unrecognizedURLs(context: InProcessContext.self))
         addRoutes(to: router)
         let responder = router.buildResponder()
         let base = configuration.baseURL

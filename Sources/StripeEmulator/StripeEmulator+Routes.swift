@@ -203,26 +203,43 @@ extension StripeEmulator {
 
         addBillingRoutes(to: v1)
 
-        // Anything else under /v1: Stripe's answer to an unknown URL.
-        for method in [HTTPRequest.Method.get, .post, .delete] {
-            v1.on(
-                "**", method: method,
-                use: { r, c in
-                    await self.api(r, c) { _ -> DeletedObject in
-                        throw EmulatorError(
-                            status: 404, type: "invalid_request_error",
-                            message:
-                                "Unrecognized request URL (\(method.rawValue): \(r.uri.path)). The Stripe emulator serves the resources listed in API.md."
-                        )
-                    }
-                })
-        }
-
         addCheckoutPage(to: router)
         addReceiptAndAuthenticationPages(to: router)
         addFaultRoutes(to: router)
         addClockRoute(to: router)
         addPortalPage(to: router)
+    }
+
+    /// Stripe's answer to a URL it does not serve, with any method: a 404 in Stripe's error body, after the key is
+    /// checked, as for every API call. Add it to the router that holds the emulator's routes (`prefix` is the path
+    /// they are mounted under): the router answers a path it does not know, and a known path asked with another
+    /// method, before any route runs.
+    public func unrecognizedURLs<Context: RequestContext>(mountedAt prefix: String = "", context: Context.Type)
+        -> UnrecognizedURLMiddleware<Context>
+    {
+        UnrecognizedURLMiddleware(emulator: self, apiPrefix: prefix + "/v1/")
+    }
+
+    public struct UnrecognizedURLMiddleware<Context: RequestContext>: RouterMiddleware {
+        let emulator: StripeEmulator
+        let apiPrefix: String
+
+        public func handle(
+            _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+        ) async throws -> Response {
+            guard request.uri.path.hasPrefix(apiPrefix) else { return try await next(request, context) }
+            do {
+                return try await next(request, context)
+            } catch let error as HTTPError where error.status == .notFound || error.status == .methodNotAllowed {
+                return await emulator.api(request, context) { _ -> DeletedObject in
+                    throw EmulatorError(
+                        status: 404, type: "invalid_request_error",
+                        message:
+                            "Unrecognized request URL (\(request.method.rawValue): \(request.uri.path)). The Stripe emulator serves the resources listed in API.md."
+                    )
+                }
+            }
+        }
     }
 
     struct Call: Sendable {

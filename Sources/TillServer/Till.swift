@@ -136,6 +136,9 @@ public struct Till: Sendable {
         router.add(middleware: ClientAddressMiddleware(trustedProxies: config.trustedProxies))
         router.add(middleware: AccessMiddleware(registry: registry))
         router.add(middleware: ErrorMiddleware())
+        if let emulator {
+            router.add(middleware: emulator.unrecognizedURLs(mountedAt: "/_stripe", context: TillRequestContext.self))
+        }
         HealthController(database: database, registry: registry).addRoutes(to: router)
         ConfigController(
             publishableKey: config.stripePublishableKey ?? Self.emulatorPublishableKey, stripeMode: stripeMode,

@@ -193,6 +193,7 @@ struct Emulator: AsyncParsableCommand {
             ),
             logger: logger)
         let router = Router()
+        router.add(middleware: emulator.unrecognizedURLs(context: BasicRequestContext.self))
         emulator.addRoutes(to: router)
         var app = Application(
             router: router, configuration: .init(address: .hostname(host, port: port), serverName: "stripe-emulator"),

@@ -34,6 +34,7 @@ struct EmulatorHarness {
     static func run(_ test: @Sendable (EmulatorHarness) async throws -> Void) async throws {
         let emulator = StripeEmulator(configuration: .init(baseURL: "http://localhost:8080/_stripe"))
         let router = Router()
+        router.add(middleware: emulator.unrecognizedURLs(mountedAt: "/_stripe", context: BasicRequestContext.self))
         emulator.addRoutes(to: router.group("_stripe"))
         let app = Application(router: router)
         try await app.test(.router) { client in try await test(EmulatorHarness(client: client, emulator: emulator)) }
@@ -322,6 +323,31 @@ struct EmulatorHardeningTests {
             let missing = try await stripe.page("/checkout/cs_test_nope")
             #expect(missing.status == 404)
             #expect(missing.headers[.contentSecurityPolicy] != nil)
+        }
+    }
+
+    // MARK: Routes
+
+    @Test("a URL Stripe does not serve, or a known one with another method, is Stripe's 404 with a Request-Id")
+    func unrecognizedURLs() async throws {
+        try await EmulatorHarness.run { stripe in
+            for (method, path) in [
+                (HTTPRequest.Method.get, "/v1/nothing_here"), (.post, "/v1/nothing/here"),
+                (.put, "/v1/payment_intents"),
+                (.delete, "/v1/payment_intents/pi_x"), (.patch, "/v1/customers/cus_x"),
+                (.get, "/v1/payment_intents/pi_x/confirm"), (.post, "/v1/events"),
+            ] {
+                let reply = try await stripe.call(method, path)
+                #expect(reply.status == 404 && reply.isStripeError, "\(method) \(path): \(reply.text)")
+                #expect((reply.error?["message"] as? String)?.contains("(\(method.rawValue): /_stripe\(path))") == true)
+                #expect(reply.headers[HTTPField.Name("Request-Id")!]?.hasPrefix("req_") == true)
+            }
+            // The key is checked first, as for every API call.
+            let response = try await stripe.client.executeRequest(
+                uri: "/_stripe/v1/payment_intents", method: .put, headers: [:], body: nil)
+            #expect(response.status == .unauthorized)
+            // Outside /v1, the router's own answer.
+            #expect(try await stripe.page("/nothing").status == 404)
         }
     }
 

@@ -492,6 +492,17 @@ struct HardeningTests {
         }
     }
 
+    @Test("the embedded emulator answers a wrong method as Stripe does, and Till's own routes as Till does")
+    func wrongMethods() async throws {
+        try await withTill(.sqlite) { api, _ in
+            let stripe = try await api.stripe(.put, "/v1/payment_intents")
+            #expect(stripe.status == 404)
+            #expect((stripe["error"] as? [String: Any])?["type"] as? String == "invalid_request_error")
+            let till = try await api.call(.put, "/api/products")
+            #expect(till.status == 404 && till.errorCode == "not_found")
+        }
+    }
+
     @Test("idempotency keys older than a day are forgotten by the reconciler", arguments: Backend.available)
     func idempotencyExpiry(backend: Backend) async throws {
         try await withTill(backend) { api, till in
