@@ -117,11 +117,13 @@ struct AdminConsoleTests {
                 .get, "/api/admin/orders?limit=1&startingAfter=\(pending.string("id"))", token: admin)
             #expect(second.data.map { $0["id"] as? String } == [orderId])
             #expect(second["hasMore"] as? Bool == false)
-            for bad in ["status=SHIPPED", "from=yesterday", "to=2026-13-01", "limit=0"] {
+            for bad in ["status=SHIPPED", "from=yesterday", "to=2026-13-01", "limit=0", "startingAfter=nope"] {
                 let reply = try await api.call(.get, "/api/admin/orders?\(bad)", token: admin)
                 #expect(reply.status == 400, "\(bad)")
                 #expect(reply.errorCode == "invalid_request")
             }
+            let events = try await api.call(.get, "/api/admin/webhook-events?startingAfter=nope", token: admin)
+            #expect(events.status == 400 && events.errorCode == "invalid_request")
 
             // The order's story, in order, from its rows and the webhook events that name it.
             let story = try await api.call(.get, "/api/admin/orders/\(orderId)/timeline", token: admin)

@@ -186,7 +186,7 @@ struct CatalogService: Sendable {
     ) async throws {
         guard let after = page.startingAfter else { return }
         guard try await database.withConnection({ db in try await exists(db, after) }) else {
-            throw TillError.invalid("startingAfter does not name an item of this list")
+            throw PageRequest.unknownCursor
         }
     }
 

@@ -111,6 +111,16 @@ extension Order: Encodable {
         return " AND (created_at, id) < (SELECT created_at, id FROM \(ident: table) WHERE id = \(bind: after))"
     }
 
+    /// What every list answers to a cursor that names none of its items: 400, not an empty page.
+    static let unknownCursor = TillError.invalid("startingAfter does not name an item of this list")
+
+    /// A cursor must name a row of the list's table.
+    static func checkCursor(_ id: String, in table: String, on db: any SQLDatabase) async throws {
+        guard try await db.raw("SELECT id FROM \(ident: table) WHERE id = \(bind: id)").first() != nil else {
+            throw unknownCursor
+        }
+    }
+
     /// Cuts the one extra row fetched to learn `hasMore`.
     func page<T>(_ rows: [T]) -> Page<T> {
         Page(data: Array(rows.prefix(limit)), hasMore: rows.count > limit)

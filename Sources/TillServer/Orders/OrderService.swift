@@ -192,7 +192,7 @@ struct OrderService: Sendable {
             let found = try await database.withConnection { db in
                 try await orders.find(id: after, userId: owner, on: db)
             }
-            if found == nil { throw TillError.invalid("startingAfter does not name an item of this list") }
+            if found == nil { throw PageRequest.unknownCursor }
         }
         return page.page(
             try await database.withConnection { db in try await orders.list(userId: owner, page: page, on: db) })
