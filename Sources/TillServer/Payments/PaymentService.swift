@@ -290,7 +290,7 @@ struct PaymentService: Sendable {
                 RefundCreateParams(
                     paymentIntent: intentId, metadata: ["paymentId": payment.id, "reason": "review_refunded"]),
                 options: RequestOptions(idempotencyKey: "till-refund-review-\(payment.id)"))
-        } catch where error.code == "charge_already_refunded" {
+        } catch  where error.code == "charge_already_refunded" {
             // Given back at Stripe already (its dashboard): nothing left to send, the payment ends all the same.
         } catch {
             throw Self.stripeError(error)
@@ -387,7 +387,7 @@ struct PaymentService: Sendable {
                     _ = try await stripe.cancelPaymentIntent(
                         intentId, options: RequestOptions(idempotencyKey: "till-cancel-\(payment.id)"))
                 }
-            } catch where error.kind == .api && (400..<500).contains(error.httpStatus) {
+            } catch  where error.kind == .api && (400..<500).contains(error.httpStatus) {
                 // Already complete or expired at Stripe: find out which.
                 logger.info(
                     "closing a payment at Stripe was refused; syncing it",
