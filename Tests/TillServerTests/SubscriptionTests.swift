@@ -362,10 +362,13 @@ extension SubscriptionFlowTests {
             let stored = try await api.call(.get, "/api/subscriptions", token: token).data
             #expect(stored.count == 1)
             #expect(stored.first?["status"] as? String == "INCOMPLETE")
-            // The next try opens it with the same key: the same subscription, a session, and it can be paid.
+            // The next try opens it with the same key: the same subscription, a session made now (201, as for an
+            // order), and it can be paid.
             let retry = try await api.call(.post, "/api/plans/\(plan)/checkout", token: token)
-            #expect(retry.status == 200, "\(retry.text)")
+            #expect(retry.status == 201, "\(retry.text)")
             #expect(retry.string("subscriptionId") == stored.first?["id"] as? String)
+            let again = try await api.call(.post, "/api/plans/\(plan)/checkout", token: token)
+            #expect(again.status == 200 && again.string("sessionId") == retry.string("sessionId"))
             #expect(try await api.pay(session: retry.string("sessionId")).status == 200)
             try await api.waitForSubscription(token, retry.string("subscriptionId"), toBe: "ACTIVE")
             #expect(try await api.call(.get, "/api/subscriptions", token: token).data.count == 1)

@@ -56,7 +56,8 @@ struct SubscriptionService: Sendable {
         }
         // An incomplete subscription of this user: its session, found again (its id keys the call) if the request
         // that opened it has not recorded it yet.
-        if current.checkoutSessionId == nil {
+        let opened = current.checkoutSessionId == nil
+        if opened {
             let itsPlan = current.planId == plan.id ? plan : try await self.plan(current.planId)
             do {
                 _ = try await openSession(current, plan: itsPlan, customer: customerId)
@@ -69,7 +70,8 @@ struct SubscriptionService: Sendable {
             }
             current = try await subscription(id: current.id)
         }
-        if current.planId == plan.id, let open = reusable(current, now: now) { return (false, open) }
+        // 201 when this request opened the session (a retry after Stripe failed, say), 200 when it found it open.
+        if current.planId == plan.id, let open = reusable(current, now: now) { return (opened, open) }
         // A checkout for another plan (or one about to expire): closed first, so that two sessions can never both
         // be paid, then a new subscription.
         guard attempt < 3 else { throw TillError.busy }
