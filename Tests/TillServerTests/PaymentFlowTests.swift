@@ -144,6 +144,37 @@ struct PaymentFlowTests {
     }
 
     @Test(
+        "an order's payment status is the paying payment's, not a later one's opened meanwhile",
+        arguments: Backend.available)
+    func orderPaymentStatus(backend: Backend) async throws {
+        try await withTill(backend) { api, _ in
+            let (user, _, _, order) = try await api.orderSetup()
+            let orderId = order.string("id")
+            let checkout = try await api.call(.post, "/api/orders/\(orderId)/checkout", token: user)
+            let intent = try await api.call(.post, "/api/orders/\(orderId)/payment-intent", token: user)
+            #expect(checkout.status == 201 && intent.status == 201)
+            #expect(
+                try await api.call(.get, "/api/orders/\(orderId)/payment", token: user).string("status") == "INITIATED")
+            _ = try await api.pay(session: checkout.string("sessionId"))
+            try await api.waitForOrder(user, orderId, toBe: "PAID")
+            let paid = try await api.call(.get, "/api/orders/\(orderId)/payment", token: user)
+            #expect(paid.string("status") == "SUCCEEDED", "\(paid.text)")
+            #expect((paid["payments"] as? [Any])?.count == 2)
+            // The other one paid too: refunded as a duplicate; the order's status stays the paying payment's.
+            let second = try await api.stripe(
+                .post, "/v1/payment_intents/\(intent.string("paymentIntentId"))/confirm",
+                form: "payment_method=pm_card_visa")
+            #expect(second.status == 200)
+            try await eventually(10, "the duplicate to be refunded") {
+                try await api.payment(user, intent.string("paymentId")).string("status") == "REFUNDED"
+            }
+            #expect(
+                try await api.call(.get, "/api/orders/\(orderId)/payment", token: user).string("status") == "SUCCEEDED")
+            #expect(try await api.orderStatus(user, orderId) == "PAID")
+        }
+    }
+
+    @Test(
         "buying a plan grants its credits once, even when every webhook is delivered twice",
         arguments: Backend.available)
     func planCredits(backend: Backend) async throws {

@@ -158,7 +158,9 @@ struct PaymentService: Sendable {
 
     struct OrderPayments: Encodable, Sendable {
         let orderId: String
-        /// The latest payment's status; null before the first payment.
+        /// The status of the payment that paid the order once one has (a later payment, opened meanwhile and
+        /// refunded as a duplicate, does not speak for the order); before that the latest payment's; null before the
+        /// first payment.
         @Nullable var status: String?
         let amount: Int
         let currency: String
@@ -174,7 +176,8 @@ struct PaymentService: Sendable {
             }
             let list = try await payments.forOrder(orderId, on: db)
             return OrderPayments(
-                orderId: order.id, status: list.first?.status.rawValue, amount: order.amount, currency: order.currency,
+                orderId: order.id, status: (list.first(where: \.fulfilled) ?? list.first)?.status.rawValue,
+                amount: order.amount, currency: order.currency,
                 createdAt: Timestamps.rfc3339(order.createdAt), payments: list)
         }
     }
