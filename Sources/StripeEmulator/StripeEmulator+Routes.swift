@@ -256,13 +256,12 @@ extension StripeEmulator {
     ) async -> Response {
         let requestId = TestEvents.randomId("req")
         guard Self.hasSecretKey(request) else {
+            let message =
+                Self.hasLiveKey(request)
+                ? "The Stripe emulator takes test keys only (sk_test_...): a live key is never used against it."
+                : "You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY')."
             return respond(
-                401, requestId,
-                EmulatorError(
-                    status: 401, type: "invalid_request_error",
-                    message:
-                        "You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY')."
-                ).body)
+                401, requestId, EmulatorError(status: 401, type: "invalid_request_error", message: message).body)
         }
         let latency = faults.latencyMillis
         if latency > 0 { try? await Task.sleep(for: .milliseconds(latency)) }
@@ -401,18 +400,27 @@ extension StripeEmulator {
         return StripeList(data: result.items, hasMore: result.hasMore, url: url)
     }
 
+    /// A test secret (or restricted) key, as a Bearer token or Basic user. A live key is refused: a payment made
+    /// with one must never be taken by a stand-in (a live deployment pointed at the emulator by mistake).
     static func hasSecretKey(_ request: Request) -> Bool {
-        guard let header = request.headers[.authorization] else { return false }
-        if header.hasPrefix("Bearer ") {
-            let key = header.dropFirst(7)
-            return key.hasPrefix("sk_") || key.hasPrefix("rk_")
-        }
+        guard let key = key(request) else { return false }
+        return key.hasPrefix("sk_test_") || key.hasPrefix("rk_test_")
+    }
+
+    static func hasLiveKey(_ request: Request) -> Bool {
+        guard let key = key(request) else { return false }
+        return key.hasPrefix("sk_live_") || key.hasPrefix("rk_live_")
+    }
+
+    private static func key(_ request: Request) -> Substring? {
+        guard let header = request.headers[.authorization] else { return nil }
+        if header.hasPrefix("Bearer ") { return header.dropFirst(7) }
         if header.hasPrefix("Basic "), let data = Data(base64Encoded: String(header.dropFirst(6))),
             let user = String(data: data, encoding: .utf8)
         {
-            return user.hasPrefix("sk_") || user.hasPrefix("rk_")
+            return Substring(user)
         }
-        return false
+        return nil
     }
 
     func respond(_ status: Int, _ requestId: String, _ body: some Encodable) -> Response {

@@ -66,6 +66,7 @@ struct CatalogTests {
             (#"{"name":"","unitAmount":100,"currency":"usd","inventory":1}"#, "name"),
             (#"{"unitAmount":100,"currency":"usd","inventory":1}"#, "name"),
             (#"{"name":"x","unitAmount":100,"currency":"usd","inventory":1.5}"#, "inventory"),
+            ("null", "JSON object"), ("[]", "JSON object"),
         ])
     func invalidProducts(body: String, mention: String) async throws {
         try await withTill(.sqlite) { api, _ in

@@ -342,6 +342,12 @@ struct EmulatorHardeningTests {
                 #expect((reply.error?["message"] as? String)?.contains("(\(method.rawValue): /_stripe\(path))") == true)
                 #expect(reply.headers[HTTPField.Name("Request-Id")!]?.hasPrefix("req_") == true)
             }
+            // A live key is refused: nothing made with one may be taken by a stand-in.
+            let live = try await stripe.client.executeRequest(
+                uri: "/_stripe/v1/payment_intents", method: .post,
+                headers: [.authorization: "Bearer sk_live_51abc", .contentType: "application/x-www-form-urlencoded"],
+                body: ByteBuffer(string: "amount=1000&currency=usd"))
+            #expect(live.status == .unauthorized && String(buffer: live.body).contains("test keys only"))
             // The key is checked first, as for every API call.
             let response = try await stripe.client.executeRequest(
                 uri: "/_stripe/v1/payment_intents", method: .put, headers: [:], body: nil)

@@ -116,6 +116,7 @@ enum JSONCoding {
         case .keyNotFound(let key, let context):
             return "\(path(context.codingPath + [key])) is required"
         case .valueNotFound(_, let context):
+            if context.codingPath.isEmpty { return "The request body must be a JSON object" }
             return "\(path(context.codingPath)) must not be null"
         case .typeMismatch(let type, let context):
             if context.codingPath.isEmpty { return "The request body must be a JSON object" }
