@@ -26,6 +26,38 @@ struct FaultTests {
     }
 
     @Test(
+        "a session made under Till's key with other parameters (another instance's URLs) is not refused away: the payment stays and is paid by it",
+        arguments: Backend.available)
+    func keyUsedElsewhere(backend: Backend) async throws {
+        try await withTill(backend, configure: { $0.stripeMaxNetworkRetries = 0 }) { api, _ in
+            let (user, _, _, order) = try await api.orderSetup()
+            let orderId = order.string("id")
+            try await api.fault(#"{"target":"api","path":"/v1/checkout/sessions","mode":"500","count":1}"#)
+            #expect(try await api.call(.post, "/api/orders/\(orderId)/checkout", token: user).status == 502)
+            let paymentId = try #require(
+                (try await api.call(.get, "/api/orders/\(orderId)/payment", token: user)["payments"] as? [[String: Any]])?
+                    .first?["id"] as? String)
+            // Another instance, whose PUBLIC_BASE_URL differs, made the session under the same key meanwhile.
+            let elsewhere = try await api.stripe(
+                .post, "/v1/checkout/sessions",
+                form: "mode=payment&success_url=http%3A%2F%2Fother.test%2Fok&line_items[0][price_data][currency]=usd"
+                    + "&line_items[0][price_data][unit_amount]=3998&line_items[0][price_data][product_data][name]=Tea"
+                    + "&line_items[0][quantity]=1&metadata[orderId]=\(orderId)&metadata[paymentId]=\(paymentId)",
+                idempotencyKey: "till-checkout-\(paymentId)")
+            let sessionId = elsewhere.string("id")
+            // This instance's retry meets Stripe's idempotency_error: not a refusal, the payment is kept.
+            let retry = try await api.call(.post, "/api/orders/\(orderId)/checkout", token: user)
+            #expect(retry.status == 502, "\(retry.text)")
+            #expect(try await api.payment(user, paymentId).string("status") == "INITIATED")
+            #expect(try await api.orderStatus(user, orderId) == "PENDING")
+            // The session the other instance handed out is paid: this payment, this order.
+            _ = try await api.pay(session: sessionId)
+            try await api.waitForOrder(user, orderId, toBe: "PAID")
+            #expect(try await api.payment(user, paymentId).string("status") == "SUCCEEDED")
+        }
+    }
+
+    @Test(
         "Stripe down: 502 stripe_error; the retry later reuses the payment and makes one session",
         arguments: Backend.available)
     func stripeDown(backend: Backend) async throws {

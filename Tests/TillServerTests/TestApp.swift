@@ -70,11 +70,14 @@ struct API: Sendable {
     }
 
     /// Form-encoded, for the embedded Stripe emulator under /_stripe.
-    func stripe(_ method: HTTPRequest.Method, _ path: String, form: String = "") async throws -> Reply {
+    func stripe(_ method: HTTPRequest.Method, _ path: String, form: String = "", idempotencyKey: String? = nil)
+        async throws -> Reply
+    {
         var request = HTTPClientRequest(
             url: baseURL + "/_stripe" + path + (method == .get && !form.isEmpty ? "?" + form : ""))
         request.method = .init(rawValue: method.rawValue)
         request.headers.add(name: "Authorization", value: "Bearer sk_test_tests")
+        if let idempotencyKey { request.headers.add(name: "Idempotency-Key", value: idempotencyKey) }
         if method != .get {
             request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
             request.body = .bytes(ByteBuffer(string: form))

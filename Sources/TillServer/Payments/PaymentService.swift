@@ -489,13 +489,19 @@ struct PaymentService: Sendable {
             expiresAt: Timestamps.rfc3339(session.expiresAt * 1000))
     }
 
-    /// A Stripe refusal (4xx but 409 and 429) ends the payment so the next try starts afresh; an outage (5xx, 409,
-    /// 429, no answer) keeps it,
-    /// so the retry reuses its Idempotency-Key and cannot make a second session.
+    /// Whether Stripe refused to make the object, so that nothing can be paid through this key: a 4xx but 409 and
+    /// 429 (a call in flight, a rate limit) and `idempotency_error`. The last means the key was used with other
+    /// parameters (another instance with another `PUBLIC_BASE_URL`, say), so the object may well exist and be payable.
+    static func refused(_ error: StripeError) -> Bool {
+        error.kind == .api && (400..<500).contains(error.httpStatus) && error.httpStatus != 409
+            && error.httpStatus != 429 && error.type != "idempotency_error"
+    }
+
+    /// A Stripe refusal ends the payment so the next try starts afresh; anything else (an outage, no answer, a key
+    /// in use) keeps it, so the retry reuses its Idempotency-Key and cannot make a second session, and a session
+    /// made by another request is recorded by that request.
     private func stripeFailed(_ error: any Error, payment: Payment) async throws -> any Error {
-        if let error = error as? StripeError, error.kind == .api, (400..<500).contains(error.httpStatus),
-            error.httpStatus != 409, error.httpStatus != 429
-        {
+        if let error = error as? StripeError, Self.refused(error) {
             try await settlement.apply(
                 paymentId: payment.id,
                 facts: [.refusedByStripe(code: error.code ?? error.type, message: error.message)], details: .init())

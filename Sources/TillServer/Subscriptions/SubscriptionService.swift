@@ -99,9 +99,7 @@ struct SubscriptionService: Sendable {
                     metadata: metadata, subscriptionData: .init(metadata: metadata)),
                 options: RequestOptions(idempotencyKey: s.id), as: CheckoutSession.Summary.self)
         } catch {
-            if error.kind == .api, (400..<500).contains(error.httpStatus), error.httpStatus != 409,
-                error.httpStatus != 429
-            {
+            if PaymentService.refused(error) {
                 // Stripe refused (and replays the refusal for this key): nothing can be paid through this checkout.
                 try await apply(s.id, [.checkoutExpired(at: nil)])
             }
