@@ -30,11 +30,19 @@ public struct PaymentState: Sendable, Equatable {
     public var amount: Int
     public var currency: String
     public var amountRefunded: Int
+    /// Refunds asked of Stripe (an admin's, or one under review), confirmed or not.
+    public var refundRequested: Int
+    public var disputed: Bool
 
-    public init(status: PaymentStatus, amount: Int, currency: String, amountRefunded: Int = 0) {
+    public init(
+        status: PaymentStatus, amount: Int, currency: String, amountRefunded: Int = 0, refundRequested: Int = 0,
+        disputed: Bool = false
+    ) {
         self.status = status
         self.amount = amount
         self.currency = currency
         self.amountRefunded = amountRefunded
+        self.refundRequested = refundRequested
+        self.disputed = disputed
     }
 }

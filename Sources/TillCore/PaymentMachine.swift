@@ -79,7 +79,10 @@ public enum PaymentMachine {
             return PaymentDecision(effects: [.flagDispute])
 
         case .reviewAccepted:
-            guard payment.status == .requiresReview else { return .nothing }
+            // Money given back (or being given back, or disputed) is not delivered against.
+            guard payment.status == .requiresReview, payment.amountRefunded == 0, payment.refundRequested == 0,
+                !payment.disputed
+            else { return .nothing }
             return PaymentDecision(status: .succeeded, effects: [.fulfil])
 
         case .reviewRefunded:

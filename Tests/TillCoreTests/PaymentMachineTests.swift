@@ -90,6 +90,23 @@ struct PaymentMachineTests {
         #expect(decision.effects == row.effects)
     }
 
+    @Test("money under review that is given back, being given back or disputed cannot be accepted")
+    func acceptanceNeedsAllTheMoney() {
+        let review = state(.requiresReview)
+        #expect(PaymentMachine.decide(review, .reviewAccepted).status == .succeeded)
+        var claimed = review
+        claimed.refundRequested = review.amount
+        #expect(PaymentMachine.decide(claimed, .reviewAccepted) == .nothing)
+        var refunded = review
+        refunded.amountRefunded = 1
+        #expect(PaymentMachine.decide(refunded, .reviewAccepted) == .nothing)
+        var disputed = review
+        disputed.disputed = true
+        #expect(PaymentMachine.decide(disputed, .reviewAccepted) == .nothing)
+        // The refund under review still ends a claimed payment.
+        #expect(PaymentMachine.decide(claimed, .reviewRefunded).status == .refunded)
+    }
+
     @Test("refunds only grow, and a repeated total changes nothing")
     func refundsGrow() {
         let partial = state(.partiallyRefunded, refunded: 500)

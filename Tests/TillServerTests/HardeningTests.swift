@@ -375,6 +375,38 @@ struct HardeningTests {
         }
     }
 
+    @Test(
+        "admins accepting and refunding the same money under review at once: one of them wins, never both",
+        arguments: Backend.available)
+    func acceptRacesRefund(backend: Backend) async throws {
+        try await withTill(backend) { api, till in
+            for _ in 0..<4 {
+                let (user, admin, product, orderId, paymentId, options) = try await underReview(api, till)
+                let replies = try await withThrowingTaskGroup(of: (String, Int).self) { group in
+                    for index in 0..<6 {
+                        let action = index.isMultiple(of: 2) ? "accept" : "refund"
+                        group.addTask {
+                            (
+                                action,
+                                try await api.call(.post, "/api/payments/\(paymentId)/\(action)", token: admin).status
+                            )
+                        }
+                    }
+                    return try await group.reduce(into: [(String, Int)]()) { $0.append($1) }
+                }
+                // A refund that comes after the acceptance is a refund of a paid payment, of the order's amount,
+                // which Stripe refuses here (it took 700): 400 or 502, nothing given back.
+                let accepted = replies.contains { $0 == ("accept", 200) }
+                let refunds = try await api.stripe(
+                    .get, "/v1/refunds", form: "payment_intent=\(options.paymentIntentId!)")
+                #expect(accepted == refunds.data.isEmpty, "\(replies)")
+                #expect(replies.allSatisfy { $0.1 < 500 || $0.1 == 502 }, "\(replies)")
+                #expect(try await api.orderStatus(user, orderId) == (accepted ? "PAID" : "CANCELLED"))
+                #expect(try await api.inventory(product) == (accepted ? 3 : 5))
+            }
+        }
+    }
+
     @Test("a customer looping on the billing portal spends at most 30 Stripe calls a minute; then 429 with Retry-After")
     func stripeCallBudget() async throws {
         try await withTill(.sqlite) { api, _ in

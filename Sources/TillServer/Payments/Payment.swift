@@ -91,7 +91,9 @@ struct Payment: Sendable {
     }
 
     var state: PaymentState {
-        PaymentState(status: status, amount: amount, currency: currency, amountRefunded: amountRefunded)
+        PaymentState(
+            status: status, amount: amount, currency: currency, amountRefunded: amountRefunded,
+            refundRequested: refundRequested, disputed: disputed)
     }
 
     static let columns = """

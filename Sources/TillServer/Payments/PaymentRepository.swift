@@ -116,20 +116,25 @@ struct PaymentRepository: Sendable {
     func transition(_ moves: [Transition], now: Int, on db: any SQLDatabase) async throws -> Int {
         guard !moves.isEmpty else { return 0 }
         let rows: [SQLQueryString] = moves.map { m in
-            "(\(bind: m.id), \(bind: m.from.status.rawValue), \(bind: m.from.amountRefunded), \(bind: m.to.rawValue), \(bind: m.amountRefunded))"
+            "(\(bind: m.id), \(bind: m.from.status.rawValue), \(bind: m.from.amountRefunded), \(bind: m.from.refundRequested), \(bind: m.from.disputed ? 1 : 0), \(bind: m.to.rawValue), \(bind: m.amountRefunded))"
         }
+        // Guarded by everything the decision read: a refund asked for or a dispute flagged since then is a conflict,
+        // and the decision is taken again.
         return try await db.raw(
-            "WITH v (id, old_status, old_refunded, new_status, new_refunded) AS (VALUES " + rows.joined(separator: ", ")
-                + """
-                ) UPDATE payments SET status = v.new_status, amount_refunded = CAST(v.new_refunded AS BIGINT),
-                    updated_at = \(bind: now),
-                    succeeded_at = CASE WHEN v.new_status = 'SUCCEEDED' THEN COALESCE(payments.succeeded_at, \(bind: now))
-                        ELSE payments.succeeded_at END
-                FROM v
-                WHERE payments.id = v.id AND payments.status = v.old_status
-                  AND payments.amount_refunded = CAST(v.old_refunded AS BIGINT)
-                RETURNING payments.id
-                """
+            "WITH v (id, old_status, old_refunded, old_requested, old_disputed, new_status, new_refunded) AS (VALUES "
+                + rows.joined(separator: ", ")
+                    + """
+                    ) UPDATE payments SET status = v.new_status, amount_refunded = CAST(v.new_refunded AS BIGINT),
+                        updated_at = \(bind: now),
+                        succeeded_at = CASE WHEN v.new_status = 'SUCCEEDED' THEN COALESCE(payments.succeeded_at, \(bind: now))
+                            ELSE payments.succeeded_at END
+                    FROM v
+                    WHERE payments.id = v.id AND payments.status = v.old_status
+                      AND payments.amount_refunded = CAST(v.old_refunded AS BIGINT)
+                      AND payments.refund_requested = CAST(v.old_requested AS BIGINT)
+                      AND payments.disputed = CAST(v.old_disputed AS BIGINT)
+                    RETURNING payments.id
+                    """
         ).all().count
     }
 
@@ -179,6 +184,27 @@ struct PaymentRepository: Sendable {
             RETURNING refund_requested
             """
         ).first(decodingColumn: "refund_requested", as: Int.self)
+    }
+
+    /// Claims a payment under review for its refund in full: from then on it cannot be accepted. `false` when it is
+    /// no longer under review (accepted meanwhile).
+    func claimReviewRefund(id: String, now: Int, on db: any SQLDatabase) async throws -> Bool {
+        try await db.raw(
+            """
+            UPDATE payments SET refund_requested = amount, updated_at = \(bind: now)
+            WHERE id = \(bind: id) AND status = \(bind: PaymentStatus.requiresReview.rawValue) RETURNING id
+            """
+        ).first() != nil
+    }
+
+    /// Lets an unfinished claim go (Stripe did not take the refund): the payment can be accepted again.
+    func releaseReviewRefund(id: String, on db: any SQLDatabase) async throws {
+        try await db.raw(
+            """
+            UPDATE payments SET refund_requested = 0
+            WHERE id = \(bind: id) AND status = \(bind: PaymentStatus.requiresReview.rawValue)
+            """
+        ).run()
     }
 
     func cancelRefundRequest(id: String, amount: Int, on db: any SQLDatabase) async throws {

@@ -288,6 +288,14 @@ struct PaymentService: Sendable {
         guard let intentId = try await paymentIntent(of: payment) else {
             throw TillError(.stripeError, "The payment has no PaymentIntent to refund yet")
         }
+        // Claimed before Stripe is asked, so that an admin accepting it at the same moment cannot deliver the order
+        // for money that is being given back (the acceptance's decision refuses a claimed payment).
+        let claimed = try await database.withConnection { db in
+            try await payments.claimReviewRefund(id: payment.id, now: clock.nowMillis(), on: db)
+        }
+        guard claimed else {
+            throw TillError(.orderNotPayable, "The payment is no longer under review (it was accepted meanwhile)")
+        }
         do {
             _ = try await stripe.createRefund(
                 RefundCreateParams(
@@ -296,6 +304,7 @@ struct PaymentService: Sendable {
         } catch  where error.code == "charge_already_refunded" {
             // Given back at Stripe already (its dashboard): nothing left to send, the payment ends all the same.
         } catch {
+            try await database.withConnection { db in try await payments.releaseReviewRefund(id: payment.id, on: db) }
             throw Self.stripeError(error)
         }
         logger.info("payment under review refunded", metadata: ["payment.id": "\(payment.id)"])
@@ -311,13 +320,16 @@ struct PaymentService: Sendable {
                 .orderNotPayable, "Only a payment under review can be accepted (this one is \(payment.status.rawValue))"
             )
         }
-        guard payment.amountRefunded == 0, !payment.disputed else {
-            throw TillError(
-                .orderNotPayable,
-                "Money of this payment was refunded or disputed at Stripe while it was under review: refund it instead")
-        }
+        let refusal = TillError(
+            .orderNotPayable,
+            "Money of this payment was refunded, is being refunded or was disputed while it was under review: refund it instead"
+        )
+        guard payment.amountRefunded == 0, payment.refundRequested == 0, !payment.disputed else { throw refusal }
+        // The decision is taken again on the locked row: a refund claimed meanwhile makes it decide nothing.
+        let accepted = try await settlement.apply(paymentId: payment.id, facts: [.reviewAccepted], details: .init())
+        guard let accepted, accepted.status == .succeeded else { throw refusal }
         logger.info("payment under review accepted", metadata: ["payment.id": "\(payment.id)"])
-        return try await settlement.apply(paymentId: payment.id, facts: [.reviewAccepted], details: .init()) ?? payment
+        return accepted
     }
 
     /// Re-reads the session or intent from Stripe and applies what it says through the webhook's path.
