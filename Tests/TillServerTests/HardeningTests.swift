@@ -407,6 +407,33 @@ struct HardeningTests {
         }
     }
 
+    @Test(
+        "a dispute and then a refund of one payment in one batch: both applied (the refund's write expects the flag)",
+        arguments: Backend.available)
+    func disputeThenRefundInOneBatch(backend: Backend) async throws {
+        try await withTill(backend) { api, till in
+            let (user, _, _, order) = try await api.orderSetup()
+            let orderId = order.string("id")
+            let checkout = try await api.call(.post, "/api/orders/\(orderId)/checkout", token: user)
+            let paymentId = checkout.string("paymentId")
+            let paid = try await api.pay(session: checkout.string("sessionId"))
+            try await api.waitForOrder(user, orderId, toBe: "PAID")
+            var options = TestEvents.Options(
+                orderId: orderId, paymentId: paymentId, sessionId: checkout.string("sessionId"),
+                paymentIntentId: paid.string("payment_intent"), amount: 3998)
+            options.amountRefunded = 1000
+            let items = try ["charge.dispute.created", "charge.refunded"].map { type in
+                let event = try TestEvents.make(type: type, options: options)
+                let fields = try StripeFacts.EventFields.decode(try StripeJSON.encoder().encode(event))
+                return SettlementService.Item(eventId: event.id, subject: StripeFacts.from(fields))
+            }
+            _ = try await till.database.transaction { db in try await till.settlement.apply(items, on: db) }
+            let payment = try await api.payment(user, paymentId)
+            #expect(payment.string("status") == "PARTIALLY_REFUNDED" && payment.int("amountRefunded") == 1000)
+            #expect(try await api.orderStatus(user, orderId) == "PARTIALLY_REFUNDED")
+        }
+    }
+
     @Test("a customer looping on the billing portal spends at most 30 Stripe calls a minute; then 429 with Retry-After")
     func stripeCallBudget() async throws {
         try await withTill(.sqlite) { api, _ in

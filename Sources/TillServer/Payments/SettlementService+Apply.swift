@@ -101,8 +101,10 @@ extension SettlementService {
                 }
                 let decision = PaymentMachine.decide(payment.state, fact)
                 if decision != .nothing { steps.append(Step(before: payment, decision: decision)) }
+                // The next decision about this payment starts from this one's outcome, as its guarded write will.
                 if let status = decision.status { payment.status = status }
                 if let refunded = decision.amountRefunded { payment.amountRefunded = refunded }
+                if decision.effects.contains(.flagDispute) { payment.disputed = true }
             }
             if verdict == .processed {
                 payment.paymentIntentId = payment.paymentIntentId ?? report.details.paymentIntentId
