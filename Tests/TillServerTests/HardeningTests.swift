@@ -408,6 +408,40 @@ struct HardeningTests {
     }
 
     @Test(
+        "an order cancelled while Stripe makes its intent or session: 409, and the object is ended at Stripe",
+        arguments: Backend.available)
+    func cancelWhileCreating(backend: Backend) async throws {
+        try await withTill(backend) { api, _ in
+            for route in ["payment-intent", "checkout"] {
+                let (user, _, product, order) = try await api.orderSetup(inventory: 5, quantity: 2)
+                let orderId = order.string("id")
+                try await api.fault(#"{"target":"latency","delayMillis":600}"#)
+                async let created = api.call(.post, "/api/orders/\(orderId)/\(route)", token: user)
+                try await Task.sleep(for: .milliseconds(200))
+                let cancel = try await api.call(.post, "/api/orders/\(orderId)/cancel", token: user)
+                #expect(cancel.status == 200 && cancel.string("status") == "CANCELLED", "\(cancel.text)")
+                let reply = try await created
+                #expect(reply.status == 409 && reply.errorCode == "order_not_payable", "\(route): \(reply.text)")
+                #expect(try await api.call(.delete, "/_stripe/_emulator/faults").status == 200)
+                let listed = try await api.call(.get, "/api/orders/\(orderId)/payment", token: user)
+                let made = (listed["payments"] as? [[String: Any]])?.first
+                if route == "payment-intent" {
+                    let intents = try await api.stripe(.get, "/v1/payment_intents", form: "limit=100").data
+                    let mine = intents.first { ($0["metadata"] as? [String: Any])?["orderId"] as? String == orderId }
+                    #expect(mine?["status"] as? String == "canceled", "\(String(describing: mine))")
+                } else {
+                    let sessions = try await api.stripe(.get, "/v1/checkout/sessions", form: "limit=100").data
+                    let mine = sessions.first { ($0["metadata"] as? [String: Any])?["orderId"] as? String == orderId }
+                    #expect(mine?["status"] as? String == "expired", "\(String(describing: mine))")
+                }
+                #expect(made?["status"] as? String == "CANCELED")
+                #expect(try await api.orderStatus(user, orderId) == "CANCELLED")
+                #expect(try await api.inventory(product) == 5)
+            }
+        }
+    }
+
+    @Test(
         "a dispute and then a refund of one payment in one batch: both applied (the refund's write expects the flag)",
         arguments: Backend.available)
     func disputeThenRefundInOneBatch(backend: Backend) async throws {

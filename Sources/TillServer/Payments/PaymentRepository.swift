@@ -84,11 +84,12 @@ struct PaymentRepository: Sendable {
         return try await db.raw(query).all().map(Payment.init(row:))
     }
 
-    /// Records what Stripe gave for a new session or intent.
+    /// Records what Stripe gave for a new session or intent; `false` when the payment was cancelled meanwhile (its
+    /// order cancelled while Stripe was being asked), and nothing is recorded.
     func attachStripe(
         id: String, sessionId: String?, intentId: String?, url: String?, clientSecret: String?, expiresAt: Int?,
         now: Int, on db: any SQLDatabase
-    ) async throws {
+    ) async throws -> Bool {
         try await db.raw(
             """
             UPDATE payments SET
@@ -98,9 +99,9 @@ struct PaymentRepository: Sendable {
                 client_secret = COALESCE(\(bind: clientSecret), client_secret),
                 expires_at = COALESCE(\(bind: expiresAt), expires_at),
                 updated_at = \(bind: now)
-            WHERE id = \(bind: id)
+            WHERE id = \(bind: id) AND status <> \(bind: PaymentStatus.canceled.rawValue) RETURNING id
             """
-        ).run()
+        ).first() != nil
     }
 
     /// One payment's move, guarded by the state it was decided from.

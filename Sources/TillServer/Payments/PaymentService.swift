@@ -140,12 +140,13 @@ struct PaymentService: Sendable {
         } catch {
             throw try await stripeFailed(error, payment: payment)
         }
-        try await database.withConnection { db in
+        let attached = try await database.withConnection { db in
             try await payments.attachStripe(
                 id: payment.id, sessionId: nil, intentId: intent.id, url: nil, clientSecret: intent.clientSecret,
                 expiresAt: nil,
                 now: clock.nowMillis(), on: db)
         }
+        if !attached { throw await closedMeanwhile(payment, sessionId: nil, intentId: intent.id) }
         return (
             true,
             IntentResponse(
@@ -488,17 +489,38 @@ struct PaymentService: Sendable {
             throw try await stripeFailed(error, payment: payment)
         }
         guard let url = session.url else { throw TillError(.stripeError, "Stripe returned a session without a URL") }
-        try await database.withConnection { db in
+        let attached = try await database.withConnection { db in
             try await payments.attachStripe(
                 id: payment.id, sessionId: session.id, intentId: nil, url: url, clientSecret: nil,
                 expiresAt: session.expiresAt,
                 now: clock.nowMillis(), on: db)
         }
+        if !attached { throw await closedMeanwhile(payment, sessionId: session.id, intentId: nil) }
         logger.info(
             "checkout session created", metadata: ["payment.id": "\(payment.id)", "stripe.session_id": "\(session.id)"])
         return CheckoutResponse(
             url: url, sessionId: session.id, paymentId: payment.id,
             expiresAt: Timestamps.rfc3339(session.expiresAt * 1000))
+    }
+
+    /// The payment was cancelled (its order cancelled) while Stripe made its session or intent: that object is ended
+    /// at Stripe, under the keys the cancellation itself uses, so nothing is left payable for an order that no
+    /// longer holds stock. Should it be paid first all the same, its webhook settles it as any late success.
+    private func closedMeanwhile(_ payment: Payment, sessionId: String?, intentId: String?) async -> TillError {
+        do {
+            if let sessionId {
+                _ = try await stripe.expireCheckoutSession(
+                    sessionId, options: RequestOptions(idempotencyKey: "till-expire-\(payment.id)"))
+            } else if let intentId {
+                _ = try await stripe.cancelPaymentIntent(
+                    intentId, options: RequestOptions(idempotencyKey: "till-cancel-\(payment.id)"))
+            }
+        } catch {
+            logger.warning(
+                "could not end at Stripe what was made for a payment cancelled meanwhile",
+                metadata: ["payment.id": "\(payment.id)", "error": "\(error)"])
+        }
+        return TillError(.orderNotPayable, "The order was cancelled meanwhile")
     }
 
     /// Whether Stripe refused to make the object, so that nothing can be paid through this key: a 4xx but 409 and
