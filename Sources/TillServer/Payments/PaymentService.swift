@@ -146,7 +146,11 @@ struct PaymentService: Sendable {
                 expiresAt: nil,
                 now: clock.nowMillis(), on: db)
         }
-        if !attached { throw await closedMeanwhile(payment, sessionId: nil, intentId: intent.id) }
+        if !attached {
+            var made = payment
+            made.paymentIntentId = intent.id
+            throw await closedMeanwhile(made)
+        }
         return (
             true,
             IntentResponse(
@@ -396,13 +400,7 @@ struct PaymentService: Sendable {
         }
         for payment in open {
             do {
-                if let sessionId = payment.checkoutSessionId {
-                    _ = try await stripe.expireCheckoutSession(
-                        sessionId, options: RequestOptions(idempotencyKey: "till-expire-\(payment.id)"))
-                } else if let intentId = payment.paymentIntentId {
-                    _ = try await stripe.cancelPaymentIntent(
-                        intentId, options: RequestOptions(idempotencyKey: "till-cancel-\(payment.id)"))
-                }
+                try await endAtStripe(payment)
             } catch  where error.kind == .api && (400..<500).contains(error.httpStatus) {
                 // Already complete or expired at Stripe: find out which.
                 logger.info(
@@ -419,10 +417,29 @@ struct PaymentService: Sendable {
                     "A payment of this order is \(after.status.rawValue); the order cannot be cancelled until it ends")
             }
             if after.status.isLive {
-                try await settlement.apply(paymentId: payment.id, facts: [.canceled], details: .init())
+                let ended = try await settlement.apply(paymentId: payment.id, facts: [.canceled], details: .init())
+                // A session or intent recorded while this ran (its request was still at Stripe) is ended there too.
+                // Once cancelled, a payment records none (`attachStripe`), so nothing can slip in after this read.
+                if let ended,
+                    ended.checkoutSessionId != payment.checkoutSessionId
+                        || ended.paymentIntentId != payment.paymentIntentId
+                {
+                    _ = await closedMeanwhile(ended)
+                }
             }
         }
         return true
+    }
+
+    /// Ends the payment's session (or, without one, its intent) at Stripe, under keys of the payment's own.
+    private func endAtStripe(_ payment: Payment) async throws(StripeError) {
+        if let sessionId = payment.checkoutSessionId {
+            _ = try await stripe.expireCheckoutSession(
+                sessionId, options: RequestOptions(idempotencyKey: "till-expire-\(payment.id)"))
+        } else if let intentId = payment.paymentIntentId {
+            _ = try await stripe.cancelPaymentIntent(
+                intentId, options: RequestOptions(idempotencyKey: "till-cancel-\(payment.id)"))
+        }
     }
 
     // MARK: Helpers
@@ -495,7 +512,11 @@ struct PaymentService: Sendable {
                 expiresAt: session.expiresAt,
                 now: clock.nowMillis(), on: db)
         }
-        if !attached { throw await closedMeanwhile(payment, sessionId: session.id, intentId: nil) }
+        if !attached {
+            var made = payment
+            made.checkoutSessionId = session.id
+            throw await closedMeanwhile(made)
+        }
         logger.info(
             "checkout session created", metadata: ["payment.id": "\(payment.id)", "stripe.session_id": "\(session.id)"])
         return CheckoutResponse(
@@ -506,15 +527,9 @@ struct PaymentService: Sendable {
     /// The payment was cancelled (its order cancelled) while Stripe made its session or intent: that object is ended
     /// at Stripe, under the keys the cancellation itself uses, so nothing is left payable for an order that no
     /// longer holds stock. Should it be paid first all the same, its webhook settles it as any late success.
-    private func closedMeanwhile(_ payment: Payment, sessionId: String?, intentId: String?) async -> TillError {
+    private func closedMeanwhile(_ payment: Payment) async -> TillError {
         do {
-            if let sessionId {
-                _ = try await stripe.expireCheckoutSession(
-                    sessionId, options: RequestOptions(idempotencyKey: "till-expire-\(payment.id)"))
-            } else if let intentId {
-                _ = try await stripe.cancelPaymentIntent(
-                    intentId, options: RequestOptions(idempotencyKey: "till-cancel-\(payment.id)"))
-            }
+            try await endAtStripe(payment)
         } catch {
             logger.warning(
                 "could not end at Stripe what was made for a payment cancelled meanwhile",
