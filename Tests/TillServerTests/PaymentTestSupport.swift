@@ -40,12 +40,16 @@ extension API {
 
     /// POSTs a Stripe-shaped event signed with Till's webhook secret.
     func deliver(_ event: Event, secret: String) async throws -> Reply {
-        let payload = try StripeJSON.encoder(pretty: true).encode(event)
+        try await deliver(
+            payload: String(decoding: try StripeJSON.encoder(pretty: true).encode(event), as: UTF8.self), secret: secret
+        )
+    }
+
+    /// POSTs any payload, signed with Till's webhook secret.
+    func deliver(payload: String, secret: String) async throws -> Reply {
         let header = WebhookSignature.header(
-            payload: payload, secret: secret, timestamp: Int(Date().timeIntervalSince1970))
-        return try await call(
-            .post, "/api/webhooks/stripe", body: String(decoding: payload, as: UTF8.self),
-            headers: ["Stripe-Signature": header])
+            payload: Data(payload.utf8), secret: secret, timestamp: Int(Date().timeIntervalSince1970))
+        return try await call(.post, "/api/webhooks/stripe", body: payload, headers: ["Stripe-Signature": header])
     }
 
     func fault(_ json: String) async throws {

@@ -133,6 +133,25 @@ struct WebhookTests {
         }
     }
 
+    @Test(
+        "a completed session whose payment_status is missing or unknown is not taken as paid",
+        arguments: Backend.available)
+    func unknownPaymentStatus(backend: Backend) async throws {
+        try await withTill(backend) { api, till in
+            for status in [#""pending_future""#, "null"] {
+                let setup = try await openCheckout(api, inventory: 3, quantity: 1)
+                let event = try TestEvents.make(type: "checkout.session.completed", options: setup.options)
+                let payload = String(decoding: try StripeJSON.encoder().encode(event), as: UTF8.self)
+                    .replacingOccurrences(of: #""payment_status":"paid""#, with: #""payment_status":\#(status)"#)
+                #expect(payload.contains(#""payment_status":\#(status)"#))
+                #expect(try await api.deliver(payload: payload, secret: till.webhookSecrets[0]).status == 200)
+                try await till.processor.drain()
+                #expect(try await api.payment(setup.user, setup.paymentId).string("status") == "PROCESSING")
+                #expect(try await api.orderStatus(setup.user, setup.orderId) == "PENDING")
+            }
+        }
+    }
+
     @Test("a success for a cancelled order re-reserves its stock when it is there", arguments: Backend.available)
     func lateSuccessWithStock(backend: Backend) async throws {
         try await withTill(backend) { api, till in

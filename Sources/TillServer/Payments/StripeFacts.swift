@@ -246,9 +246,11 @@ enum StripeFacts {
         let o = event.data.object
         switch (event.type, o.object) {
         case (.checkoutSessionCompleted, "checkout.session"):
+            // Paid only when Stripe says so, as a read-back decides: `unpaid` (a delayed method), a missing or
+            // unknown status is processing, settled by the async events or a read-back.
+            let paid = o.paymentStatus == .paid || o.paymentStatus == .noPaymentRequired
             let fact: PaymentFact =
-                o.paymentStatus == .unpaid
-                ? .processing : .succeeded(amount: o.amountTotal ?? 0, currency: o.currency ?? "")
+                paid ? .succeeded(amount: o.amountTotal ?? 0, currency: o.currency ?? "") : .processing
             return session(o, [fact])
         case (.checkoutSessionAsyncPaymentSucceeded, "checkout.session"):
             return session(o, [.succeeded(amount: o.amountTotal ?? 0, currency: o.currency ?? "")])
