@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import StripeAPI
 import Testing
 
@@ -86,6 +87,50 @@ struct WebhookTests {
                     try TestEvents.make(type: "checkout.session.completed", options: setup.options), secret: secret
                 ).status == 200)
             try await api.waitForOrder(setup.user, setup.orderId, toBe: "PARTIALLY_REFUNDED", seconds: 15)
+            #expect(try await api.payment(setup.user, setup.paymentId).int("amountRefunded") == 1000)
+        }
+    }
+
+    @Test(
+        "a refund whose success comes an hour later is still applied (its retries outlast the wait)",
+        arguments: Backend.available)
+    func refundLongBeforeSuccess(backend: Backend) async throws {
+        let offset = Mutex(0)
+        let clock = TillClock { TillClock.system.nowMillis() + offset.withLock { $0 } }
+        try await withTill(backend, clock: clock) { api, till in
+            let setup = try await openCheckout(api)
+            let secret = till.webhookSecrets[0]
+            var refundOptions = setup.options
+            refundOptions.amountRefunded = 1000
+            let refund = try TestEvents.make(type: "charge.refunded", options: refundOptions)
+            #expect(try await api.deliver(refund, secret: secret).status == 200)
+            try await till.processor.drain()
+            // Thirteen rounds five minutes apart: each time the deferred refund is tried again and waits on.
+            for _ in 0..<13 {
+                offset.withLock { $0 += 5 * 60_000 }
+                try await till.processor.retryFailed()
+                try await till.processor.drain()
+            }
+            let attempts = try await till.database.withConnection { db in
+                try await db.raw("SELECT attempts FROM webhook_events WHERE id = \(bind: refund.id)").first(
+                    decodingColumn: "attempts", as: Int.self)
+            }
+            #expect((attempts ?? 0) > 10, "tried past the old limit of ten")
+            #expect(try await api.orderStatus(setup.user, setup.orderId) == "PENDING")
+            // The success, signed now (the signature's time is checked against Till's clock), then an hour on.
+            let ahead = offset.withLock { value in
+                defer { value = 0 }
+                return value
+            }
+            #expect(
+                try await api.deliver(
+                    try TestEvents.make(type: "checkout.session.completed", options: setup.options), secret: secret
+                ).status == 200)
+            try await till.processor.drain()
+            offset.withLock { $0 = ahead + 61 * 60_000 }
+            try await till.processor.retryFailed()
+            try await till.processor.drain()
+            #expect(try await api.orderStatus(setup.user, setup.orderId) == "PARTIALLY_REFUNDED")
             #expect(try await api.payment(setup.user, setup.paymentId).int("amountRefunded") == 1000)
         }
     }

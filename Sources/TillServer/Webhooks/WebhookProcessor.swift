@@ -19,7 +19,9 @@ final class WebhookProcessor: Service, Sendable {
     private let wakes: [WakeSignal]
     private let turn = Atomic<Int>(0)
     let leaseMillis: Int
-    static let maxAttempts = 10
+    /// With `WebhookEventRepository.retryFailed`'s pauses, an event is tried for about seven hours: a refund or
+    /// dispute that came before its success waits for that success (Stripe's own retries of it take hours).
+    static let maxAttempts = 20
 
     init(
         database: any Database, settlement: SettlementService, clock: TillClock, logger: Logger, leaseSeconds: Int = 60
