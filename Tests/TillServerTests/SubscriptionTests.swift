@@ -313,6 +313,65 @@ extension SubscriptionFlowTests {
         }
     }
 
+    @Test(
+        "events in the shapes of API versions before 2025-03-31 (subscription details and period at the top level) are read",
+        arguments: Backend.available)
+    func legacyShapes(_ backend: Backend) async throws {
+        try await withTill(backend) { api, till in
+            let plan = try await api.recurringPlan()
+            let (token, userId, checkout) = try await api.subscribeCheckout(plan)
+            let id = checkout.string("subscriptionId")
+            #expect(try await api.pay(session: checkout.string("sessionId")).status == 200)
+            try await api.waitForSubscription(token, id, toBe: "ACTIVE")
+            try await api.waitForCredits(token, 100)
+            let stripeId = try await api.subscription(token, id).string("stripeSubscriptionId")
+            var options = TestEvents.Options(amount: 900)
+            options.subscriptionId = stripeId
+            options.subscriptionMetadata = ["subscriptionId": id, "userId": userId, "planId": plan]
+            let start = Int(Date().timeIntervalSince1970) + 40 * 86_400
+            options.periodStart = start
+            options.periodEnd = start + 30 * 86_400
+            func legacy(_ type: String, _ change: (inout [String: Any]) -> Void) throws -> String {
+                let event = try TestEvents.make(type: type, options: options)
+                var json = try #require(
+                    try JSONSerialization.jsonObject(with: try StripeJSON.encoder().encode(event)) as? [String: Any])
+                json["api_version"] = "2024-06-20"
+                var data = try #require(json["data"] as? [String: Any])
+                var object = try #require(data["object"] as? [String: Any])
+                change(&object)
+                data["object"] = object
+                json["data"] = data
+                return String(decoding: try JSONSerialization.data(withJSONObject: json), as: UTF8.self)
+            }
+            // A renewal's invoice.paid: `subscription` and `subscription_details` at the top, no `parent`.
+            let invoice = try legacy("invoice.paid") { object in
+                object["parent"] = nil
+                object["subscription"] = stripeId
+                object["subscription_details"] = ["metadata": ["subscriptionId": id, "userId": userId, "planId": plan]]
+            }
+            #expect(try await api.deliver(payload: invoice, secret: till.webhookSecrets[0]).status == 200)
+            try await api.waitForCredits(token, 200)
+            // customer.subscription.updated: the period on the subscription, not on its items.
+            let updated = try legacy("customer.subscription.updated") { object in
+                var items = object["items"] as? [String: Any] ?? [:]
+                items["data"] = (items["data"] as? [[String: Any]] ?? []).map { item in
+                    var item = item
+                    item["current_period_start"] = nil
+                    item["current_period_end"] = nil
+                    return item
+                }
+                object["items"] = items
+                object["current_period_start"] = start
+                object["current_period_end"] = start + 30 * 86_400
+            }
+            #expect(try await api.deliver(payload: updated, secret: till.webhookSecrets[0]).status == 200)
+            try await eventually(10, "the period from the subscription's own fields") {
+                try await api.subscription(token, id).string("currentPeriodEnd")
+                    == Timestamps.rfc3339((start + 30 * 86_400) * 1000)
+            }
+        }
+    }
+
     @Test(arguments: Backend.available)
     func concurrentCheckoutsOneSessionAndSwitchingPlansClosesTheOld(_ backend: Backend) async throws {
         try await withTill(backend) { api, _ in

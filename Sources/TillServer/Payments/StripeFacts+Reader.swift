@@ -442,19 +442,22 @@ extension JSONFieldReader {
     private mutating func parent() throws -> Fields.Parent? {
         if try null() { return nil }
         var details: Fields.SubscriptionDetails?
-        try only("subscription_details") { reader in
-            var subscription: Expandable<Fields.Reference>?
-            var metadata: [String: String]?
-            try reader.object { reader, key in
-                switch key {
-                case "subscription": subscription = try reader.reference()
-                case "metadata": metadata = try reader.metadata()
-                default: try reader.skip()
-                }
-            }
-            details = .init(subscription: subscription, metadata: metadata)
-        }
+        try only("subscription_details") { reader in details = try reader.subscriptionDetails() }
         return .init(subscriptionDetails: details)
+    }
+
+    private mutating func subscriptionDetails() throws -> Fields.SubscriptionDetails? {
+        if try null() { return nil }
+        var subscription: Expandable<Fields.Reference>?
+        var metadata: [String: String]?
+        try object { reader, key in
+            switch key {
+            case "subscription": subscription = try reader.reference()
+            case "metadata": metadata = try reader.metadata()
+            default: try reader.skip()
+            }
+        }
+        return .init(subscription: subscription, metadata: metadata)
     }
 
     private mutating func eventObject() throws -> Fields.Object {
@@ -484,6 +487,9 @@ extension JSONFieldReader {
         var attemptCount: Int?
         var parent: Fields.Parent?
         var lines: Fields.Lines?
+        var subscriptionDetails: Fields.SubscriptionDetails?
+        var currentPeriodStart: Int?
+        var currentPeriodEnd: Int?
         try self.object { reader, key in
             switch key {
             case "object": object = try reader.optionalString()
@@ -508,6 +514,9 @@ extension JSONFieldReader {
             case "attempt_count": attemptCount = try reader.optionalInt()
             case "parent": parent = try reader.parent()
             case "lines": lines = try reader.lines()
+            case "subscription_details": subscriptionDetails = try reader.subscriptionDetails()
+            case "current_period_start": currentPeriodStart = try reader.optionalInt()
+            case "current_period_end": currentPeriodEnd = try reader.optionalInt()
             case "customer_details":
                 if try reader.null() {
                     customerDetails = nil
@@ -549,6 +558,7 @@ extension JSONFieldReader {
             receiptEmail: receiptEmail, lastPaymentError: lastPaymentError, mode: mode, subscription: subscription,
             status: status, cancelAtPeriodEnd: cancelAtPeriodEnd, canceledAt: canceledAt, endedAt: endedAt,
             items: items, amountPaid: amountPaid, amountDue: amountDue, attemptCount: attemptCount, parent: parent,
-            lines: lines)
+            lines: lines, subscriptionDetails: subscriptionDetails, currentPeriodStart: currentPeriodStart,
+            currentPeriodEnd: currentPeriodEnd)
     }
 }

@@ -82,6 +82,11 @@ enum StripeFacts {
             let attemptCount: Int?
             let parent: Parent?
             let lines: Lines?
+            /// Where events of API versions before 2025-03-31 put an invoice's subscription details and a
+            /// subscription's period; read when the newer places are empty.
+            let subscriptionDetails: SubscriptionDetails?
+            let currentPeriodStart: Int?
+            let currentPeriodEnd: Int?
 
             enum CodingKeys: String, CodingKey {
                 case object, id, metadata, amount, currency, mode, subscription, status, items, parent, lines
@@ -100,6 +105,9 @@ enum StripeFacts {
                 case amountPaid = "amount_paid"
                 case amountDue = "amount_due"
                 case attemptCount = "attempt_count"
+                case subscriptionDetails = "subscription_details"
+                case currentPeriodStart = "current_period_start"
+                case currentPeriodEnd = "current_period_end"
             }
         }
 
@@ -207,8 +215,10 @@ enum StripeFacts {
             guard let id = o.id else { return nil }
             let item = o.items?.data?.first
             let stripe = StripeSubscription(
-                id: id, status: o.status ?? "", currentPeriodStart: time(item?.currentPeriodStart),
-                currentPeriodEnd: time(item?.currentPeriodEnd), cancelAtPeriodEnd: o.cancelAtPeriodEnd ?? false,
+                id: id, status: o.status ?? "",
+                currentPeriodStart: time(item?.currentPeriodStart ?? o.currentPeriodStart),
+                currentPeriodEnd: time(item?.currentPeriodEnd ?? o.currentPeriodEnd),
+                cancelAtPeriodEnd: o.cancelAtPeriodEnd ?? false,
                 canceledAt: time(o.canceledAt), endedAt: time(o.endedAt))
             let fact: SubscriptionFact =
                 event.type == .customerSubscriptionDeleted ? .deleted(stripe, at: at) : .reported(stripe, at: at)
@@ -217,9 +227,12 @@ enum StripeFacts {
                     lookup: .init(subscriptionId: o.metadata?["subscriptionId"], stripeSubscriptionId: id),
                     facts: [fact]))
         case (.invoicePaid, "invoice"), (.invoicePaymentFailed, "invoice"):
+            // The subscription the invoice bills: under `parent` since 2025-03-31, at the top level before.
             let details = o.parent?.subscriptionDetails
-            guard let invoiceId = o.id, details?.subscription != nil || details?.metadata?["subscriptionId"] != nil
-            else { return nil }
+            let stripeSubscriptionId = details?.subscription?.id ?? o.subscription?.id
+            let subscriptionId =
+                details?.metadata?["subscriptionId"] ?? o.subscriptionDetails?.metadata?["subscriptionId"]
+            guard let invoiceId = o.id, stripeSubscriptionId != nil || subscriptionId != nil else { return nil }
             var facts: [SubscriptionFact] = []
             let period = o.lines?.data?.first?.period
             if event.type == .invoicePaid, let start = time(period?.start), let end = time(period?.end) {
@@ -233,9 +246,7 @@ enum StripeFacts {
                     currency: o.currency ?? "", at: at)
             return .subscription(
                 SubscriptionReport(
-                    lookup: .init(
-                        subscriptionId: details?.metadata?["subscriptionId"],
-                        stripeSubscriptionId: details?.subscription?.id),
+                    lookup: .init(subscriptionId: subscriptionId, stripeSubscriptionId: stripeSubscriptionId),
                     facts: [fact] + facts))
         default:
             return nil
