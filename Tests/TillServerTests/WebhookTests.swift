@@ -92,6 +92,30 @@ struct WebhookTests {
     }
 
     @Test(
+        "an event of a type Till does not act on is ignored whatever its object holds; one it acts on but cannot read fails"
+    )
+    func unreadableObjects() async throws {
+        try await withTill(.sqlite) { api, till in
+            let object =
+                #"{"id":"pr_1","object":"payment_record","amount":{"value":100,"currency":"usd"},"metadata":{"a":1}}"#
+            let other =
+                #"{"id":"evt_other_1","object":"event","type":"payment_record.created","data":{"object":\#(object)}}"#
+            let broken = other.replacingOccurrences(of: "evt_other_1", with: "evt_broken_1")
+                .replacingOccurrences(of: "payment_record.created", with: "charge.refunded")
+            for payload in [other, broken] {
+                #expect(try await api.deliver(payload: payload, secret: till.webhookSecrets[0]).status == 200)
+            }
+            try await till.processor.drain()
+            let admin = try await api.adminToken()
+            let events = try await api.call(.get, "/api/admin/webhook-events", token: admin).data
+            let status = Dictionary(
+                uniqueKeysWithValues: events.map { ($0["id"] as? String ?? "", $0["status"] as? String ?? "") })
+            #expect(status["evt_other_1"] == "ignored", "\(status)")
+            #expect(status["evt_broken_1"] == "failed", "\(status)")
+        }
+    }
+
+    @Test(
         "a refund whose success comes an hour later is still applied (its retries outlast the wait)",
         arguments: Backend.available)
     func refundLongBeforeSuccess(backend: Backend) async throws {

@@ -170,7 +170,18 @@ enum StripeFacts {
         }
     }
 
+    /// The event types Till acts on. Any other is acknowledged and ignored whatever its object holds, even fields of
+    /// types the reader refuses (a `payment_record`'s `amount` is an object).
+    static let actedOn: Set<String> = [
+        "checkout.session.completed", "checkout.session.async_payment_succeeded",
+        "checkout.session.async_payment_failed", "checkout.session.expired", "payment_intent.succeeded",
+        "payment_intent.payment_failed", "payment_intent.canceled", "payment_intent.processing", "charge.refunded",
+        "charge.dispute.created", "invoice.paid", "invoice.payment_failed", "customer.subscription.created",
+        "customer.subscription.updated", "customer.subscription.deleted",
+    ]
+
     static func from(_ event: EventFields) -> Subject? {
+        guard actedOn.contains(event.type.rawValue) else { return nil }
         let o = event.data.object
         if o.object == "checkout.session", o.mode == "subscription" || o.metadata?["subscriptionId"] != nil {
             return subscriptionSession(event)

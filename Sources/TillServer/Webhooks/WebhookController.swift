@@ -45,8 +45,8 @@ struct WebhookController {
                 throw TillError(.invalidSignature, "\(error)")
             }
             // What settlement needs is decoded here, on the request's own thread, so the inbox's write only stores
-            // and settles. A body that is an event but not one Till can read is stored for the processor, which
-            // records it as failed.
+            // and settles. A body that is an event of a type Till acts on but cannot read is stored for the
+            // processor, which records it as failed; one of any other type is ignored.
             let event = try? StripeFacts.EventFields.decode(payload)
             guard
                 let head = event.map({ Head(id: $0.id, type: $0.type.rawValue, object: $0.object) })
@@ -59,7 +59,8 @@ struct WebhookController {
             let inserted = try await inbox.store(
                 .init(
                     id: head.id, type: head.type, payload: text,
-                    reading: event.map { .decoded(StripeFacts.from($0)) } ?? .unread))
+                    reading: event.map { .decoded(StripeFacts.from($0)) }
+                        ?? (StripeFacts.actedOn.contains(head.type) ? .unread : .decoded(nil))))
             context.logger.info(
                 inserted ? "webhook event stored" : "duplicate webhook event",
                 metadata: ["stripe.event_id": "\(head.id)", "type": "\(head.type)"])
