@@ -314,7 +314,7 @@ extension SubscriptionFlowTests {
     }
 
     @Test(
-        "events in the shapes of API versions before 2025-03-31 (subscription details and period at the top level) are read",
+        "events in the shapes of API versions before 2025-03-31 are read; one failed attempt told twice is one failed payment",
         arguments: Backend.available)
     func legacyShapes(_ backend: Backend) async throws {
         try await withTill(backend) { api, till in
@@ -351,6 +351,15 @@ extension SubscriptionFlowTests {
             }
             #expect(try await api.deliver(payload: invoice, secret: till.webhookSecrets[0]).status == 200)
             try await api.waitForCredits(token, 200)
+            // One failed attempt at a later invoice, told by two events: one failed payment.
+            options.invoiceId = TestEvents.randomId("in")
+            for _ in 0..<2 {
+                let failed = try TestEvents.make(type: "invoice.payment_failed", options: options)
+                #expect(try await api.deliver(failed, secret: till.webhookSecrets[0]).status == 200)
+            }
+            try await till.processor.drain()
+            let failures = try await api.subscriptionPayments(token).filter { $0["status"] as? String == "FAILED" }
+            #expect(failures.count == 1, "\(failures)")
             // customer.subscription.updated: the period on the subscription, not on its items.
             let updated = try legacy("customer.subscription.updated") { object in
                 var items = object["items"] as? [String: Any] ?? [:]

@@ -253,7 +253,9 @@ enum StripeFacts {
                 event.type == .invoicePaid
                 ? .invoicePaid(invoiceId: invoiceId, amount: o.amountPaid ?? 0, currency: o.currency ?? "", at: at)
                 : .invoicePaymentFailed(
-                    invoiceId: invoiceId, attempt: event.id, amount: o.amountDue ?? 0,
+                    // One failed payment per attempt Stripe made (its count), however many events tell of it.
+                    invoiceId: invoiceId, attempt: o.attemptCount.map { "attempt-\($0)" } ?? event.id,
+                    amount: o.amountDue ?? 0,
                     currency: o.currency ?? "", at: at)
             return .subscription(
                 SubscriptionReport(
