@@ -3,6 +3,7 @@ import HTTPTypes
 import Logging
 import StripeAPI
 import Testing
+import TillCore
 
 @_spi(Bench) @testable import TillServer
 
@@ -51,6 +52,11 @@ struct SecurityTests {
             #expect(
                 paths == served,
                 "only in the document: \(paths.subtracting(served)); only served: \(served.subtracting(paths))")
+            // Every error code Till answers is in the document's Error schema.
+            let schemas = (document["components"] as? [String: Any])?["schemas"] as? [String: Any]
+            let error = ((schemas?["Error"] as? [String: Any])?["properties"] as? [String: Any])?["error"]
+            let code = ((error as? [String: Any])?["properties"] as? [String: Any])?["code"] as? [String: Any]
+            #expect(Set(code?["enum"] as? [String] ?? []) == Set(TillError.Code.allCases.map(\.rawValue)))
         }
     }
 

@@ -119,7 +119,9 @@ struct SubscriptionFlowTests {
             #expect(Set(payments.compactMap { $0["invoiceId"] as? String }).count == 2)
             #expect(try await api.subscription(token, id).string("status") == "ACTIVE")
             // Its invoices, as Stripe has them, and its payments by subscription.
-            let invoices = try await api.call(.get, "/api/subscriptions/\(id)/invoices", token: token).data
+            let invoiceList = try await api.call(.get, "/api/subscriptions/\(id)/invoices", token: token)
+            #expect(invoiceList["hasMore"] as? Bool == false)
+            let invoices = invoiceList.data
             #expect(invoices.map { $0["status"] as? String } == ["paid", "paid"])
             #expect(
                 Set(invoices.compactMap { $0["id"] as? String })

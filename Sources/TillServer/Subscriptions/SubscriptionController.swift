@@ -36,12 +36,10 @@ struct SubscriptionController {
                     id: try context.parameters.require("id"), identity: try context.requireIdentity()))
         }
         group.get("/subscriptions/:id/invoices") { _, context in
-            struct Invoices: Encodable { let data: [SubscriptionService.InvoiceSummary] }
-            return try JSONCoding.response(
+            try JSONCoding.response(
                 .ok,
-                Invoices(
-                    data: try await subscriptions.invoices(
-                        id: try context.parameters.require("id"), identity: try context.requireIdentity())))
+                try await subscriptions.invoices(
+                    id: try context.parameters.require("id"), identity: try context.requireIdentity()))
         }
         group.post("/subscriptions/:id/cancel") { request, context in
             let body = try await JSONCoding.decodeIfPresent(CancelRequest.self, from: request)

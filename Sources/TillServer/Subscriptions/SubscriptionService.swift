@@ -264,13 +264,14 @@ struct SubscriptionService: Sendable {
     }
 
     /// The subscription's invoices, newest first, read from Stripe (Till keeps their payments, not the invoices).
-    func invoices(id: String, identity: Identity) async throws -> [InvoiceSummary] {
+    /// The newest 100 invoices, as every list answers (`hasMore` when Stripe holds older ones).
+    func invoices(id: String, identity: Identity) async throws -> Page<InvoiceSummary> {
         let s = try await subscription(id: id, identity: identity)
-        guard let stripeId = s.stripeSubscriptionId else { return [] }
+        guard let stripeId = s.stripeSubscriptionId else { return Page(data: [], hasMore: false) }
         try stripeBudget.spend(identity, now: clock.nowMillis())
         do {
-            return try await stripe.listInvoices(ListParams(limit: 100, subscription: stripeId)).data.map(
-                InvoiceSummary.init)
+            let list = try await stripe.listInvoices(ListParams(limit: 100, subscription: stripeId))
+            return Page(data: list.data.map(InvoiceSummary.init), hasMore: list.hasMore)
         } catch {
             throw PaymentService.stripeError(error)
         }
