@@ -72,9 +72,21 @@ public struct Till: Sendable {
                     secretKey: emulatorSecretKey, baseURL: config.stripeAPIBase ?? base,
                     timeout: config.stripeTimeoutSeconds,
                     maxNetworkRetries: config.stripeMaxNetworkRetries)
-                logger.notice(
-                    "Stripe: using the embedded emulator (no STRIPE_SECRET_KEY); no real money moves",
-                    metadata: ["stripe.api_base": "\(base)"])
+                if let external = config.stripeAPIBase {
+                    // Webhooks come from the emulator Till calls, which knows nothing of the embedded one's endpoint.
+                    logger.notice(
+                        "Stripe: using the emulator at STRIPE_API_BASE (no STRIPE_SECRET_KEY); no real money moves",
+                        metadata: ["stripe.api_base": "\(external)"])
+                    if config.stripeWebhookSecrets.isEmpty {
+                        logger.warning(
+                            "STRIPE_API_BASE points at another emulator: create a webhook endpoint there for PUBLIC_BASE_URL/api/webhooks/stripe and set STRIPE_WEBHOOK_SECRET to its secret, or payments settle only through sync and the reconciler"
+                        )
+                    }
+                } else {
+                    logger.notice(
+                        "Stripe: using the embedded emulator (no STRIPE_SECRET_KEY); no real money moves",
+                        metadata: ["stripe.api_base": "\(base)"])
+                }
             }
             var httpConfiguration = HTTPClient.Configuration()
             httpConfiguration.connectionPool = .init(

@@ -212,7 +212,7 @@ struct Reconcile: AsyncParsableCommand {
 
     func run() async throws {
         let (config, logger) = await startup()
-        if config.usesStripeEmulator {
+        if config.usesStripeEmulator, config.stripeAPIBase == nil {
             logger.warning(
                 "no STRIPE_SECRET_KEY: the embedded emulator of this process starts empty, so there is nothing to reconcile against"
             )
