@@ -442,6 +442,34 @@ struct HardeningTests {
     }
 
     @Test(
+        "a payment started while its order was being cancelled, unseen by the cancel, records nothing and ends its object",
+        arguments: Backend.available)
+    func orderCancelledUnderAPayment(backend: Backend) async throws {
+        try await withTill(backend) { api, till in
+            let (user, _, product, order) = try await api.orderSetup(inventory: 5, quantity: 2)
+            let orderId = order.string("id")
+            try await api.fault(#"{"target":"latency","delayMillis":600}"#)
+            async let created = api.call(.post, "/api/orders/\(orderId)/payment-intent", token: user)
+            try await Task.sleep(for: .milliseconds(200))
+            // The cancel as it would commit had it read the order's payments before this one was stored.
+            _ = try await till.database.transaction { db in
+                try await OrderRepository().cancelReleasingStock(
+                    ids: [orderId], now: till.clock.nowMillis(), kind: till.database.kind, on: db)
+            }
+            let reply = try await created
+            #expect(reply.status == 409 && reply.errorCode == "order_not_payable", "\(reply.text)")
+            #expect(try await api.call(.delete, "/_stripe/_emulator/faults").status == 200)
+            let intents = try await api.stripe(.get, "/v1/payment_intents", form: "limit=100").data
+            let mine = intents.first { ($0["metadata"] as? [String: Any])?["orderId"] as? String == orderId }
+            #expect(mine?["status"] as? String == "canceled", "\(String(describing: mine))")
+            let payments = try await api.call(.get, "/api/orders/\(orderId)/payment", token: user)
+            #expect((payments["payments"] as? [[String: Any]])?.first?["status"] as? String == "CANCELED")
+            #expect(try await api.orderStatus(user, orderId) == "CANCELLED")
+            #expect(try await api.inventory(product) == 5)
+        }
+    }
+
+    @Test(
         "a dispute and then a refund of one payment in one batch: both applied (the refund's write expects the flag)",
         arguments: Backend.available)
     func disputeThenRefundInOneBatch(backend: Backend) async throws {

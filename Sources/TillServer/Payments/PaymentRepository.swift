@@ -84,8 +84,8 @@ struct PaymentRepository: Sendable {
         return try await db.raw(query).all().map(Payment.init(row:))
     }
 
-    /// Records what Stripe gave for a new session or intent; `false` when the payment was cancelled meanwhile (its
-    /// order cancelled while Stripe was being asked), and nothing is recorded.
+    /// Records what Stripe gave for a new session or intent; `false`, recording nothing, when the payment or its
+    /// order was cancelled while Stripe was being asked.
     func attachStripe(
         id: String, sessionId: String?, intentId: String?, url: String?, clientSecret: String?, expiresAt: Int?,
         now: Int, on db: any SQLDatabase
@@ -99,7 +99,11 @@ struct PaymentRepository: Sendable {
                 client_secret = COALESCE(\(bind: clientSecret), client_secret),
                 expires_at = COALESCE(\(bind: expiresAt), expires_at),
                 updated_at = \(bind: now)
-            WHERE id = \(bind: id) AND status <> \(bind: PaymentStatus.canceled.rawValue) RETURNING id
+            WHERE id = \(bind: id) AND status <> \(bind: PaymentStatus.canceled.rawValue)
+              AND (order_id IS NULL OR EXISTS (
+                SELECT 1 FROM orders WHERE orders.id = payments.order_id
+                  AND orders.status = \(bind: OrderStatus.pending.rawValue)))
+            RETURNING id
             """
         ).first() != nil
     }

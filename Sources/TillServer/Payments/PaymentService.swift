@@ -388,6 +388,13 @@ struct PaymentService: Sendable {
             _ = try await database.transaction { db in
                 try await orders.cancelReleasingStock(ids: [orderId], now: now, kind: database.kind, on: db)
             }
+            // A payment started while this ran, whose session or intent was recorded before the order was cancelled,
+            // is ended here. One recorded later cannot be: `attachStripe` refuses it, and its request ends it.
+            let started = try await database.withConnection { db in try await payments.forOrder(orderId, on: db) }
+            for payment in started
+            where payment.status.isLive && (payment.checkoutSessionId != nil || payment.paymentIntentId != nil) {
+                _ = await closedMeanwhile(payment)
+            }
         }
         return try await database.withConnection { db in try await orders.find(id: orderId, userId: nil, on: db) }
     }
@@ -535,7 +542,16 @@ struct PaymentService: Sendable {
                 "could not end at Stripe what was made for a payment cancelled meanwhile",
                 metadata: ["payment.id": "\(payment.id)", "error": "\(error)"])
         }
-        return TillError(.orderNotPayable, "The order was cancelled meanwhile")
+        // What Stripe now says of it is applied: ended (the payment is cancelled), or paid all the same (a success
+        // on a cancelled order, which takes its stock back or is refunded).
+        do {
+            _ = try await sync(payment)
+        } catch {
+            logger.warning(
+                "could not read back a payment cancelled meanwhile; the reconciler will",
+                metadata: ["payment.id": "\(payment.id)", "error": "\(error)"])
+        }
+        return TillError(.orderNotPayable, "The order was cancelled (or paid) meanwhile")
     }
 
     /// Whether Stripe refused to make the object, so that nothing can be paid through this key: a 4xx but 409 and
