@@ -417,7 +417,7 @@ struct HardeningTests {
                 let orderId = order.string("id")
                 try await api.fault(#"{"target":"latency","delayMillis":600}"#)
                 async let created = api.call(.post, "/api/orders/\(orderId)/\(route)", token: user)
-                try await Task.sleep(for: .milliseconds(200))
+                try await api.waitForPayment(user, orderId)
                 let cancel = try await api.call(.post, "/api/orders/\(orderId)/cancel", token: user)
                 #expect(cancel.status == 200 && cancel.string("status") == "CANCELLED", "\(cancel.text)")
                 let reply = try await created
@@ -450,7 +450,7 @@ struct HardeningTests {
             let orderId = order.string("id")
             try await api.fault(#"{"target":"latency","delayMillis":600}"#)
             async let created = api.call(.post, "/api/orders/\(orderId)/payment-intent", token: user)
-            try await Task.sleep(for: .milliseconds(200))
+            try await api.waitForPayment(user, orderId)
             // The cancel as it would commit had it read the order's payments before this one was stored.
             _ = try await till.database.transaction { db in
                 try await OrderRepository().cancelReleasingStock(

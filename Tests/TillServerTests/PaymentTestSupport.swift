@@ -52,6 +52,14 @@ extension API {
         return try await call(.post, "/api/webhooks/stripe", body: payload, headers: ["Stripe-Signature": header])
     }
 
+    /// Until the order has a payment stored (a checkout's, before its call to Stripe is answered).
+    func waitForPayment(_ token: String, _ orderId: String) async throws {
+        try await eventually(10, "order \(orderId) to have a payment") {
+            let reply = try await call(.get, "/api/orders/\(orderId)/payment", token: token)
+            return !((reply["payments"] as? [Any]) ?? []).isEmpty
+        }
+    }
+
     func fault(_ json: String) async throws {
         let reply = try await call(.post, "/_stripe/_emulator/faults", body: json)
         #expect(reply.status == 200, "\(reply.text)")
