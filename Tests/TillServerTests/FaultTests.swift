@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import Testing
 
 @_spi(Bench) @testable import TillServer
@@ -109,16 +108,15 @@ struct FaultTests {
         arguments: Backend.available)
     func lostAnswer(backend: Backend) async throws {
         // Till's clock runs ahead on demand: the retry comes minutes after the first try.
-        let offset = Mutex(0)
-        let clock = TillClock { TillClock.system.nowMillis() + offset.withLock { $0 } }
-        try await withTill(backend, clock: clock, configure: { $0.stripeMaxNetworkRetries = 1 }) { api, _ in
+        let time = ClockAhead()
+        try await withTill(backend, clock: time.clock, configure: { $0.stripeMaxNetworkRetries = 1 }) { api, _ in
             let (user, _, _, order) = try await api.orderSetup()
             let orderId = order.string("id")
             try await api.fault(#"{"target":"api","path":"/v1/checkout/sessions","mode":"lost","count":2}"#)
             let lost = try await api.call(.post, "/api/orders/\(orderId)/checkout", token: user)
             #expect(lost.status == 502)
             #expect(try await sessions(api) == 1)  // made at Stripe, answer never arrived
-            offset.withLock { $0 = 5 * 60_000 }
+            time.ahead = 5 * 60_000
             let retried = try await api.call(.post, "/api/orders/\(orderId)/checkout", token: user)
             #expect(retried.status == 201)
             #expect(try await sessions(api) == 1)

@@ -425,15 +425,10 @@ struct HardeningTests {
                 #expect(try await api.call(.delete, "/_stripe/_emulator/faults").status == 200)
                 let listed = try await api.call(.get, "/api/orders/\(orderId)/payment", token: user)
                 let made = (listed["payments"] as? [[String: Any]])?.first
-                if route == "payment-intent" {
-                    let intents = try await api.stripe(.get, "/v1/payment_intents", form: "limit=100").data
-                    let mine = intents.first { ($0["metadata"] as? [String: Any])?["orderId"] as? String == orderId }
-                    #expect(mine?["status"] as? String == "canceled", "\(String(describing: mine))")
-                } else {
-                    let sessions = try await api.stripe(.get, "/v1/checkout/sessions", form: "limit=100").data
-                    let mine = sessions.first { ($0["metadata"] as? [String: Any])?["orderId"] as? String == orderId }
-                    #expect(mine?["status"] as? String == "expired", "\(String(describing: mine))")
-                }
+                let (kind, ended) =
+                    route == "checkout" ? ("checkout/sessions", "expired") : ("payment_intents", "canceled")
+                let mine = try await api.stripeObject(kind, orderId: orderId)
+                #expect(mine?["status"] as? String == ended, "\(String(describing: mine))")
                 #expect(made?["status"] as? String == "CANCELED")
                 #expect(try await api.orderStatus(user, orderId) == "CANCELLED")
                 #expect(try await api.inventory(product) == 5)
@@ -459,8 +454,7 @@ struct HardeningTests {
             let reply = try await created
             #expect(reply.status == 409 && reply.errorCode == "order_not_payable", "\(reply.text)")
             #expect(try await api.call(.delete, "/_stripe/_emulator/faults").status == 200)
-            let intents = try await api.stripe(.get, "/v1/payment_intents", form: "limit=100").data
-            let mine = intents.first { ($0["metadata"] as? [String: Any])?["orderId"] as? String == orderId }
+            let mine = try await api.stripeObject("payment_intents", orderId: orderId)
             #expect(mine?["status"] as? String == "canceled", "\(String(describing: mine))")
             let payments = try await api.call(.get, "/api/orders/\(orderId)/payment", token: user)
             #expect((payments["payments"] as? [[String: Any]])?.first?["status"] as? String == "CANCELED")

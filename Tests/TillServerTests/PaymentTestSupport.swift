@@ -60,6 +60,14 @@ extension API {
         }
     }
 
+    /// The emulator's Checkout Session or PaymentIntent (`kind`: `checkout/sessions`, `payment_intents`) made for
+    /// an order, found by its metadata.
+    func stripeObject(_ kind: String, orderId: String) async throws -> [String: Any]? {
+        try await stripe(.get, "/v1/\(kind)", form: "limit=100").data.first {
+            ($0["metadata"] as? [String: Any])?["orderId"] as? String == orderId
+        }
+    }
+
     func fault(_ json: String) async throws {
         let reply = try await call(.post, "/_stripe/_emulator/faults", body: json)
         #expect(reply.status == 200, "\(reply.text)")

@@ -287,3 +287,14 @@ struct SplitMix: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+/// Till's clock, run ahead of the system's on demand: retries and expiries minutes or hours later, in a test.
+final class ClockAhead: Sendable {
+    private let offset = Mutex(0)
+    var clock: TillClock { TillClock { TillClock.system.nowMillis() + self.ahead } }
+    /// How far ahead it runs, in milliseconds.
+    var ahead: Int {
+        get { offset.withLock { $0 } }
+        set { offset.withLock { $0 = newValue } }
+    }
+}

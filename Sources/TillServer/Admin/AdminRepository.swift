@@ -114,7 +114,7 @@ struct AdminRepository: Sendable {
         if let from = filter.from { query += " AND o.created_at >= \(bind: from)" }
         if let to = filter.to { query += " AND o.created_at < \(bind: to)" }
         if let after = page.startingAfter {
-            try await PageRequest.checkCursor(after, in: "orders", on: db)
+            try await page.checkCursor(in: "orders", on: db)
             query += " AND (o.created_at, o.id) < (SELECT created_at, id FROM orders WHERE id = \(bind: after))"
         }
         query += " ORDER BY o.created_at DESC, o.id DESC LIMIT \(literal: page.limit + 1)"

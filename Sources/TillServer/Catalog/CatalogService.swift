@@ -78,10 +78,10 @@ struct CatalogService: Sendable {
     }
 
     func products(includeInactive: Bool, page: PageRequest) async throws -> Page<Product> {
-        try await checkCursor(page, exists: { db, id in try await catalog.product(id: id, on: db) != nil })
-        return page.page(
+        page.page(
             try await database.withConnection { db in
-                try await catalog.products(activeOnly: !includeInactive, page: page, on: db)
+                try await page.checkCursor(in: "products", on: db)
+                return try await catalog.products(activeOnly: !includeInactive, page: page, on: db)
             })
     }
 
@@ -174,20 +174,11 @@ struct CatalogService: Sendable {
     }
 
     func plans(page: PageRequest) async throws -> Page<Plan> {
-        try await checkCursor(page, exists: { db, id in try await catalog.plan(id: id, on: db) != nil })
-        return page.page(
+        page.page(
             try await database.withConnection { db in
-                try await catalog.plans(activeOnly: true, page: page, on: db)
+                try await page.checkCursor(in: "plans", on: db)
+                return try await catalog.plans(activeOnly: true, page: page, on: db)
             })
-    }
-
-    private func checkCursor(
-        _ page: PageRequest, exists: @escaping @Sendable (any SQLDatabase, String) async throws -> Bool
-    ) async throws {
-        guard let after = page.startingAfter else { return }
-        guard try await database.withConnection({ db in try await exists(db, after) }) else {
-            throw PageRequest.unknownCursor
-        }
     }
 
     static func checkName(_ raw: String) throws -> String {

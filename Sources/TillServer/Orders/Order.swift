@@ -114,10 +114,11 @@ extension Order: Encodable {
     /// What every list answers to a cursor that names none of its items: 400, not an empty page.
     static let unknownCursor = TillError.invalid("startingAfter does not name an item of this list")
 
-    /// A cursor must name a row of the list's table.
-    static func checkCursor(_ id: String, in table: String, on db: any SQLDatabase) async throws {
-        guard try await db.raw("SELECT id FROM \(ident: table) WHERE id = \(bind: id)").first() != nil else {
-            throw unknownCursor
+    /// A cursor must name a row of the list's table (lists whose items are a user's check ownership themselves).
+    func checkCursor(in table: String, on db: any SQLDatabase) async throws {
+        guard let after = startingAfter else { return }
+        guard try await db.raw("SELECT id FROM \(ident: table) WHERE id = \(bind: after)").first() != nil else {
+            throw Self.unknownCursor
         }
     }
 

@@ -90,6 +90,10 @@ struct Payment: Sendable {
         self.updatedAt = now
     }
 
+    /// What the customer pays through at Stripe: the Checkout Session, else the PaymentIntent (a session's intent
+    /// is recorded later, and is ended with its session).
+    var stripeObjectId: String? { checkoutSessionId ?? paymentIntentId }
+
     var state: PaymentState {
         PaymentState(
             status: status, amount: amount, currency: currency, amountRefunded: amountRefunded,

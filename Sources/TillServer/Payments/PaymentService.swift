@@ -149,7 +149,8 @@ struct PaymentService: Sendable {
         if !attached {
             var made = payment
             made.paymentIntentId = intent.id
-            throw await closedMeanwhile(made)
+            await endAndReadBack(made)
+            throw Self.closedMeanwhile
         }
         return (
             true,
@@ -325,14 +326,14 @@ struct PaymentService: Sendable {
                 .orderNotPayable, "Only a payment under review can be accepted (this one is \(payment.status.rawValue))"
             )
         }
-        let refusal = TillError(
-            .orderNotPayable,
-            "Money of this payment was refunded, is being refunded or was disputed while it was under review: refund it instead"
-        )
-        guard payment.amountRefunded == 0, payment.refundRequested == 0, !payment.disputed else { throw refusal }
-        // The decision is taken again on the locked row: a refund claimed meanwhile makes it decide nothing.
+        // The machine refuses money refunded, being refunded or disputed meanwhile: then nothing moves.
         let accepted = try await settlement.apply(paymentId: payment.id, facts: [.reviewAccepted], details: .init())
-        guard let accepted, accepted.status == .succeeded else { throw refusal }
+        guard let accepted, accepted.status == .succeeded else {
+            throw TillError(
+                .orderNotPayable,
+                "Money of this payment was refunded, is being refunded or was disputed while it was under review: refund it instead"
+            )
+        }
         logger.info("payment under review accepted", metadata: ["payment.id": "\(payment.id)"])
         return accepted
     }
@@ -383,17 +384,19 @@ struct PaymentService: Sendable {
     /// here, its stock released. Returns the order as it ends: `CANCELLED`, or `PAID` when a payment turned out to be
     /// paid; `nil` when it no longer exists.
     func cancelOrder(id orderId: String) async throws -> Order? {
-        if try await closeOpenPayments(orderId: orderId) {
+        let seen = try await database.withConnection { db in try await payments.forOrder(orderId, on: db) }
+        if try await closeOpenPayments(seen) {
             let now = clock.nowMillis()
             _ = try await database.transaction { db in
                 try await orders.cancelReleasingStock(ids: [orderId], now: now, kind: database.kind, on: db)
             }
-            // A payment started while this ran, whose session or intent was recorded before the order was cancelled,
-            // is ended here. One recorded later cannot be: `attachStripe` refuses it, and its request ends it.
-            let started = try await database.withConnection { db in try await payments.forOrder(orderId, on: db) }
-            for payment in started
-            where payment.status.isLive && (payment.checkoutSessionId != nil || payment.paymentIntentId != nil) {
-                _ = await closedMeanwhile(payment)
+            // A session or intent recorded while this ran (a payment started meanwhile, or one seen before its
+            // Stripe object was recorded) is ended here. None can be recorded after the order is cancelled:
+            // `attachStripe` refuses it, and its own request ends it.
+            let known = Dictionary(uniqueKeysWithValues: seen.map { ($0.id, $0) })
+            for payment in try await database.withConnection({ db in try await payments.forOrder(orderId, on: db) })
+            where payment.stripeObjectId != known[payment.id]?.stripeObjectId {
+                await endAndReadBack(payment)
             }
         }
         return try await database.withConnection { db in try await orders.find(id: orderId, userId: nil, on: db) }
@@ -401,11 +404,8 @@ struct PaymentService: Sendable {
 
     /// Ends the order's open sessions and intents at Stripe before the order is cancelled, so nothing can be paid
     /// for an order that no longer holds stock. `false` when one of them turned out to be paid (and was applied).
-    private func closeOpenPayments(orderId: String) async throws -> Bool {
-        let open = try await database.withConnection { db in try await payments.forOrder(orderId, on: db) }.filter {
-            $0.status.isLive
-        }
-        for payment in open {
+    private func closeOpenPayments(_ payments: [Payment]) async throws -> Bool {
+        for payment in payments where payment.status.isLive {
             do {
                 try await endAtStripe(payment)
             } catch  where error.kind == .api && (400..<500).contains(error.httpStatus) {
@@ -424,15 +424,7 @@ struct PaymentService: Sendable {
                     "A payment of this order is \(after.status.rawValue); the order cannot be cancelled until it ends")
             }
             if after.status.isLive {
-                let ended = try await settlement.apply(paymentId: payment.id, facts: [.canceled], details: .init())
-                // A session or intent recorded while this ran (its request was still at Stripe) is ended there too.
-                // Once cancelled, a payment records none (`attachStripe`), so nothing can slip in after this read.
-                if let ended,
-                    ended.checkoutSessionId != payment.checkoutSessionId
-                        || ended.paymentIntentId != payment.paymentIntentId
-                {
-                    _ = await closedMeanwhile(ended)
-                }
+                try await settlement.apply(paymentId: payment.id, facts: [.canceled], details: .init())
             }
         }
         return true
@@ -522,7 +514,8 @@ struct PaymentService: Sendable {
         if !attached {
             var made = payment
             made.checkoutSessionId = session.id
-            throw await closedMeanwhile(made)
+            await endAndReadBack(made)
+            throw Self.closedMeanwhile
         }
         logger.info(
             "checkout session created", metadata: ["payment.id": "\(payment.id)", "stripe.session_id": "\(session.id)"])
@@ -531,10 +524,13 @@ struct PaymentService: Sendable {
             expiresAt: Timestamps.rfc3339(session.expiresAt * 1000))
     }
 
-    /// The payment was cancelled (its order cancelled) while Stripe made its session or intent: that object is ended
-    /// at Stripe, under the keys the cancellation itself uses, so nothing is left payable for an order that no
-    /// longer holds stock. Should it be paid first all the same, its webhook settles it as any late success.
-    private func closedMeanwhile(_ payment: Payment) async -> TillError {
+    /// What a request whose order was cancelled (or paid) while Stripe made its session or intent answers.
+    static let closedMeanwhile = TillError(.orderNotPayable, "The order was cancelled (or paid) meanwhile")
+
+    /// Ends a payment's session or intent at Stripe, under the keys the cancellation itself uses, then applies what
+    /// Stripe says of it: ended (the payment is cancelled), or paid all the same (a success on a cancelled order,
+    /// which takes its stock back or is refunded).
+    private func endAndReadBack(_ payment: Payment) async {
         do {
             try await endAtStripe(payment)
         } catch {
@@ -542,8 +538,6 @@ struct PaymentService: Sendable {
                 "could not end at Stripe what was made for a payment cancelled meanwhile",
                 metadata: ["payment.id": "\(payment.id)", "error": "\(error)"])
         }
-        // What Stripe now says of it is applied: ended (the payment is cancelled), or paid all the same (a success
-        // on a cancelled order, which takes its stock back or is refunded).
         do {
             _ = try await sync(payment)
         } catch {
@@ -551,7 +545,6 @@ struct PaymentService: Sendable {
                 "could not read back a payment cancelled meanwhile; the reconciler will",
                 metadata: ["payment.id": "\(payment.id)", "error": "\(error)"])
         }
-        return TillError(.orderNotPayable, "The order was cancelled (or paid) meanwhile")
     }
 
     /// Whether Stripe refused to make the object, so that nothing can be paid through this key: a 4xx but 409 and

@@ -263,8 +263,8 @@ struct SubscriptionService: Sendable {
         }
     }
 
-    /// The subscription's invoices, newest first, read from Stripe (Till keeps their payments, not the invoices).
-    /// The newest 100 invoices, as every list answers (`hasMore` when Stripe holds older ones).
+    /// The subscription's newest 100 invoices, newest first, read from Stripe (Till keeps their payments, not the
+    /// invoices); `hasMore` when Stripe holds older ones.
     func invoices(id: String, identity: Identity) async throws -> Page<InvoiceSummary> {
         let s = try await subscription(id: id, identity: identity)
         guard let stripeId = s.stripeSubscriptionId else { return Page(data: [], hasMore: false) }

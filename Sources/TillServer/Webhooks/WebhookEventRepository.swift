@@ -139,7 +139,7 @@ struct WebhookEventRepository: Sendable {
             "SELECT id, type, status, attempts, last_error, received_at, processed_at FROM webhook_events WHERE 1 = 1"
         if let status { query += " AND status = \(bind: status.rawValue)" }
         if let after = page.startingAfter {
-            try await PageRequest.checkCursor(after, in: "webhook_events", on: db)
+            try await page.checkCursor(in: "webhook_events", on: db)
             query += " AND (received_at, id) < (SELECT received_at, id FROM webhook_events WHERE id = \(bind: after))"
         }
         query += " ORDER BY received_at DESC, id DESC LIMIT \(literal: page.limit + 1)"
