@@ -360,19 +360,19 @@ extension StripeEmulator {
         do {
             let output = try await body(call)
             if call.expand.isEmpty {
-                json = try StripeJSON.encoder().encode(output)
+                json = try StripeJSON.encode(output)
             } else {
-                json = try StripeJSON.encoder().encode(try await state.expand(.from(output), call.expand))
+                json = try StripeJSON.encode(try await state.expand(.from(output), call.expand))
             }
             status = 200
         } catch let error as EmulatorError {
             status = error.status
-            json = (try? StripeJSON.encoder().encode(error.body)) ?? Data()
+            json = (try? StripeJSON.encode(error.body)) ?? Data()
         } catch {
             logger.error("emulator error", metadata: ["error": "\(error)"])
             status = 500
             json =
-                (try? StripeJSON.encoder().encode(
+                (try? StripeJSON.encode(
                     StripeError.Body(error: .init(type: "api_error", message: "\(error)")))) ?? Data()
         }
         if let key {
@@ -424,7 +424,7 @@ extension StripeEmulator {
     }
 
     func respond(_ status: Int, _ requestId: String, _ body: some Encodable) -> Response {
-        raw(status, requestId, (try? StripeJSON.encoder().encode(body)) ?? Data(), replayed: false)
+        raw(status, requestId, (try? StripeJSON.encode(body)) ?? Data(), replayed: false)
     }
 
     func raw(_ status: Int, _ requestId: String, _ body: Data, replayed: Bool) -> Response {

@@ -153,7 +153,7 @@ public struct Benchmark: Sendable {
         var bytes = 0
         for (index, seed) in await seeded.items.shuffled().enumerated() {
             let event = try Self.stripeShaped(seed, amount: 500, now: now)
-            let payload = try StripeJSON.encoder().encode(event)
+            let payload = try StripeJSON.encode(event)
             bytes += payload.count
             let line =
                 WebhookSignature.header(payload: payload, secret: options.secret, timestamp: now) + "\t"

@@ -13,48 +13,30 @@ struct FixtureTests {
         return resources
     }()
 
-    static func roundTrip<T: Codable>(_ type: T.Type, _ resource: String) throws -> (
-        fixture: JSONValue, again: JSONValue
-    ) {
-        let fixture = try #require(fixtures[resource])
-        let data = try StripeJSON.encoder().encode(fixture)
-        let decoded = try StripeJSON.decoder().decode(T.self, from: data)
-        let again = try JSONDecoder().decode(JSONValue.self, from: StripeJSON.encoder().encode(decoded))
-        return (fixture, again)
-    }
-
-    static let resources: [String] = [
-        "product", "price", "payment_intent", "charge", "refund", "checkout.session", "item", "webhook_endpoint",
-        "event", "dispute", "customer", "payment_method", "balance_transaction", "subscription", "invoice",
-        "invoice_payment", "test_helpers.test_clock", "billing_portal.session",
+    /// StripeAPI's type for each fixture.
+    static let types: [String: any Codable.Type] = [
+        "product": Product.self, "price": Price.self, "payment_intent": PaymentIntent.self, "charge": Charge.self,
+        "refund": Refund.self, "checkout.session": CheckoutSession.self, "item": LineItem.self,
+        "webhook_endpoint": WebhookEndpoint.self, "event": Event.self, "dispute": Dispute.self,
+        "customer": Customer.self, "payment_method": PaymentMethod.self,
+        "balance_transaction": BalanceTransaction.self, "subscription": Subscription.self, "invoice": Invoice.self,
+        "invoice_payment": InvoicePayment.self, "test_helpers.test_clock": TestClock.self,
+        "billing_portal.session": BillingPortalSession.self,
     ]
+
+    static let resources: [String] = types.keys.sorted()
+
+    /// The fixture decoded into its StripeAPI type.
+    static func decoded(_ resource: String) throws -> any Codable {
+        let type = try #require(types[resource], "no type for \(resource)")
+        let fixture = try #require(fixtures[resource])
+        return try StripeJSON.decoder().decode(type, from: StripeJSON.encoder().encode(fixture))
+    }
 
     @Test("each fixture decodes and encodes again with every key and type kept", arguments: resources)
     func fixture(resource: String) throws {
-        let (fixture, again): (JSONValue, JSONValue)
-        switch resource {
-        case "product": (fixture, again) = try Self.roundTrip(Product.self, resource)
-        case "price": (fixture, again) = try Self.roundTrip(Price.self, resource)
-        case "payment_intent": (fixture, again) = try Self.roundTrip(PaymentIntent.self, resource)
-        case "charge": (fixture, again) = try Self.roundTrip(Charge.self, resource)
-        case "refund": (fixture, again) = try Self.roundTrip(Refund.self, resource)
-        case "checkout.session": (fixture, again) = try Self.roundTrip(CheckoutSession.self, resource)
-        case "item": (fixture, again) = try Self.roundTrip(LineItem.self, resource)
-        case "webhook_endpoint": (fixture, again) = try Self.roundTrip(WebhookEndpoint.self, resource)
-        case "event": (fixture, again) = try Self.roundTrip(Event.self, resource)
-        case "dispute": (fixture, again) = try Self.roundTrip(Dispute.self, resource)
-        case "customer": (fixture, again) = try Self.roundTrip(Customer.self, resource)
-        case "payment_method": (fixture, again) = try Self.roundTrip(PaymentMethod.self, resource)
-        case "balance_transaction": (fixture, again) = try Self.roundTrip(BalanceTransaction.self, resource)
-        case "subscription": (fixture, again) = try Self.roundTrip(Subscription.self, resource)
-        case "invoice": (fixture, again) = try Self.roundTrip(Invoice.self, resource)
-        case "invoice_payment": (fixture, again) = try Self.roundTrip(InvoicePayment.self, resource)
-        case "test_helpers.test_clock": (fixture, again) = try Self.roundTrip(TestClock.self, resource)
-        case "billing_portal.session": (fixture, again) = try Self.roundTrip(BillingPortalSession.self, resource)
-        default:
-            Issue.record("no type for \(resource)")
-            return
-        }
+        let fixture = try #require(Self.fixtures[resource])
+        let again = try JSONDecoder().decode(JSONValue.self, from: StripeJSON.encode(try Self.decoded(resource)))
         let diff = fixture.shapeDifferences(again)
         #expect(diff.missing == [], "keys lost: \(diff.missing)")
         #expect(diff.types == [], "types changed: \(diff.types)")

@@ -138,6 +138,7 @@ public struct CheckoutSession: Codable, Sendable, StripeIdentifiable {
     }
 
     enum CodingKeys: String, CodingKey {
+        case id, object, currency, created, livemode, metadata, mode, status, url
         case afterExpiration = "after_expiration"
         case allowPromotionCodes = "allow_promotion_codes"
         case automaticTax = "automatic_tax"
@@ -178,7 +179,6 @@ public struct CheckoutSession: Codable, Sendable, StripeIdentifiable {
         case customerAccount = "customer_account"
         case integrationIdentifier = "integration_identifier"
         case managedPayments = "managed_payments"
-        case id, object, currency, created, livemode, metadata, mode, status, url
         case amountSubtotal = "amount_subtotal"
         case amountTotal = "amount_total"
         case clientReferenceId = "client_reference_id"

@@ -75,7 +75,7 @@ public enum JSONValue: Codable, Sendable, Equatable, Hashable {
 
     /// Any `Encodable` as a JSON value.
     public static func from(_ value: some Encodable) -> JSONValue {
-        guard let data = try? StripeJSON.encoder().encode(value) else { return .null }
+        guard let data = try? StripeJSON.encode(value) else { return .null }
         return (try? JSONDecoder().decode(JSONValue.self, from: data)) ?? .null
     }
 }

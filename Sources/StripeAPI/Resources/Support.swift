@@ -117,6 +117,9 @@ public struct StripeList<Element: Codable & Sendable>: Codable, Sendable {
 public enum StripeJSON {
     public static func decoder() -> JSONDecoder { JSONDecoder() }
 
+    /// Compact JSON, keys in the order the type encodes them (`CompactJSONEncoder`).
+    public static func encode(_ value: some Encodable) throws -> Data { try CompactJSONEncoder().encode(value) }
+
     public static func encoder(pretty: Bool = false) -> JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting =
