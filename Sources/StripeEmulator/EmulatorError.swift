@@ -3,7 +3,7 @@ import StripeAPI
 /// An error the emulator answers, in Stripe's body and status.
 struct EmulatorError: Error, Sendable {
     let status: Int
-    let body: StripeError.Body
+    var body: StripeError.Body
     /// Set for card errors: the PaymentIntent as it stands after the decline.
     var paymentIntent: PaymentIntent?
 

@@ -52,14 +52,15 @@ extension EmulatorState {
     }
 
     /// Stripe's list: without `status`, every subscription that is not canceled; `status=all` includes those.
-    func subscriptions(limit: Int, startingAfter: String?, customer: String?, status: String?) throws(EmulatorError)
+    func subscriptions(_ query: ListQuery, customer: String?, status: String?) throws(EmulatorError)
         -> (items: [Subscription], hasMore: Bool)
     {
-        try subscriptions.page(limit: limit, startingAfter: startingAfter) { sub in
+        try subscriptions.page(query) { sub in
             guard customer == nil || sub.customer == customer else { return false }
             switch status {
             case nil, "": return sub.status != .canceled && sub.status != .incompleteExpired
             case "all": return true
+            case "ended": return sub.status == .canceled || sub.status == .incompleteExpired
             case let wanted?: return sub.status.rawValue == wanted
             }
         }
@@ -206,7 +207,7 @@ extension EmulatorState {
         }
         // Without `default_payment_method`, the customer's default is charged and stays the one renewals use.
         return try startSubscription(
-            customer: customerId, lines: lines, metadata: Metadata.apply(p["metadata"], to: [:]), paymentMethod: pm,
+            customer: customerId, lines: lines, metadata: try Metadata.apply(p["metadata"], to: [:]), paymentMethod: pm,
             makeDefault: p["default_payment_method"] != nil, request
         ).0
     }
@@ -237,19 +238,14 @@ extension EmulatorState {
     {
         var sub = try subscription(id)
         let before = sub
-        if p["metadata"] != nil { sub.fields["metadata"] = .from(Metadata.apply(p["metadata"], to: sub.metadata)) }
+        if p["metadata"] != nil { sub.fields["metadata"] = .from(try Metadata.apply(p["metadata"], to: sub.metadata)) }
         let changesBilling = p["cancel_at_period_end"] != nil || p["default_payment_method"] != nil
         if changesBilling, sub.status == .canceled || sub.status == .incompleteExpired {
             throw .unexpectedState(
                 "A canceled subscription can only update its cancellation_details and metadata.",
                 code: "resource_missing")
         }
-        if let node = p["cancel_at_period_end"] {
-            guard let value = node.bool else {
-                throw .invalid(
-                    "cancel_at_period_end", "Invalid boolean: \(String((node.string ?? "an object").prefix(40)))",
-                    code: "parameter_invalid_boolean")
-            }
+        if let value = try Params.bool(p["cancel_at_period_end"], param: "cancel_at_period_end") {
             setCancelAtPeriodEnd(&sub, value)
         }
         if let node = p["default_payment_method"] {
@@ -329,20 +325,20 @@ extension EmulatorState {
         return invoice
     }
 
-    func invoices(limit: Int, startingAfter: String?, customer: String?, subscription: String?, status: String?)
+    func invoices(_ query: ListQuery, customer: String?, subscription: String?, status: String?)
         throws(EmulatorError) -> (items: [Invoice], hasMore: Bool)
     {
-        try invoices.page(limit: limit, startingAfter: startingAfter) { invoice in
+        try invoices.page(query) { invoice in
             (customer == nil || invoice.customer == customer)
                 && (subscription == nil || invoice.subscription == subscription)
                 && (status == nil || invoice.status.rawValue == status)
         }
     }
 
-    func invoicePayments(limit: Int, startingAfter: String?, invoice: String?) throws(EmulatorError) -> (
+    func invoicePayments(_ query: ListQuery, invoice: String?) throws(EmulatorError) -> (
         items: [InvoicePayment], hasMore: Bool
     ) {
-        try invoicePayments.page(limit: limit, startingAfter: startingAfter) { payment in
+        try invoicePayments.page(query) { payment in
             invoice == nil || payment.invoice == invoice
         }
     }

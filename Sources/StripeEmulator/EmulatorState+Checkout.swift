@@ -40,6 +40,9 @@ extension EmulatorState {
         }
 
         var lines: [LineItem] = []
+        // Products and prices made inline are stored only once the whole request is found valid.
+        var inlineProducts: [Product] = []
+        var inlinePrices: [Price] = []
         var currency: String?
         for (index, node) in lineNodes.enumerated() {
             let param = "line_items[\(index)]"
@@ -62,11 +65,12 @@ extension EmulatorState {
                     }
                     productId = id
                 } else if let name = data["product_data"]?["name"]?.string, !name.isEmpty {
-                    productId = try createProduct(
+                    let product = try newProduct(
                         .object(
                             [("name", .value(name))]
-                                + (data["product_data"]?["description"].map { [("description", $0)] } ?? []))
-                    ).id
+                                + (data["product_data"]?["description"].map { [("description", $0)] } ?? [])))
+                    inlineProducts.append(product)
+                    productId = product.id
                 } else {
                     throw .missing("\(param)[price_data][product_data][name]")
                 }
@@ -78,7 +82,7 @@ extension EmulatorState {
                     inline.type = "recurring"
                 }
                 price = inline
-                prices[price.id] = price
+                inlinePrices.append(price)
             } else {
                 throw .missing("\(param)[price]")
             }
@@ -111,7 +115,8 @@ extension EmulatorState {
             currency = price.currency
             let unit = price.unitAmount ?? 0
             let lineTotal = try Params.product(unit, quantity, param: "\(param)[quantity]", currency: price.currency)
-            let name = products[price.product.id]?.name ?? "Item"
+            let name =
+                (products[price.product.id] ?? inlineProducts.first { $0.id == price.product.id })?.name ?? "Item"
             var expandedPrice = price
             expandedPrice.product = .id(price.product.id)
             lines.append(
@@ -125,7 +130,7 @@ extension EmulatorState {
 
         var session = CheckoutSession(
             id: TestEvents.randomId("cs_test"), created: created, expiresAt: expiresAt, mode: mode,
-            metadata: Metadata.apply(p["metadata"], to: [:]))
+            metadata: try Metadata.apply(p["metadata"], to: [:]))
         session.amountSubtotal = total
         session.amountTotal = total
         session.currency = currency
@@ -144,15 +149,17 @@ extension EmulatorState {
         session.paymentMethodOptions = SessionDefaults.paymentMethodOptions
         session.adaptivePricing = SessionDefaults.adaptivePricing
         session.customerCreation = session.customer == nil ? (mode == "subscription" ? "always" : "if_required") : nil
-        if mode == "subscription" {
-            let data = p["subscription_data"]
-            sessionSubscriptionMetadata[session.id] = Metadata.apply(data?["metadata"], to: [:])
-        }
+        let subscriptionMetadata =
+            mode == "subscription" ? try Metadata.apply(p["subscription_data"]?["metadata"], to: [:]) : nil
+        let intentMetadata = try Metadata.apply(p["payment_intent_data"]?["metadata"], to: [:])
         session.url = "\(checkoutBaseURL)/checkout/\(session.id)"
+        for product in inlineProducts { products[product.id] = product }
+        for price in inlinePrices { prices[price.id] = price }
         sessions[session.id] = session
         openSessionExpiries[session.id] = expiresAt
         sessionLines[session.id] = lines
-        sessionIntentMetadata[session.id] = Metadata.apply(p["payment_intent_data"]?["metadata"], to: [:])
+        sessionIntentMetadata[session.id] = intentMetadata
+        if let subscriptionMetadata { sessionSubscriptionMetadata[session.id] = subscriptionMetadata }
         return session
     }
 
@@ -325,13 +332,11 @@ extension EmulatorState {
         return session
     }
 
-    func sessions(limit: Int, startingAfter: String?, paymentIntent: String?) throws(EmulatorError) -> (
+    func sessions(_ query: ListQuery, where include: (CheckoutSession) -> Bool) throws(EmulatorError) -> (
         items: [CheckoutSession], hasMore: Bool
     ) {
         sweepExpiredSessions()
-        return try sessions.page(limit: limit, startingAfter: startingAfter) { session in
-            paymentIntent == nil || session.paymentIntent?.id == paymentIntent
-        }
+        return try sessions.page(query, where: include)
     }
 }
 

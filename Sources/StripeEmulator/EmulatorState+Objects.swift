@@ -69,7 +69,7 @@ extension EmulatorState {
 
     // MARK: Customers
 
-    func createCustomer(_ p: FormNode) throws(EmulatorError) -> Customer {
+    func createCustomer(_ p: FormNode, _ request: RequestInfo? = nil) throws(EmulatorError) -> Customer {
         var clock: String?
         if let id = try Params.string(p["test_clock"], param: "test_clock"), !id.isEmpty {
             guard testClocks[id] != nil else { throw .notFound("test_clock", id, param: "test_clock") }
@@ -79,18 +79,18 @@ extension EmulatorState {
             id: TestEvents.randomId("cus"), email: try Params.string(p["email"], param: "email"),
             name: try Params.string(p["name"], param: "name"),
             description: try Params.string(p["description"], param: "description"),
-            metadata: Metadata.apply(p["metadata"], to: [:]), created: time(clock: clock))
+            metadata: try Metadata.apply(p["metadata"], to: [:]), created: time(clock: clock))
         customer.testClock = clock.map(JSONValue.string) ?? nil
         customer.invoicePrefix = .string(String(TestEvents.randomToken(8).uppercased().prefix(8)))
         customer.phone = try Params.string(p["phone"], param: "phone").map(JSONValue.string) ?? nil
         customers[customer.id] = customer
         if let pm = try Params.string(p["payment_method"], param: "payment_method") {
-            _ = try attachPaymentMethod(pm, .object([("customer", .value(customer.id))]))
+            _ = try attachPaymentMethod(pm, .object([("customer", .value(customer.id))]), request)
         }
         try applyInvoiceSettings(&customer, p)
         customers[customer.id] = customer
         record(
-            "customer.created", .other(type: "customer", id: customer.id), nil, raw: .from(customer),
+            "customer.created", .other(type: "customer", id: customer.id), request, raw: .from(customer),
             at: customer.created)
         return customer
     }
@@ -100,18 +100,18 @@ extension EmulatorState {
         return customer
     }
 
-    func updateCustomer(_ id: String, _ p: FormNode) throws(EmulatorError) -> Customer {
+    func updateCustomer(_ id: String, _ p: FormNode, _ request: RequestInfo? = nil) throws(EmulatorError) -> Customer {
         var customer = try customer(id)
         if let email = try Params.string(p["email"], param: "email") { customer.email = email.isEmpty ? nil : email }
         if let name = try Params.string(p["name"], param: "name") { customer.name = name.isEmpty ? nil : name }
         if let text = try Params.string(p["description"], param: "description") {
             customer.description = text.isEmpty ? nil : text
         }
-        if p["metadata"] != nil { customer.metadata = Metadata.apply(p["metadata"], to: customer.metadata) }
+        if p["metadata"] != nil { customer.metadata = try Metadata.apply(p["metadata"], to: customer.metadata) }
         try applyInvoiceSettings(&customer, p)
         customers[id] = customer
         record(
-            "customer.updated", .other(type: "customer", id: customer.id), nil, raw: .from(customer),
+            "customer.updated", .other(type: "customer", id: customer.id), request, raw: .from(customer),
             at: time(clock: customer.testClock.string))
         return customer
     }
@@ -132,10 +132,10 @@ extension EmulatorState {
         customer.invoiceSettings.defaultPaymentMethod = method.id
     }
 
-    func customers(limit: Int, startingAfter: String?, email: String?) throws(EmulatorError) -> (
+    func customers(_ query: ListQuery, email: String?) throws(EmulatorError) -> (
         items: [Customer], hasMore: Bool
     ) {
-        try customers.page(limit: limit, startingAfter: startingAfter) { email == nil || $0.email == email }
+        try customers.page(query) { email == nil || $0.email == email }
     }
 
     // MARK: Payment methods
@@ -161,7 +161,9 @@ extension EmulatorState {
     }
 
     /// Attaches to a customer. A `pm_card_*` shortcut makes a new `pm_...` each time, as at Stripe.
-    func attachPaymentMethod(_ id: String, _ p: FormNode) throws(EmulatorError) -> PaymentMethod {
+    func attachPaymentMethod(_ id: String, _ p: FormNode, _ request: RequestInfo? = nil)
+        throws(EmulatorError) -> PaymentMethod
+    {
         guard let customerId = try Params.string(p["customer"], param: "customer"), !customerId.isEmpty else {
             throw .missing("customer")
         }
@@ -182,7 +184,7 @@ extension EmulatorState {
             paymentMethodCards[method.id] = card.id
         }
         paymentMethods[method.id] = method
-        record("payment_method.attached", .other(type: "payment_method", id: method.id), nil, raw: .from(method))
+        record("payment_method.attached", .other(type: "payment_method", id: method.id), request, raw: .from(method))
         return method
     }
 }

@@ -84,7 +84,8 @@ actor EmulatorState {
         var event = Event(
             id: TestEvents.randomId("evt"), type: .init(rawValue: type), object: object, created: created ?? now(),
             apiVersion: StripeConfiguration.pinnedAPIVersion,
-            request: request.map { .init(id: $0.requestId, idempotencyKey: $0.idempotencyKey) })
+            // Always an object, as Stripe sends it: both null for an event no API request caused (a renewal).
+            request: .init(id: request?.requestId, idempotencyKey: request?.idempotencyKey))
         event.data.rawObject = raw
         event.data.previousAttributes = previous
         event.pendingWebhooks =
@@ -100,12 +101,18 @@ actor EmulatorState {
     // MARK: Products and prices
 
     func createProduct(_ p: FormNode) throws(EmulatorError) -> Product {
-        guard let name = p["name"]?.string, !name.isEmpty else { throw .missing("name") }
-        let product = Product(
-            id: TestEvents.randomId("prod"), name: name, description: p["description"]?.string,
-            active: p["active"]?.bool ?? true, metadata: Metadata.apply(p["metadata"], to: [:]), created: now())
+        let product = try newProduct(p)
         products[product.id] = product
         return product
+    }
+
+    /// A product made of `p`, not yet stored.
+    func newProduct(_ p: FormNode) throws(EmulatorError) -> Product {
+        guard let name = p["name"]?.string, !name.isEmpty else { throw .missing("name") }
+        return Product(
+            id: TestEvents.randomId("prod"), name: name, description: p["description"]?.string,
+            active: try Params.bool(p["active"], param: "active") ?? true,
+            metadata: try Metadata.apply(p["metadata"], to: [:]), created: now())
     }
 
     func product(_ id: String) throws(EmulatorError) -> Product {
@@ -127,7 +134,8 @@ actor EmulatorState {
         }
         var price = Price(
             id: TestEvents.randomId("price"), currency: currency, unitAmount: amount, product: .id(productId),
-            active: p["active"]?.bool ?? true, metadata: Metadata.apply(p["metadata"], to: [:]), created: now())
+            active: try Params.bool(p["active"], param: "active") ?? true,
+            metadata: try Metadata.apply(p["metadata"], to: [:]), created: now())
         if let recurring = p["recurring"] {
             price.recurring = try Self.recurring(recurring)
             price.type = "recurring"
@@ -174,9 +182,10 @@ actor EmulatorState {
     func createPaymentIntent(_ p: FormNode, _ request: RequestInfo?) throws(EmulatorError) -> PaymentIntent {
         let currency = try Params.currency(p["currency"])
         let amount = try Params.chargeAmount(p["amount"], param: "amount", currency: currency)
+        let confirm = try Params.bool(p["confirm"], param: "confirm") ?? false
         var intent = PaymentIntent(
             id: TestEvents.randomId("pi"), amount: amount, currency: currency, created: now(),
-            metadata: Metadata.apply(p["metadata"], to: [:]))
+            metadata: try Metadata.apply(p["metadata"], to: [:]))
         intent.clientSecret = "\(intent.id)_secret_\(TestEvents.randomToken(25))"
         intent.description = p["description"]?.string
         intent.receiptEmail = p["receipt_email"]?.string
@@ -196,17 +205,16 @@ actor EmulatorState {
                 "installments": nil, "mandate_options": nil, "network": nil, "request_three_d_secure": "automatic",
             ]
         ]
-        if let returnURL = try Params.httpURL(p["return_url"], param: "return_url", required: false) {
-            returnURLs[intent.id] = returnURL
-        }
+        let returnURL = try Params.httpURL(p["return_url"], param: "return_url", required: false)
         if let pm = try Params.string(p["payment_method"], param: "payment_method") {
             guard let card = card(for: pm) else { throw .notFound("PaymentMethod", pm, param: "payment_method") }
             intent.paymentMethod = paymentMethods[pm] != nil ? pm : card.id
             intent.status = .requiresConfirmation
         }
+        if let returnURL { returnURLs[intent.id] = returnURL }
         intents[intent.id] = intent
         record("payment_intent.created", .paymentIntent(intent), request)
-        if p["confirm"]?.bool == true {
+        if confirm {
             return try confirmPaymentIntent(intent.id, .object([]), request)
         }
         return intent
@@ -216,15 +224,8 @@ actor EmulatorState {
     /// emulator's only method is the card, so `payment_method_types` is `["card"]` either way).
     private func applyPaymentMethodTypes(_ intent: inout PaymentIntent, _ p: FormNode) throws(EmulatorError) {
         let automatic = p["automatic_payment_methods"]
-        var enabled: Bool?
-        if let node = automatic?["enabled"] {
-            guard let value = node.bool else {
-                throw .invalid(
-                    "automatic_payment_methods[enabled]", "Invalid boolean: \(node.string ?? "an object")",
-                    code: "parameter_invalid_boolean")
-            }
-            enabled = value
-        } else if automatic != nil {
+        let enabled = try Params.bool(automatic?["enabled"], param: "automatic_payment_methods[enabled]")
+        if enabled == nil, automatic != nil {
             throw .missing("automatic_payment_methods[enabled]")
         }
         if let node = p["payment_method_types"] {
@@ -277,7 +278,7 @@ actor EmulatorState {
 
     func updatePaymentIntent(_ id: String, _ p: FormNode) throws(EmulatorError) -> PaymentIntent {
         var intent = try paymentIntent(id)
-        if p["metadata"] != nil { intent.metadata = Metadata.apply(p["metadata"], to: intent.metadata) }
+        if p["metadata"] != nil { intent.metadata = try Metadata.apply(p["metadata"], to: intent.metadata) }
         if let text = p["description"]?.string { intent.description = text.isEmpty ? nil : text }
         if p["amount"] != nil {
             guard [.requiresPaymentMethod, .requiresConfirmation].contains(intent.status) else {
@@ -361,6 +362,8 @@ actor EmulatorState {
             var error = EmulatorError(
                 status: 402, type: "card_error", code: code, declineCode: declineCode, message: message)
             error.paymentIntent = intent
+            error.body.error.charge = charge.id
+            error.body.error.paymentIntent = .from(intent)
             throw error
         }
     }
@@ -509,7 +512,7 @@ actor EmulatorState {
             id: TestEvents.randomId("re"), amount: amount, currency: charge.currency, charge: charge.id,
             paymentIntent: charge.paymentIntent, status: .succeeded,
             reason: try Params.string(p["reason"], param: "reason"),
-            metadata: Metadata.apply(p["metadata"], to: [:]), created: now())
+            metadata: try Metadata.apply(p["metadata"], to: [:]), created: now())
         let txn = balanceTransaction(
             amount: -amount, currency: charge.currency, source: refund.id, type: "refund",
             description: "REFUND FOR CHARGE")
@@ -554,7 +557,7 @@ actor EmulatorState {
         var endpoint = WebhookEndpoint(
             id: TestEvents.randomId("we"), url: url, enabledEvents: events,
             secret: secret ?? "whsec_" + TestEvents.randomToken(32), created: now(),
-            metadata: Metadata.apply(p["metadata"], to: [:]))
+            metadata: try Metadata.apply(p["metadata"], to: [:]))
         endpoint.description = try Params.string(p["description"], param: "description")
         endpoint.apiVersion = try Params.string(p["api_version"], param: "api_version")
         endpoints[endpoint.id] = endpoint
@@ -583,13 +586,34 @@ actor EmulatorState {
 
 enum Metadata {
     /// Stripe's update rule: keys merge into what is there; a key set to `""` is removed; `metadata=""` clears all.
-    static func apply(_ node: FormNode?, to current: [String: String]) -> [String: String] {
+    /// Stripe's limits: 50 keys, keys up to 40 characters, values up to 500, and only strings.
+    static func apply(_ node: FormNode?, to current: [String: String]) throws(EmulatorError) -> [String: String] {
         guard let node else { return current }
         if node.string == "" { return [:] }
+        guard let pairs = node.object else {
+            throw .invalid("metadata", "Invalid object", code: "parameter_invalid_string")
+        }
         var result = current
-        for (key, value) in node.object ?? [] {
-            guard let text = value.string else { continue }
+        for (key, value) in pairs {
+            guard let text = value.string else {
+                throw .invalid(
+                    "metadata[\(String(key.prefix(40)))]", "Invalid string: an object", code: "parameter_invalid_string"
+                )
+            }
+            guard key.count <= 40 else {
+                throw .invalid(
+                    "metadata", "Metadata keys can have up to 40 characters; \(String(key.prefix(40)))... is longer.",
+                    code: "parameter_invalid_string")
+            }
+            guard text.count <= 500 else {
+                throw .invalid(
+                    "metadata[\(key)]", "Metadata values can have up to 500 characters.",
+                    code: "parameter_invalid_string")
+            }
             result[key] = text.isEmpty ? nil : text
+        }
+        guard result.count <= 50 else {
+            throw .invalid("metadata", "An object can have up to 50 metadata keys.", code: "parameter_invalid_string")
         }
         return result
     }

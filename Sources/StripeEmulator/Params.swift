@@ -112,6 +112,28 @@ enum Params {
         return text
     }
 
+    /// A parameter that takes one of a few words, if given (`parameter_invalid_string` for another).
+    static func oneOf(_ node: FormNode?, _ allowed: [String], param: String) throws(EmulatorError) -> String? {
+        guard let value = try string(node, param: param) else { return nil }
+        guard allowed.contains(value) else {
+            throw .invalid(
+                param, "Invalid \(param): must be one of \(allowed.joined(separator: ", "))",
+                code: "parameter_invalid_string")
+        }
+        return value
+    }
+
+    /// A boolean parameter, if given: `true` or `false`, else `parameter_invalid_boolean`.
+    static func bool(_ node: FormNode?, param: String) throws(EmulatorError) -> Bool? {
+        guard let node else { return nil }
+        guard let value = node.bool else {
+            throw .invalid(
+                param, "Invalid boolean: \(String((node.string ?? "an object").prefix(40)))",
+                code: "parameter_invalid_boolean")
+        }
+        return value
+    }
+
     /// An absolute `http` or `https` URL with a host (Stripe's `url_invalid` otherwise): the emulator puts these in
     /// links and redirects, so `javascript:` and other schemes never get there.
     static func httpURL(_ node: FormNode?, param: String, required: Bool) throws(EmulatorError) -> String? {

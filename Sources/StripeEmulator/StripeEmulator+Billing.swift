@@ -9,10 +9,15 @@ extension StripeEmulator {
     func addBillingRoutes<Router: RouterMethods>(to v1: Router) {
         v1.get("subscriptions") { r, c in
             await self.api(r, c) { call in
-                try await self.list(call, "/v1/subscriptions") { limit, after in
-                    try await self.state.subscriptions(
-                        limit: limit, startingAfter: after, customer: call.params["customer"]?.string,
-                        status: call.params["status"]?.string)
+                let status = try Params.oneOf(
+                    call.params["status"],
+                    [
+                        "active", "all", "canceled", "ended", "incomplete", "incomplete_expired", "past_due", "paused",
+                        "trialing", "unpaid",
+                    ], param: "status")
+                let customer = try Params.string(call.params["customer"], param: "customer")
+                return try await self.list(call, "/v1/subscriptions") { query in
+                    try await self.state.subscriptions(query, customer: customer, status: status)
                 }
             }
         }
@@ -30,19 +35,21 @@ extension StripeEmulator {
         }
         v1.get("invoices") { r, c in
             await self.api(r, c) { call in
-                try await self.list(call, "/v1/invoices") { limit, after in
-                    try await self.state.invoices(
-                        limit: limit, startingAfter: after, customer: call.params["customer"]?.string,
-                        subscription: call.params["subscription"]?.string, status: call.params["status"]?.string)
+                let status = try Params.oneOf(
+                    call.params["status"], ["draft", "open", "paid", "uncollectible", "void"], param: "status")
+                let customer = try Params.string(call.params["customer"], param: "customer")
+                let subscription = try Params.string(call.params["subscription"], param: "subscription")
+                return try await self.list(call, "/v1/invoices") { query in
+                    try await self.state.invoices(query, customer: customer, subscription: subscription, status: status)
                 }
             }
         }
         v1.get("invoices/:id") { r, c in await self.api(r, c) { call in try await self.state.invoice(call.id) } }
         v1.get("invoice_payments") { r, c in
             await self.api(r, c) { call in
-                try await self.list(call, "/v1/invoice_payments") { limit, after in
+                try await self.list(call, "/v1/invoice_payments") { query in
                     try await self.state.invoicePayments(
-                        limit: limit, startingAfter: after, invoice: call.params["invoice"]?.string)
+                        query, invoice: call.params["invoice"]?.string)
                 }
             }
         }
@@ -54,8 +61,8 @@ extension StripeEmulator {
         }
         v1.get("test_helpers/test_clocks") { r, c in
             await self.api(r, c) { call in
-                try await self.list(call, "/v1/test_helpers/test_clocks") { limit, after in
-                    try await self.state.testClocks.page(limit: limit, startingAfter: after)
+                try await self.list(call, "/v1/test_helpers/test_clocks") { query in
+                    try await self.state.testClocks.page(query)
                 }
             }
         }

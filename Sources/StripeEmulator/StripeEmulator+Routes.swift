@@ -16,8 +16,9 @@ extension StripeEmulator {
         }
         v1.get("payment_intents") { r, c in
             await self.api(r, c) { call in
-                try await self.list(call, "/v1/payment_intents") { limit, after in
-                    try await self.state.intents.page(limit: limit, startingAfter: after)
+                let customer = try Params.string(call.params["customer"], param: "customer")
+                return try await self.list(call, "/v1/payment_intents") { query in
+                    try await self.state.intents.page(query) { customer == nil || $0.customer.string == customer }
                 }
             }
         }
@@ -46,9 +47,15 @@ extension StripeEmulator {
         }
         v1.get("checkout/sessions") { r, c in
             await self.api(r, c) { call in
-                try await self.list(call, "/v1/checkout/sessions") { limit, after in
-                    try await self.state.sessions(
-                        limit: limit, startingAfter: after, paymentIntent: call.params["payment_intent"]?.string)
+                let status = try Params.oneOf(call.params["status"], ["open", "complete", "expired"], param: "status")
+                let customer = try Params.string(call.params["customer"], param: "customer")
+                let intent = try Params.string(call.params["payment_intent"], param: "payment_intent")
+                return try await self.list(call, "/v1/checkout/sessions") { query in
+                    try await self.state.sessions(query) { session in
+                        (intent == nil || session.paymentIntent?.id == intent)
+                            && (status == nil || session.status?.rawValue == status)
+                            && (customer == nil || session.customer.string == customer)
+                    }
                 }
             }
         }
@@ -76,8 +83,9 @@ extension StripeEmulator {
         v1.post("products") { r, c in await self.api(r, c) { call in try await self.state.createProduct(call.params) } }
         v1.get("products") { r, c in
             await self.api(r, c) { call in
-                try await self.list(call, "/v1/products") { limit, after in
-                    try await self.state.products.page(limit: limit, startingAfter: after)
+                let active = try Params.bool(call.params["active"], param: "active")
+                return try await self.list(call, "/v1/products") { query in
+                    try await self.state.products.page(query) { active == nil || $0.active == active }
                 }
             }
         }
@@ -85,8 +93,12 @@ extension StripeEmulator {
         v1.post("prices") { r, c in await self.api(r, c) { call in try await self.state.createPrice(call.params) } }
         v1.get("prices") { r, c in
             await self.api(r, c) { call in
-                try await self.list(call, "/v1/prices") { limit, after in
-                    try await self.state.prices.page(limit: limit, startingAfter: after)
+                let active = try Params.bool(call.params["active"], param: "active")
+                let product = try Params.string(call.params["product"], param: "product")
+                return try await self.list(call, "/v1/prices") { query in
+                    try await self.state.prices.page(query) { price in
+                        (active == nil || price.active == active) && (product == nil || price.product.id == product)
+                    }
                 }
             }
         }
@@ -97,8 +109,8 @@ extension StripeEmulator {
         }
         v1.get("refunds") { r, c in
             await self.api(r, c) { call in
-                try await self.list(call, "/v1/refunds") { limit, after in
-                    try await self.state.refunds.page(limit: limit, startingAfter: after) { refund in
+                try await self.list(call, "/v1/refunds") { query in
+                    try await self.state.refunds.page(query) { refund in
                         (call.params["payment_intent"]?.string).map { refund.paymentIntent == $0 } ?? true
                     }
                 }
@@ -108,35 +120,39 @@ extension StripeEmulator {
         v1.get("charges/:id") { r, c in await self.api(r, c) { call in try await self.state.charge(call.id) } }
         v1.get("charges") { r, c in
             await self.api(r, c) { call in
-                try await self.list(call, "/v1/charges") { limit, after in
-                    try await self.state.charges.page(limit: limit, startingAfter: after) { charge in
-                        (call.params["payment_intent"]?.string).map { charge.paymentIntent == $0 } ?? true
+                let intent = try Params.string(call.params["payment_intent"], param: "payment_intent")
+                let customer = try Params.string(call.params["customer"], param: "customer")
+                return try await self.list(call, "/v1/charges") { query in
+                    try await self.state.charges.page(query) { charge in
+                        (intent == nil || charge.paymentIntent == intent)
+                            && (customer == nil || charge.customer.string == customer)
                     }
                 }
             }
         }
         // Customers, payment methods, balance transactions
-        v1.post("customers") { r, c in await self.api(r, c) { call in try await self.state.createCustomer(call.params) }
+        v1.post("customers") { r, c in
+            await self.api(r, c) { call in try await self.state.createCustomer(call.params, call.info) }
         }
         v1.get("customers") { r, c in
             await self.api(r, c) { call in
-                try await self.list(call, "/v1/customers") { limit, after in
+                try await self.list(call, "/v1/customers") { query in
                     try await self.state.customers(
-                        limit: limit, startingAfter: after, email: call.params["email"]?.string)
+                        query, email: call.params["email"]?.string)
                 }
             }
         }
         v1.get("customers/:id") { r, c in await self.api(r, c) { call in try await self.state.customer(call.id) } }
         v1.post("customers/:id") { r, c in
-            await self.api(r, c) { call in try await self.state.updateCustomer(call.id, call.params) }
+            await self.api(r, c) { call in try await self.state.updateCustomer(call.id, call.params, call.info) }
         }
         v1.get("payment_methods/:id") { r, c in
             await self.api(r, c) { call in try await self.state.paymentMethod(call.id) }
         }
         v1.get("payment_methods") { r, c in
             await self.api(r, c) { call in
-                try await self.list(call, "/v1/payment_methods") { limit, after in
-                    try await self.state.paymentMethods.page(limit: limit, startingAfter: after) { method in
+                try await self.list(call, "/v1/payment_methods") { query in
+                    try await self.state.paymentMethods.page(query) { method in
                         (call.params["customer"]?.string).map { method.customer == $0 } ?? true
                     }
                 }
@@ -145,23 +161,23 @@ extension StripeEmulator {
         v1.get("customers/:id/payment_methods") { r, c in
             await self.api(r, c) { call in
                 _ = try await self.state.customer(call.id)
-                return try await self.list(call, "/v1/customers/\(call.id)/payment_methods") { limit, after in
-                    try await self.state.paymentMethods.page(limit: limit, startingAfter: after) {
+                return try await self.list(call, "/v1/customers/\(call.id)/payment_methods") { query in
+                    try await self.state.paymentMethods.page(query) {
                         $0.customer == call.id
                     }
                 }
             }
         }
         v1.post("payment_methods/:id/attach") { r, c in
-            await self.api(r, c) { call in try await self.state.attachPaymentMethod(call.id, call.params) }
+            await self.api(r, c) { call in try await self.state.attachPaymentMethod(call.id, call.params, call.info) }
         }
         v1.get("balance_transactions/:id") { r, c in
             await self.api(r, c) { call in try await self.state.balanceTransaction(call.id) }
         }
         v1.get("balance_transactions") { r, c in
             await self.api(r, c) { call in
-                try await self.list(call, "/v1/balance_transactions") { limit, after in
-                    try await self.state.balanceTransactions.page(limit: limit, startingAfter: after) { txn in
+                try await self.list(call, "/v1/balance_transactions") { query in
+                    try await self.state.balanceTransactions.page(query) { txn in
                         (call.params["source"]?.string).map { txn.source == $0 } ?? true
                     }
                 }
@@ -169,10 +185,9 @@ extension StripeEmulator {
         }  // Events and webhook endpoints
         v1.get("events") { r, c in
             await self.api(r, c) { call in
-                try await self.list(call, "/v1/events") { limit, after in
-                    try await self.state.events.page(limit: limit, startingAfter: after) { event in
-                        (call.params["type"]?.string).map { event.type.rawValue == $0 } ?? true
-                    }
+                let types = try EventTypeFilter(call.params)
+                return try await self.list(call, "/v1/events") { query in
+                    try await self.state.events.page(query) { types.matches($0.type.rawValue) }
                 }
             }
         }
@@ -182,8 +197,8 @@ extension StripeEmulator {
         }
         v1.get("webhook_endpoints") { r, c in
             await self.api(r, c) { call in
-                try await self.list(call, "/v1/webhook_endpoints") { limit, after in
-                    let page = try await self.state.endpoints.page(limit: limit, startingAfter: after)
+                try await self.list(call, "/v1/webhook_endpoints") { query in
+                    let page = try await self.state.endpoints.page(query)
                     return (
                         page.items.map {
                             var e = $0
@@ -263,6 +278,14 @@ extension StripeEmulator {
             return respond(
                 401, requestId, EmulatorError(status: 401, type: "invalid_request_error", message: message).body)
         }
+        if let version = request.headers[HTTPField.Name("Stripe-Version")!], !Self.isAPIVersion(version) {
+            return respond(
+                400, requestId,
+                EmulatorError.invalid(
+                    "Stripe-Version", "Invalid Stripe API version: \(String(version.prefix(40)))",
+                    code: "invalid_stripe_version"
+                ).body)
+        }
         let latency = faults.latencyMillis
         if latency > 0 { try? await Task.sleep(for: .milliseconds(latency)) }
         // Faults and idempotency name API paths (`/v1/...`) whatever prefix the emulator is mounted under.
@@ -322,6 +345,14 @@ extension StripeEmulator {
             return respond(400, requestId, EmulatorError.form(error).body)
         }
         let key = request.method == .post ? request.headers[HTTPField.Name("Idempotency-Key")!] : nil
+        if let key, key.utf8.count > 255 {
+            return respond(
+                400, requestId,
+                EmulatorError.invalid(
+                    "Idempotency-Key", "Idempotency-Key must be at most 255 characters long.",
+                    code: "parameter_invalid_string"
+                ).body)
+        }
         let call = Call(
             id: context.parameters.get("id") ?? "", params: params,
             expand: params["expand"]?.array?.compactMap(\.string) ?? [],
@@ -393,10 +424,9 @@ extension StripeEmulator {
     }
 
     func list<T: Encodable & Sendable>(
-        _ call: Call, _ url: String, _ page: (Int, String?) async throws -> (items: [T], hasMore: Bool)
+        _ call: Call, _ url: String, _ page: (ListQuery) async throws -> (items: [T], hasMore: Bool)
     ) async throws -> StripeList<T> {
-        let limit = try Params.limit(call.params["limit"])
-        let result = try await page(limit, call.params["starting_after"]?.string)
+        let result = try await page(try ListQuery(call.params))
         return StripeList(data: result.items, hasMore: result.hasMore, url: url)
     }
 
@@ -405,6 +435,19 @@ extension StripeEmulator {
     static func hasSecretKey(_ request: Request) -> Bool {
         guard let key = key(request) else { return false }
         return key.hasPrefix("sk_test_") || key.hasPrefix("rk_test_")
+    }
+
+    /// A dated API version (`2025-03-31`, `2025-03-31.basil`): the shape, not that Stripe released it.
+    static func isAPIVersion(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        guard bytes.count >= 10, bytes.count <= 40, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-")
+        else { return false }
+        let digits = [0, 1, 2, 3, 5, 6, 8, 9].allSatisfy { bytes[$0] >= 0x30 && bytes[$0] <= 0x39 }
+        let name = bytes[10...]
+        return digits
+            && (name.isEmpty
+                || (name.first == UInt8(ascii: ".") && name.count > 1
+                    && name.dropFirst().allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || $0 == UInt8(ascii: "_") }))
     }
 
     static func hasLiveKey(_ request: Request) -> Bool {
@@ -430,6 +473,8 @@ extension StripeEmulator {
     func raw(_ status: Int, _ requestId: String, _ body: Data, replayed: Bool) -> Response {
         var headers: HTTPFields = [.contentType: "application/json", HTTPField.Name("Request-Id")!: requestId]
         headers[.cacheControl] = "no-cache, no-store"
+        // The version every answer is shaped by, whatever the request asked for.
+        headers[HTTPField.Name("Stripe-Version")!] = StripeConfiguration.pinnedAPIVersion
         if replayed { headers[HTTPField.Name("Idempotent-Replayed")!] = "true" }
         return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
@@ -437,3 +482,40 @@ extension StripeEmulator {
 
 /// Thrown mid-response by the `reset` and `lost` faults, so the connection closes without a complete answer.
 struct ConnectionReset: Error {}
+
+/// `GET /v1/events`' `type` (a name, or a group with `*` as a wildcard: `charge.*`) and `types[]` (up to 20 names).
+struct EventTypeFilter: Sendable {
+    let patterns: [String]
+
+    init(_ params: FormNode) throws(EmulatorError) {
+        if params["type"] != nil, params["types"] != nil {
+            throw .invalid(
+                "types", "You may only specify one of these parameters: type, types.", code: "parameter_invalid_string")
+        }
+        if let type = try Params.string(params["type"], param: "type") {
+            patterns = [type]
+        } else if let node = params["types"] {
+            guard let list = node.array, list.count <= 20 else {
+                throw .invalid(
+                    "types", "types must be a list of at most 20 event types.", code: "parameter_invalid_string")
+            }
+            var names: [String] = []
+            for (index, item) in list.enumerated() {
+                guard let name = try Params.string(item, param: "types[\(index)]") else { continue }
+                names.append(name)
+            }
+            patterns = names
+        } else {
+            patterns = []
+        }
+    }
+
+    func matches(_ type: String) -> Bool {
+        patterns.isEmpty
+            || patterns.contains { pattern in
+                guard let star = pattern.firstIndex(of: "*") else { return pattern == type }
+                return type.hasPrefix(pattern[..<star]) && type.hasSuffix(pattern[pattern.index(after: star)...])
+                    && type.count >= pattern.count - 1
+            }
+    }
+}

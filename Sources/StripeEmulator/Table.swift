@@ -33,27 +33,111 @@ struct Table<T: Sendable>: Sendable {
     /// Every object with its id, in no particular order.
     var entries: some Sequence<(id: String, value: T)> { boxes.lazy.map { (id: $0.key, value: $0.value.value) } }
 
-    /// A page of Stripe's list: newest first, `limit` (1–100, default 10), after the object `startingAfter`.
-    func page(limit: Int, startingAfter: String?, where include: (T) -> Bool = { _ in true }) throws(EmulatorError) -> (
+    /// A page of Stripe's list, newest first: `limit` objects after the object `startingAfter`, or the `limit`
+    /// objects just before (newer than) `endingBefore`, of those `include` keeps and created in `query.created`.
+    func page(_ query: ListQuery, where include: (T) -> Bool = { _ in true }) throws(EmulatorError) -> (
         items: [T], hasMore: Bool
-    ) {
-        var ids = order.reversed()[...]
-        if let after = startingAfter {
-            guard let index = ids.firstIndex(of: after) else {
-                throw EmulatorError.notFound("object", after, param: "starting_after")
+    ) where T: Dated {
+        let newestFirst = order.reversed()[...]
+        func position(_ id: String, _ param: String) throws(EmulatorError) -> ReversedCollection<[String]>.Index {
+            guard let index = newestFirst.firstIndex(of: id) else {
+                throw EmulatorError.notFound("object", id, param: param)
             }
-            ids = ids[ids.index(after: index)...]
+            return index
+        }
+        func kept(_ id: String) -> T? {
+            guard let item = boxes[id]?.value, query.createdFrom <= item.created && item.created <= query.createdTo,
+                include(item)
+            else { return nil }
+            return item
+        }
+        if let before = query.endingBefore {
+            // The page closest to the cursor among the newer objects: walked from the cursor towards the newest.
+            let newer = newestFirst[..<(try position(before, "ending_before"))]
+            var items: [T] = []
+            for id in newer.reversed() {
+                guard let item = kept(id) else { continue }
+                if items.count == query.limit { return (items.reversed(), true) }
+                items.append(item)
+            }
+            return (items.reversed(), false)
+        }
+        var ids = newestFirst
+        if let after = query.startingAfter {
+            ids = ids[ids.index(after: try position(after, "starting_after"))...]
         }
         var items: [T] = []
-        var hasMore = false
         for id in ids {
-            guard let item = boxes[id]?.value, include(item) else { continue }
-            if items.count == limit {
-                hasMore = true
-                break
-            }
+            guard let item = kept(id) else { continue }
+            if items.count == query.limit { return (items, true) }
             items.append(item)
         }
-        return (items, hasMore)
+        return (items, false)
+    }
+}
+
+/// An object with Stripe's `created` (seconds), which lists filter on.
+protocol Dated {
+    var created: Int { get }
+}
+
+extension PaymentIntent: Dated {}
+extension CheckoutSession: Dated {}
+extension Product: Dated {}
+extension Price: Dated {}
+extension Refund: Dated {}
+extension Charge: Dated {}
+extension Customer: Dated {}
+extension PaymentMethod: Dated {}
+extension BalanceTransaction: Dated {}
+extension Event: Dated {}
+extension WebhookEndpoint: Dated {}
+extension Subscription: Dated {}
+extension Invoice: Dated {}
+extension InvoicePayment: Dated {}
+extension TestClock: Dated {}
+
+/// What every list takes: `limit`, one cursor (`starting_after` or `ending_before`) and `created` (a timestamp, or
+/// `created[gt|gte|lt|lte]`).
+struct ListQuery: Sendable {
+    var limit = 10
+    var startingAfter: String?
+    var endingBefore: String?
+    /// `created` bounds, both included (an empty range when `from` is past `to`).
+    var createdFrom = Int.min
+    var createdTo = Int.max
+
+    init() {}
+
+    init(_ params: FormNode) throws(EmulatorError) {
+        limit = try Params.limit(params["limit"])
+        startingAfter = try Params.string(params["starting_after"], param: "starting_after")
+        endingBefore = try Params.string(params["ending_before"], param: "ending_before")
+        if startingAfter != nil, endingBefore != nil {
+            throw .invalid(
+                "ending_before", "You may only specify one of these parameters: ending_before, starting_after.",
+                code: "parameter_invalid_string")
+        }
+        guard let node = params["created"] else { return }
+        if node.string != nil {
+            createdFrom = try Params.integer(node, param: "created")
+            createdTo = createdFrom
+            return
+        }
+        guard case .object(let pairs) = node else {
+            throw .invalid("created", "Invalid created: a timestamp or a range", code: "parameter_invalid_integer")
+        }
+        for (key, value) in pairs {
+            let bound = try Params.integer(value, param: "created[\(key)]")
+            switch key {
+            case "gt": createdFrom = max(createdFrom, bound == Int.max ? Int.max : bound + 1)
+            case "gte": createdFrom = max(createdFrom, bound)
+            case "lt": createdTo = min(createdTo, bound == Int.min ? Int.min : bound - 1)
+            case "lte": createdTo = min(createdTo, bound)
+            default:
+                throw .invalid(
+                    "created[\(key)]", "Received unknown parameter: created[\(key)]", code: "parameter_unknown")
+            }
+        }
     }
 }

@@ -62,7 +62,9 @@ struct EmulatorBillingTests {
     static func eventTypes(_ stripe: EmulatorHarness) async throws -> [(type: String, created: Int, object: JSONValue)]
     {
         let table = await stripe.emulator.state.events
-        return try table.page(limit: 100_000, startingAfter: nil).items.reversed().map {
+        var all = ListQuery()
+        all.limit = 100_000
+        return try table.page(all).items.reversed().map {
             ($0.type.rawValue, $0.created, JSONValue.from($0)["data"]?["object"] ?? nil)
         }
     }

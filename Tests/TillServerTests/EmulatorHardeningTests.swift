@@ -188,13 +188,14 @@ struct EmulatorHardeningTests {
     )
     func nesting() async throws {
         try await EmulatorHarness.run { stripe in
-            let ten = "metadata" + (1...10).map { "[k\($0)]" }.joined()
+            // A parameter the emulator ignores (nested metadata is refused on its own grounds).
+            let ten = "extra" + (1...10).map { "[k\($0)]" }.joined()
             let ok = try await stripe.call(.post, "/v1/products", "name=Tea&\(ten)=x")
             #expect(ok.status == 200)
             let eleven = try await stripe.call(.post, "/v1/products", "name=Tea&\(ten)[k11]=x")
             #expect(eleven.status == 400)
             #expect(eleven.isStripeError)
-            #expect(eleven.errorParam?.hasPrefix("metadata[k1]") == true)
+            #expect(eleven.errorParam?.hasPrefix("extra[k1]") == true)
             let deep = "a" + String(repeating: "[]", count: 200_000) + "=1"
             let refused = try await stripe.call(.post, "/v1/products", deep)
             #expect(refused.status == 400)
@@ -385,6 +386,66 @@ struct EmulatorHardeningTests {
     }
 
     // MARK: Idempotency
+
+    @Test("metadata beyond Stripe's limits is refused, and a refused session leaves no product, price or session")
+    func metadataLimits() async throws {
+        try await EmulatorHarness.run { stripe in
+            let keys = (0..<51).map { "&metadata[k\($0)]=v" }.joined()
+            for (extra, param) in [
+                (keys, "metadata"), ("&metadata[\(String(repeating: "k", count: 41))]=v", "metadata"),
+                ("&metadata[k]=\(String(repeating: "v", count: 501))", "metadata[k]"),
+                ("&metadata=abc", "metadata"), ("&metadata[k][x]=1", "metadata[k]"),
+                ("&payment_intent_data[metadata]=abc", "metadata"),
+            ] {
+                let refused = try await stripe.session(extra)
+                #expect(refused.status == 400 && refused.isStripeError && refused.errorParam == param, "\(param)")
+            }
+            #expect(await stripe.emulator.state.products.count == 0)
+            #expect(await stripe.emulator.state.prices.count == 0)
+            #expect(await stripe.emulator.state.sessions.count == 0)
+            let fifty = (0..<50).map { "&metadata[k\($0)]=v" }.joined()
+            #expect(try await stripe.session(fifty).status == 200)
+            let intent = try await stripe.call(.post, "/v1/payment_intents", "amount=100&currency=usd&confirm=maybe")
+            #expect(intent.status == 400 && intent.errorCode == "parameter_invalid_boolean")
+            #expect(await stripe.emulator.state.intents.count == 0)
+        }
+    }
+
+    @Test("a malformed Stripe-Version or an Idempotency-Key over 255 characters is refused; answers name the version")
+    func versionAndKey() async throws {
+        try await EmulatorHarness.run { stripe in
+            let bad = try await stripe.call(
+                .get, "/v1/products", headers: [HTTPField.Name("Stripe-Version")!: "yesterday"])
+            #expect(bad.status == 400 && bad.errorCode == "invalid_stripe_version")
+            let sdk = try await stripe.call(
+                .get, "/v1/products", headers: [HTTPField.Name("Stripe-Version")!: "2026-10-28.endive"])
+            #expect(sdk.status == 200)
+            #expect(sdk.headers[HTTPField.Name("Stripe-Version")!] == StripeConfiguration.pinnedAPIVersion)
+            let long = try await stripe.call(
+                .post, "/v1/products", "name=Tea",
+                headers: [HTTPField.Name("Idempotency-Key")!: String(repeating: "k", count: 256)])
+            #expect(long.status == 400 && long.isStripeError)
+            #expect(await stripe.emulator.state.products.count == 0)
+        }
+    }
+
+    @Test("an event carries request {id, idempotency_key}: the call's, or both null when no call caused it")
+    func eventRequest() async throws {
+        try await EmulatorHarness.run { stripe in
+            let customer = try await stripe.call(
+                .post, "/v1/customers", "email=a%40b.c", headers: [HTTPField.Name("Idempotency-Key")!: "cus-1"])
+            let events = try await stripe.call(.get, "/v1/events?type=customer.created")
+            let event = try #require((events.json?["data"] as? [[String: Any]])?.first)
+            let request = try #require(event["request"] as? [String: Any])
+            #expect(request["id"] as? String == customer.headers[HTTPField.Name("Request-Id")!])
+            #expect(request["idempotency_key"] as? String == "cus-1")
+            await stripe.emulator.state.record("invoice.created", .other(type: "invoice", id: "in_1"), nil)
+            let renewal = try await stripe.call(.get, "/v1/events?type=invoice.created")
+            let automatic = try #require(
+                (renewal.json?["data"] as? [[String: Any]])?.first?["request"] as? [String: Any])
+            #expect(automatic["id"] is NSNull && automatic["idempotency_key"] is NSNull)
+        }
+    }
 
     @Test("idempotency answers expire after 24 hours and at most `capacity` are kept")
     func idempotencyExpiry() async throws {

@@ -84,6 +84,11 @@ def test_declines(client, method, decline_code):
     assert error.error.decline_code == decline_code
     assert error.error.type == "card_error"
     assert error.request_id.startswith("req_")
+    # As Stripe's: the failed charge and the intent as the decline left it, in the error.
+    assert error.error.payment_intent.id == intent.id
+    assert error.error.payment_intent.status == "requires_payment_method"
+    assert error.error.charge.startswith("ch_")
+    assert error.error.doc_url == "https://stripe.com/docs/error-codes/card-declined"
     after = stripe.PaymentIntent.retrieve(intent.id)
     assert after.status == "requires_payment_method"
     assert after.last_payment_error.code == "card_declined"
@@ -123,6 +128,30 @@ def test_metadata_merges_and_empty_string_deletes(client):
     intent = card_intent(metadata={"a": "1", "b": "2"})
     updated = stripe.PaymentIntent.modify(intent.id, metadata={"b": "", "c": "3"})
     assert updated.metadata.to_dict() == {"a": "1", "c": "3"}
+
+
+def test_lists_page_both_ways_and_filter(client):
+    customer = stripe.Customer.create(email="lists@example.com")
+    ids = [stripe.Product.create(name=f"L{i}", active=(i % 2 == 0)).id for i in range(5)]
+    # ending_before: the page just newer than the cursor, newest first; auto-paging backwards ends.
+    page = stripe.Product.list(limit=2, ending_before=ids[1])
+    assert [p.id for p in page.data] == [ids[3], ids[2]] and page.has_more is True
+    backwards = [p.id for p in stripe.Product.list(limit=2, ending_before=ids[0]).auto_paging_iter()]
+    assert backwards == ids[1:]  # the SDK walks towards the newest, oldest first
+    with pytest.raises(stripe.InvalidRequestError):
+        stripe.Product.list(starting_after=ids[0], ending_before=ids[1])
+    # Filters: a product's active flag, a PaymentIntent's customer, events by a group of types, creation time.
+    inactive = {p.id for p in stripe.Product.list(active=False, limit=100).auto_paging_iter()}
+    assert {ids[1], ids[3]} <= inactive and not ({ids[0], ids[2], ids[4]} & inactive)
+    mine = card_intent(customer=customer.id)
+    card_intent()
+    assert [i.id for i in stripe.PaymentIntent.list(customer=customer.id).data] == [mine.id]
+    types = {e.type for e in stripe.Event.list(type="payment_intent.*", limit=100).data}
+    assert types and all(t.startswith("payment_intent.") for t in types)
+    assert stripe.Product.list(created={"gt": 2**40}).data == []
+    assert len(stripe.Product.list(created={"gte": stripe.Product.retrieve(ids[4]).created}, limit=100).data) >= 1
+    with pytest.raises(stripe.InvalidRequestError):
+        stripe.Product.list(active="maybe")
 
 
 def test_list_payment_intents(client):
@@ -344,7 +373,7 @@ def test_webhook_endpoint_delivery(client, receiver):
     assert endpoint.id.startswith("we_") and endpoint.secret.startswith("whsec_")
     Receiver.secret = endpoint.secret
     listed = [e for e in stripe.WebhookEndpoint.list(limit=100).data if e.id == endpoint.id][0]
-    assert listed.secret is None and list(listed.enabled_events) == ["payment_intent.succeeded", "charge.refunded"]
+    assert "secret" not in listed and list(listed.enabled_events) == ["payment_intent.succeeded", "charge.refunded"]
 
     intent = card_intent(payment_method="pm_card_visa", confirm=True, metadata={"orderId": "o_hook"})
     stripe.Refund.create(payment_intent=intent.id)

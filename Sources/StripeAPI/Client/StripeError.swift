@@ -54,6 +54,11 @@ public struct StripeError: Error, Sendable, CustomStringConvertible {
             public var declineCode: String?
             public var message: String?
             public var param: String?
+            /// Where Stripe documents `code`.
+            public var docURL: String?
+            /// For a card error: the charge that failed and the PaymentIntent as it stands after it.
+            public var charge: String?
+            public var paymentIntent: JSONValue?
 
             public init(
                 type: String, code: String? = nil, declineCode: String? = nil, message: String? = nil,
@@ -64,11 +69,16 @@ public struct StripeError: Error, Sendable, CustomStringConvertible {
                 self.declineCode = declineCode
                 self.message = message
                 self.param = param
+                self.docURL = code.map {
+                    "https://stripe.com/docs/error-codes/" + $0.replacingOccurrences(of: "_", with: "-")
+                }
             }
 
             enum CodingKeys: String, CodingKey {
-                case type, code, message, param
+                case type, code, message, param, charge
                 case declineCode = "decline_code"
+                case docURL = "doc_url"
+                case paymentIntent = "payment_intent"
             }
         }
         public var error: Detail

@@ -226,7 +226,8 @@ public struct WebhookEndpoint: Codable, Sendable, StripeIdentifiable {
     public var object = "webhook_endpoint"
     public var url: String
     public var enabledEvents: [String]
-    @Nullable public var secret: String?
+    /// Omitted (not null) when Stripe does not show it.
+    public var secret: String?
     @Nullable public var apiVersion: String?
     @Nullable public var description: String?
     public var status: String
