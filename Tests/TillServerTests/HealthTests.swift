@@ -1,4 +1,5 @@
 import Testing
+import Logging
 
 @_spi(Bench) @testable import TillServer
 
@@ -75,5 +76,24 @@ struct PostgresTests {
             #expect(text.hasPrefix("PostgreSQL"))
             print("PostgreSQL run: \(text)")
         }
+    }
+
+    @Test(
+        "instances started together on a fresh database all migrate it, once (one used to exit on a duplicate type)",
+        .enabled(if: Backend.available.contains(.postgres)))
+    func migrateTogether() async throws {
+        let schema = try #require(try await PostgresSchema.create(for: .postgres))
+        let logger = Logger(label: "test")
+        var databases: [any Database] = []
+        for _ in 0..<4 { databases.append(try await DatabaseOpener.open(schema.config, logger: logger)) }
+        let applied = try await withThrowingTaskGroup(of: [Int].self) { group in
+            for database in databases {
+                group.addTask { try await Migrations.run(on: database, logger: logger) }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        #expect(applied.sorted() == Migrations.all.map(\.version))
+        for database in databases { await database.close() }
+        try await schema.drop()
     }
 }

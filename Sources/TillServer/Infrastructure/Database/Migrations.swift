@@ -402,7 +402,12 @@ import TillCore
     /// instances starting together take turns. Returns the versions applied now.
     @discardableResult
     @_spi(Bench) public static func run(on database: any Database, logger: Logger) async throws -> [Int] {
-        try await database.withConnection { db in
+        // Under the same lock as the migrations: PostgreSQL's IF NOT EXISTS is not safe against a second instance
+        // making the table at the same moment (a duplicate type error, and that instance exited).
+        try await database.transaction { db in
+            if database.kind == .postgres {
+                try await db.raw("SELECT pg_advisory_xact_lock(7414057)").run()
+            }
             try await db.raw(
                 "CREATE TABLE IF NOT EXISTS till_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
             ).run()
