@@ -221,6 +221,31 @@ struct HardeningTests {
         }
     }
 
+    @Test(
+        "an account the operator makes an admin (or whose password they set) refuses its earlier tokens; an unchanged admin keeps them",
+        arguments: Backend.available)
+    func promotionRevokesTokens(backend: Backend) async throws {
+        try await withTill(backend) { api, till in
+            let email = "staff-\(UUID().uuidString.prefix(8))@example.com"
+            let (squatter, _) = try await api.register(email)
+            #expect(try await api.call(.get, "/api/admin/summary", token: squatter).status == 403)
+            try await till.auth.ensureAdmin(email: email, password: "operator-password-1")
+            // The registrant's token did not become an admin's: it no longer works at all.
+            #expect(try await api.call(.get, "/api/admin/summary", token: squatter).status == 401)
+            #expect(try await api.call(.get, "/api/auth/me", token: squatter).status == 401)
+            let login = try await api.call(
+                .post, "/api/auth/login", body: #"{"email":"\#(email)","password":"operator-password-1"}"#)
+            let admin = login.string("token")
+            #expect(try await api.call(.get, "/api/admin/summary", token: admin).status == 200)
+            // The next start with the same ADMIN_EMAIL and ADMIN_PASSWORD changes nothing: the admin stays signed in.
+            try await till.auth.ensureAdmin(email: email, password: "operator-password-1")
+            #expect(try await api.call(.get, "/api/admin/summary", token: admin).status == 200)
+            // A new password from the operator signs every session out.
+            try await till.auth.ensureAdmin(email: email, password: "operator-password-2")
+            #expect(try await api.call(.get, "/api/admin/summary", token: admin).status == 401)
+        }
+    }
+
     // MARK: Money
 
     @Test("a refund's amount is read from a chunked body", arguments: Backend.available)

@@ -16,11 +16,23 @@ struct AuthService: Sendable {
     /// bcrypt runs on a small thread pool: registrations and logins each get a bounded share of its queue.
     let registrationHashing = HashingGate(capacity: 8)
     let loginHashing = HashingGate(capacity: 64)
-    /// Users' current roles (`nil`: no such user), for `roleCacheMillis`.
-    let roles = ExpiringCache<Role?>()
+    /// Users' current roles and the time their tokens must be issued after (`nil`: no such user), for
+    /// `roleCacheMillis`.
+    let roles = ExpiringCache<Access?>()
     let roleCacheMillis: Int
-    /// The subjects of tokens that passed verification, until the tokens' own expiry.
-    let verifiedTokens = ExpiringCache<String>()
+    /// The subjects (and issue times) of tokens that passed verification, until the tokens' own expiry.
+    let verifiedTokens = ExpiringCache<Verified>()
+
+    struct Access: Sendable {
+        let role: Role
+        let tokensValidAfter: Int
+    }
+
+    struct Verified: Sendable {
+        let userId: String
+        /// Milliseconds; 0 for a token that does not say.
+        let issuedAt: Int
+    }
     let clock: TillClock
     let bcryptCost: UInt8
     let tokenLifetimeSeconds: Int
@@ -107,11 +119,18 @@ struct AuthService: Sendable {
         let email = rawEmail.trimmingCharacters(in: .whitespaces).lowercased()
         if let problem = Validation.emailProblem(email) { throw TillError.invalid("email \(problem)") }
         if let problem = Validation.passwordProblem(password) { throw TillError.invalid("password \(problem)") }
+        let existing = try await database.withConnection { db in try await users.find(email: email, on: db) }
+        // At every start with ADMIN_EMAIL: nothing to change, and the admin's tokens stay valid.
+        if let existing, existing.role == .admin, try await verifyPassword(password, hash: existing.passwordHash) {
+            return
+        }
         let hash = try await hashPassword(password)
         let now = clock.nowMillis()
         try await database.withConnection { db in
             try await users.upsertAdmin(id: IDs.make(), email: email, passwordHash: hash, now: now, on: db)
         }
+        // This instance forgets the old role at once; others within `roleCacheMillis`.
+        if let existing { roles.remove(existing.id) }
     }
 
     /// The identity in a bearer token, or `nil` for anything not signed by this key, expired, or malformed, and for
@@ -120,29 +139,42 @@ struct AuthService: Sendable {
     func identity(fromToken token: String) async throws -> Identity? {
         // Expiry as JWTKit checks it: against the system's clock.
         let wallNow = Int(Date().timeIntervalSince1970 * 1000)
-        let userId: String
+        let verified: Verified
         if let known = verifiedTokens.value(for: token, now: wallNow) {
-            userId = known
+            verified = known
         } else {
             guard let claims = try? await keys.verify(token, as: TokenClaims.self) else { return nil }
-            userId = claims.sub.value
-            let expiresAt = Int(min(claims.exp.value.timeIntervalSince1970 * 1000, Double(Int.max / 2)))
-            verifiedTokens.store(userId, for: token, expiresAt: expiresAt, now: wallNow)
+            let issuedAt = claims.iat.map { Self.millis($0.value) } ?? 0
+            verified = Verified(userId: claims.sub.value, issuedAt: issuedAt)
+            verifiedTokens.store(verified, for: token, expiresAt: Self.millis(claims.exp.value), now: wallNow)
         }
+        let userId = verified.userId
         let now = clock.nowMillis()
-        if let cached = roles.value(for: userId, now: now) { return cached.map { Identity(userId: userId, role: $0) } }
-        guard let user = try await database.withConnection({ db in try await users.find(id: userId, on: db) }) else {
-            roles.store(nil, for: userId, expiresAt: now + roleCacheMillis, now: now)
-            return nil
+        let access: Access?
+        if let cached = roles.value(for: userId, now: now) {
+            access = cached
+        } else {
+            let user = try await database.withConnection { db in try await users.find(id: userId, on: db) }
+            access = user.map { Access(role: $0.role, tokensValidAfter: $0.tokensValidAfter) }
+            roles.store(access, for: userId, expiresAt: now + roleCacheMillis, now: now)
         }
-        roles.store(user.role, for: userId, expiresAt: now + roleCacheMillis, now: now)
-        return Identity(userId: userId, role: user.role)
+        guard let access, verified.issuedAt >= access.tokensValidAfter else { return nil }
+        return Identity(userId: userId, role: access.role)
     }
 
     func token(for user: User) async throws -> String {
-        let expiry = Date(timeIntervalSince1970: Double(clock.nowMillis() / 1000 + tokenLifetimeSeconds))
+        let now = clock.nowMillis()
+        let expiry = Date(timeIntervalSince1970: Double(now / 1000 + tokenLifetimeSeconds))
         return try await keys.sign(
-            TokenClaims(sub: .init(value: user.id), role: user.role.rawValue, exp: .init(value: expiry)))
+            TokenClaims(
+                sub: .init(value: user.id), role: user.role.rawValue, exp: .init(value: expiry),
+                iat: .init(value: Date(timeIntervalSince1970: Double(now) / 1000))))
+    }
+
+    /// A claim's time in milliseconds, bounded so that no token's date can overflow.
+    static func millis(_ date: Date) -> Int {
+        let ms = date.timeIntervalSince1970 * 1000
+        return ms.isFinite ? Int(min(max(ms.rounded(.up), 0), Double(Int.max / 2))) : 0
     }
 
     private func hashPassword(_ password: String) async throws -> String {

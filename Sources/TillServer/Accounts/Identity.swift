@@ -12,6 +12,9 @@ struct TokenClaims: JWTPayload {
     var sub: SubjectClaim
     var role: String
     var exp: ExpirationClaim
+    /// When it was issued (absent from tokens made before Till recorded it): a token older than its user's
+    /// `tokens_valid_after` is refused.
+    var iat: IssuedAtClaim?
 
     func verify(using algorithm: some JWTAlgorithm) async throws {
         try exp.verifyNotExpired()

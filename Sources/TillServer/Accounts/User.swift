@@ -11,6 +11,9 @@ struct User: Sendable {
     let createdAt: Int
     /// The user's Stripe Customer, made the first time they pay for a subscription or open the billing portal.
     var stripeCustomerId: String?
+    /// Tokens issued before this (milliseconds) are refused: set when the account is made an admin or its password
+    /// is set by the operator.
+    var tokensValidAfter = 0
 
     init(
         id: String, email: String, passwordHash: String, role: Role, planId: String?, creditBalance: Int, createdAt: Int
@@ -33,9 +36,11 @@ struct User: Sendable {
         creditBalance = try row.int("credit_balance")
         createdAt = try row.int("created_at")
         stripeCustomerId = try row.optionalString("stripe_customer_id")
+        tokensValidAfter = try row.int("tokens_valid_after")
     }
 
-    static let columns = "id, email, password_hash, role, plan_id, credit_balance, created_at, stripe_customer_id"
+    static let columns =
+        "id, email, password_hash, role, plan_id, credit_balance, created_at, stripe_customer_id, tokens_valid_after"
 }
 
 /// `user` in the contract. The password hash never leaves the server.

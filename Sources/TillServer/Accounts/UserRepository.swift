@@ -15,13 +15,15 @@ struct UserRepository: Sendable {
         return row != nil
     }
 
-    /// Creates the admin, or makes an existing account with that email an admin with that password.
+    /// Creates the admin, or makes an existing account with that email an admin with that password; the account's
+    /// earlier tokens stop working (whoever held them did not necessarily know this password).
     func upsertAdmin(id: String, email: String, passwordHash: String, now: Int, on db: any SQLDatabase) async throws {
         try await db.raw(
             """
             INSERT INTO users (id, email, password_hash, role, credit_balance, created_at)
             VALUES (\(bind: id), \(bind: email), \(bind: passwordHash), 'admin', 0, \(bind: now))
-            ON CONFLICT (email) DO UPDATE SET role = 'admin', password_hash = excluded.password_hash
+            ON CONFLICT (email) DO UPDATE SET role = 'admin', password_hash = excluded.password_hash,
+                tokens_valid_after = excluded.created_at
             """
         ).run()
     }

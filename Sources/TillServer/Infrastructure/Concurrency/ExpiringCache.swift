@@ -25,6 +25,10 @@ final class ExpiringCache<Value: Sendable>: Sendable {
         }
     }
 
+    func remove(_ key: String) {
+        _ = entries.withLock { $0.removeValue(forKey: key) }
+    }
+
     /// Keeps `value` until `expiresAt`; a value already expired is not kept.
     func store(_ value: Value, for key: String, expiresAt: Int, now: Int) {
         guard now < expiresAt else { return }

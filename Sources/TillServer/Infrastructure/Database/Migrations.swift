@@ -348,6 +348,10 @@ import TillCore
                 END
                 """,
             ] + seedOrderCounts),
+        // An account made an admin, or whose password the operator set, refuses the tokens issued before.
+        Migration(
+            version: 8, name: "tokens valid after",
+            statements: ["ALTER TABLE users ADD COLUMN tokens_valid_after BIGINT NOT NULL DEFAULT 0"]),
     ]
 
     static let orderCountTables = [
