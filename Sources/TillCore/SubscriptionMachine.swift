@@ -92,6 +92,9 @@ public enum SubscriptionEffect: Sendable, Equatable {
     case grantPlan
     /// The user's `planId` is cleared (if it is still this subscription's plan).
     case clearPlan
+    /// Read the subscription back from Stripe once the transaction has committed: two reports of one second
+    /// disagreed, and their order of delivery does not say which is newer (a cancel and a resume at once).
+    case readBack
 }
 
 public struct SubscriptionDecision: Sendable, Equatable {
@@ -114,7 +117,8 @@ public struct SubscriptionDecision: Sendable, Equatable {
 /// - An ended subscription (`CANCELED`, `INCOMPLETE_EXPIRED`) never changes again.
 /// - Facts about the subscription's state carry their event's time; one older than the newest applied changes
 ///   nothing, so reordered deliveries end where the newest says. A deletion is final whenever it comes. Within
-///   one second, a failure's `past_due` wins over the renewal's `active`.
+///   one second, a failure's `past_due` wins over the renewal's `active`; any other report of the same second that
+///   changes the state is applied and then checked against Stripe (`readBack`).
 /// - The plan follows liveness: granted when the subscription becomes live, cleared when a live one ends.
 public enum SubscriptionMachine {
     public static func decide(_ s: SubscriptionState, _ fact: SubscriptionFact) -> SubscriptionDecision {
@@ -164,6 +168,7 @@ public enum SubscriptionMachine {
                     (status == .incomplete && s.status.isLive)
                     || (sameSecond && status == .active && s.status == .pastDue)
                 if !backwards { next.status = status }
+                if sameSecond, next != s { effects.append(.readBack) }
             }
 
         case .deleted(let stripe, _):

@@ -162,6 +162,25 @@ struct SubscriptionMachineTests {
         #expect(SubscriptionMachine.decide(Self.state(.canceled), .invoicedPeriod(start: 1000, end: 2000)) == .nothing)
     }
 
+    @Test("two reports of one second that disagree: the later-delivered is applied and checked against Stripe")
+    func sameSecondDisagreementIsReadBack() {
+        var state = Self.state(.active)
+        state.lastEventAt = 1000
+        let cancel = SubscriptionFact.reported(Self.stripe("active", cancelAtPeriodEnd: true), at: 1000)
+        let decision = SubscriptionMachine.decide(state, cancel)
+        #expect(decision.state?.cancelAtPeriodEnd == true)
+        #expect(decision.effects == [.readBack])
+        // What Stripe says when read is never stale and asks for no further read.
+        let read = SubscriptionMachine.decide(
+            decision.state ?? state, .reported(Self.stripe("active", cancelAtPeriodEnd: false), at: nil))
+        #expect(read.state?.cancelAtPeriodEnd == false)
+        #expect(read.effects.isEmpty)
+        // The same report again (a copy), or one of a later second, needs no read.
+        #expect(SubscriptionMachine.decide(decision.state ?? state, cancel).effects.isEmpty)
+        let later = SubscriptionFact.reported(Self.stripe("active", cancelAtPeriodEnd: false), at: 1001)
+        #expect(SubscriptionMachine.decide(decision.state ?? state, later).effects.isEmpty)
+    }
+
     @Test func aCopyOfAnEventDecidesNothingNew() {
         let once = SubscriptionMachine.decide(Self.state(.active), Self.pastDue)
         let twice = SubscriptionMachine.decide(once.state ?? Self.state(.active), Self.pastDue)
@@ -185,7 +204,7 @@ struct SubscriptionMachineTests {
                 case .recordPaidInvoice(let id, _, _): invoices.insert(id)
                 case .grantPlan: plan = true
                 case .clearPlan: plan = false
-                case .recordFailedAttempt: break
+                case .recordFailedAttempt, .readBack: break
                 }
             }
         }

@@ -383,6 +383,36 @@ extension SubscriptionFlowTests {
         }
     }
 
+    @Test(
+        "a cancel and a resume of one second delivered newest first end as Stripe has it, not as delivered last",
+        arguments: Backend.available)
+    func sameSecondReportsAreReadBack(_ backend: Backend) async throws {
+        try await withTill(backend) { api, till in
+            let plan = try await api.recurringPlan()
+            let (token, userId, checkout) = try await api.subscribeCheckout(plan)
+            let id = checkout.string("subscriptionId")
+            #expect(try await api.pay(session: checkout.string("sessionId")).status == 200)
+            try await api.waitForSubscription(token, id, toBe: "ACTIVE")
+            let stripeId = try await api.subscription(token, id).string("stripeSubscriptionId")
+            // At Stripe the subscription renews (it was cancelled at period end and resumed in the same second).
+            var options = TestEvents.Options(amount: 900)
+            options.subscriptionId = stripeId
+            options.subscriptionMetadata = ["subscriptionId": id, "userId": userId, "planId": plan]
+            let second = Int(Date().timeIntervalSince1970) + 100
+            var cancel = options
+            cancel.cancelAtPeriodEnd = true
+            let resumed = try TestEvents.make(type: "customer.subscription.updated", options: options, now: second)
+            let cancelled = try TestEvents.make(type: "customer.subscription.updated", options: cancel, now: second)
+            for event in [resumed, cancelled] {
+                #expect(try await api.deliver(event, secret: till.webhookSecrets[0]).status == 200)
+            }
+            try await till.processor.drain()
+            try await eventually(10, "the read-back puts Stripe's answer last") {
+                try await api.subscription(token, id)["cancelAtPeriodEnd"] as? Bool == false
+            }
+        }
+    }
+
     @Test(arguments: Backend.available)
     func concurrentCheckoutsOneSessionAndSwitchingPlansClosesTheOld(_ backend: Backend) async throws {
         try await withTill(backend) { api, _ in

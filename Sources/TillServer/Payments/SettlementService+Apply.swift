@@ -52,8 +52,14 @@ extension SettlementService {
         /// refund or dispute of it finds the payment).
         var paidInvoices: [(paymentId: String, invoiceId: String)] = []
 
+        /// Subscriptions (Till's ids) to read back from Stripe once the transaction has committed: two reports of
+        /// one second disagreed.
+        var subscriptionReads: [String] = []
+
         /// Something is left to do at Stripe once the transaction has committed (`SettlementService.afterCommit`).
-        var leavesWork: Bool { !refunds.isEmpty || !declines.isEmpty || !paidInvoices.isEmpty }
+        var leavesWork: Bool {
+            !refunds.isEmpty || !declines.isEmpty || !paidInvoices.isEmpty || !subscriptionReads.isEmpty
+        }
     }
 
     /// A payment changed between being read and being written (another processor got there first): the whole batch

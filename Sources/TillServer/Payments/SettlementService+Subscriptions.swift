@@ -103,6 +103,8 @@ extension SettlementService {
                     changes.append(UserChange(kind: .setPlan, userId: s.userId, planId: s.planId))
                 case .clearPlan:
                     changes.append(UserChange(kind: .clearPlan, userId: s.userId, planId: s.planId))
+                case .readBack:
+                    if !outcome.subscriptionReads.contains(s.id) { outcome.subscriptionReads.append(s.id) }
                 }
             }
         }

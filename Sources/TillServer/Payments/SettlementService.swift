@@ -54,6 +54,7 @@ struct SettlementService: Sendable {
         for (paymentId, invoiceId) in outcome.declines {
             await recordDecline(paymentId: paymentId, invoiceId: invoiceId)
         }
+        for id in outcome.subscriptionReads { await readBack(subscription: id) }
         for (paymentId, invoiceId) in outcome.paidInvoices {
             do {
                 guard let intentId = try await invoiceIntent(invoiceId) else { continue }
@@ -65,6 +66,26 @@ struct SettlementService: Sendable {
                     "could not read a paid invoice's PaymentIntent from Stripe; a refund will look again",
                     metadata: ["payment.id": "\(paymentId)", "error": "\(error)"])
             }
+        }
+    }
+
+    /// Applies the subscription as Stripe has it now. A read-back is never stale and asks for no other, so this
+    /// ends; if Stripe cannot be read, the next event (or a client's sync) puts the state right.
+    func readBack(subscription id: String) async {
+        do {
+            guard
+                let stripeId = try await database.withConnection({ db in
+                    try await subscriptions.find(id: id, on: db)
+                })?.stripeSubscriptionId
+            else { return }
+            let read = StripeFacts.read(subscription: try await stripe.retrieveSubscription(stripeId))
+            let report = StripeFacts.SubscriptionReport(
+                lookup: .init(subscriptionId: id), facts: [.reported(read, at: nil)])
+            _ = try await apply([Item(eventId: nil, subject: .subscription(report))])
+        } catch {
+            logger.warning(
+                "could not read a subscription back from Stripe after two reports of one second disagreed",
+                metadata: ["subscription.id": "\(id)", "error": "\(error)"])
         }
     }
 
