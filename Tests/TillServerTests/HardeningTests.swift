@@ -376,6 +376,25 @@ struct HardeningTests {
     }
 
     @Test(
+        "more money than the order, accepted, then refunded without an amount: all Stripe took goes back",
+        arguments: Backend.available)
+    func acceptedOverpaymentRefundedInFull(backend: Backend) async throws {
+        try await withTill(backend) { api, till in
+            let (user, admin, _, orderId, paymentId, options) = try await underReview(api, till, taken: 5000)
+            #expect(try await api.call(.post, "/api/payments/\(paymentId)/accept", token: admin).status == 200)
+            #expect(try await api.orderStatus(user, orderId) == "PAID")
+            let refund = try await api.call(.post, "/api/payments/\(paymentId)/refund", token: admin)
+            #expect(refund.status == 202)
+            // Stripe gave back the 5,000 it took, not the order's 3,998 (which kept 1,002 without an order).
+            let refunds = try await api.stripe(.get, "/v1/refunds", form: "payment_intent=\(options.paymentIntentId!)")
+            #expect((refunds["data"] as? [[String: Any]])?.first?["amount"] as? Int == 5000)
+            try await eventually(10, "the refund recorded") {
+                try await api.payment(user, paymentId).string("status") == "REFUNDED"
+            }
+        }
+    }
+
+    @Test(
         "money under review refunded at Stripe meanwhile cannot be accepted; the admin's refund then ends it",
         arguments: Backend.available)
     func reviewRefundedAtStripe(backend: Backend) async throws {
@@ -664,9 +683,9 @@ struct HardeningTests {
     }
 }
 
-/// An order of 2 × 1999 whose payment is under review: Stripe really took 700 for it (a PaymentIntent made at the
-/// emulator), and the signed `checkout.session.completed` saying so has been settled.
-private func underReview(_ api: API, _ till: Till) async throws -> (
+/// An order of 2 × 1999 whose payment is under review: Stripe really took `taken` (700) for it (a PaymentIntent made
+/// at the emulator), and the signed `checkout.session.completed` saying so has been settled.
+private func underReview(_ api: API, _ till: Till, taken: Int = 700) async throws -> (
     user: String, admin: String, product: String, orderId: String, paymentId: String, options: TestEvents.Options
 ) {
     let (user, admin, product, order) = try await api.orderSetup(unitAmount: 1999, inventory: 5, quantity: 2)
@@ -674,11 +693,11 @@ private func underReview(_ api: API, _ till: Till) async throws -> (
     let checkout = try await api.call(.post, "/api/orders/\(orderId)/checkout", token: user)
     let paymentId = checkout.string("paymentId")
     let intent = try await api.stripe(
-        .post, "/v1/payment_intents", form: "amount=700&currency=usd&payment_method=pm_card_visa&confirm=true")
+        .post, "/v1/payment_intents", form: "amount=\(taken)&currency=usd&payment_method=pm_card_visa&confirm=true")
     #expect(intent.string("status") == "succeeded")
     let options = TestEvents.Options(
         orderId: orderId, paymentId: paymentId, sessionId: checkout.string("sessionId"),
-        paymentIntentId: intent.string("id"), amount: 700)
+        paymentIntentId: intent.string("id"), amount: taken)
     let event = try TestEvents.make(type: "checkout.session.completed", options: options)
     #expect(try await api.deliver(event, secret: till.webhookSecrets[0]).status == 200)
     try await eventually(10, "the payment to need review") {

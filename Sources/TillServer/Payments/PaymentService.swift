@@ -233,6 +233,7 @@ struct PaymentService: Sendable {
         }
         let left = payment.amount - max(payment.amountRefunded, payment.refundRequested)
         let amount = requested ?? left
+        let allThatIsLeft = requested == nil
         guard amount > 0 else { throw TillError.invalid("Nothing is left to refund on this payment") }
         guard amount <= left else { throw TillError.invalid("amount must be at most \(left), what is left to refund") }
         let now = clock.nowMillis()
@@ -251,7 +252,10 @@ struct PaymentService: Sendable {
         }
         do {
             _ = try await stripe.createRefund(
-                RefundCreateParams(paymentIntent: intentId, amount: amount, metadata: ["paymentId": id]),
+                // "What is left" goes to Stripe without an amount, so it refunds all it holds of the charge: more than
+                // the order when an admin accepted an overpayment (the order's amount would have kept the rest).
+                RefundCreateParams(
+                    paymentIntent: intentId, amount: allThatIsLeft ? nil : amount, metadata: ["paymentId": id]),
                 // The refund Stripe confirmed so far is part of the key: a request whose answer was lost frees its
                 // reservation, so after Stripe's charge.refunded a new refund of the same amount would otherwise
                 // reach the same key and be answered with the old refund, moving no money.
