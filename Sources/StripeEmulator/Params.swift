@@ -112,6 +112,27 @@ enum Params {
         return text
     }
 
+    /// Stripe's longest string parameter (descriptions, names, URLs): the emulator keeps what it is sent in memory.
+    static let maximumStringLength = 5000
+
+    /// The first parameter whose value is longer than Stripe takes, if any (the form's nesting is bounded).
+    static func overlong(_ node: FormNode, path: String = "") -> String? {
+        switch node {
+        case .value(let text):
+            return text.utf8.count > maximumStringLength && text.count > maximumStringLength ? path : nil
+        case .object(let pairs):
+            for (key, value) in pairs {
+                if let found = overlong(value, path: path.isEmpty ? key : "\(path)[\(key)]") { return found }
+            }
+            return nil
+        case .array(let items):
+            for (index, value) in items.enumerated() {
+                if let found = overlong(value, path: "\(path)[\(index)]") { return found }
+            }
+            return nil
+        }
+    }
+
     /// A parameter that takes one of a few words, if given (`parameter_invalid_string` for another).
     static func oneOf(_ node: FormNode?, _ allowed: [String], param: String) throws(EmulatorError) -> String? {
         guard let value = try string(node, param: param) else { return nil }

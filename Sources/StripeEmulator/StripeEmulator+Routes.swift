@@ -344,6 +344,14 @@ extension StripeEmulator {
         } catch {
             return respond(400, requestId, EmulatorError.form(error).body)
         }
+        if let param = Params.overlong(params) {
+            return respond(
+                400, requestId,
+                EmulatorError.invalid(
+                    param, "Invalid string: must be at most \(Params.maximumStringLength) characters long",
+                    code: "string_length_too_long"
+                ).body)
+        }
         let key = request.method == .post ? request.headers[HTTPField.Name("Idempotency-Key")!] : nil
         if let key, key.utf8.count > 255 {
             return respond(

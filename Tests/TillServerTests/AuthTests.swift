@@ -28,7 +28,9 @@ struct AuthTests {
         }
     }
 
-    @Test("a taken email is 409 email_taken, whatever its case", arguments: Backend.available)
+    @Test(
+        "a taken email is 409 email_taken, whatever its case or Unicode form; either form signs in",
+        arguments: Backend.available)
     func emailTaken(backend: Backend) async throws {
         try await withTill(backend) { api, _ in
             _ = try await api.register("dup@example.com")
@@ -36,6 +38,14 @@ struct AuthTests {
                 .post, "/api/auth/register", body: #"{"email":"DUP@example.com","password":"password-123"}"#)
             #expect(again.status == 409)
             #expect(again.errorCode == "email_taken")
+            // "josé" with a combining accent (e + U+0301), then with the composed "é" (U+00E9).
+            _ = try await api.register("jose\u{301}@example.com")
+            let composed = try await api.call(
+                .post, "/api/auth/register", body: #"{"email":"jos\u00e9@example.com","password":"password-123"}"#)
+            #expect(composed.status == 409 && composed.errorCode == "email_taken")
+            let login = try await api.call(
+                .post, "/api/auth/login", body: #"{"email":"jos\u00e9@example.com","password":"password-123"}"#)
+            #expect(login.status == 200)
         }
     }
 

@@ -387,7 +387,9 @@ struct EmulatorHardeningTests {
 
     // MARK: Idempotency
 
-    @Test("metadata beyond Stripe's limits is refused, and a refused session leaves no product, price or session")
+    @Test(
+        "metadata beyond Stripe's limits or a string over 5,000 characters is refused; a refused request leaves nothing"
+    )
     func metadataLimits() async throws {
         try await EmulatorHarness.run { stripe in
             let keys = (0..<51).map { "&metadata[k\($0)]=v" }.joined()
@@ -405,6 +407,10 @@ struct EmulatorHardeningTests {
             #expect(await stripe.emulator.state.sessions.count == 0)
             let fifty = (0..<50).map { "&metadata[k\($0)]=v" }.joined()
             #expect(try await stripe.session(fifty).status == 200)
+            let long = try await stripe.call(
+                .post, "/v1/customers", "description=\(String(repeating: "d", count: 5001))")
+            #expect(long.status == 400 && long.errorParam == "description")
+            #expect(await stripe.emulator.state.customers.count == 0)
             let intent = try await stripe.call(.post, "/v1/payment_intents", "amount=100&currency=usd&confirm=maybe")
             #expect(intent.status == 400 && intent.errorCode == "parameter_invalid_boolean")
             #expect(await stripe.emulator.state.intents.count == 0)

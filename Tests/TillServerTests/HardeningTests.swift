@@ -534,7 +534,9 @@ struct HardeningTests {
         }
     }
 
-    @Test("a customer looping on the billing portal spends at most 30 Stripe calls a minute; then 429 with Retry-After")
+    @Test(
+        "a customer looping on the billing portal or subscription checkouts spends at most 30 Stripe calls a minute; then 429"
+    )
     func stripeCallBudget() async throws {
         try await withTill(.sqlite) { api, _ in
             let (user, _) = try await api.register()
@@ -544,6 +546,10 @@ struct HardeningTests {
             let over = try await api.call(.post, "/api/billing-portal", token: user)
             #expect(over.status == 429 && over.errorCode == "rate_limited")
             #expect((1...60).contains(Int(over.headers[.retryAfter] ?? "") ?? 0))
+            // Subscription checkouts share the budget (switching plans back and forth ends and opens sessions).
+            let plan = try await api.recurringPlan()
+            let checkout = try await api.call(.post, "/api/plans/\(plan)/checkout", token: user)
+            #expect(checkout.status == 429 && checkout.errorCode == "rate_limited")
             // Another customer has a budget of its own; an admin is not counted.
             let (other, _) = try await api.register()
             #expect(try await api.call(.post, "/api/billing-portal", token: other).status == 201)

@@ -241,6 +241,30 @@ struct SubscriptionFlowTests {
 }
 
 extension SubscriptionFlowTests {
+    @Test(
+        "cancelling or resuming a subscription Stripe already ended (its webhook not here yet) is 409, and Till learns it",
+        arguments: Backend.available)
+    func changingOneEndedAtStripe(_ backend: Backend) async throws {
+        try await withTill(backend) { api, _ in
+            let plan = try await api.recurringPlan()
+            let (token, _, checkout) = try await api.subscribeCheckout(plan)
+            let id = checkout.string("subscriptionId")
+            #expect(try await api.pay(session: checkout.string("sessionId")).status == 200)
+            try await api.waitForSubscription(token, id, toBe: "ACTIVE")
+            let stripeId = try await api.subscription(token, id).string("stripeSubscriptionId")
+            // Cancelled in the portal; the webhook saying so is lost.
+            try await api.fault(#"{"target":"webhooks","mode":"drop","count":10}"#)
+            #expect(try await api.stripe(.delete, "/v1/subscriptions/\(stripeId)").string("status") == "canceled")
+            for path in ["resume", "cancel"] {
+                let answer = try await api.call(.post, "/api/subscriptions/\(id)/\(path)", token: token)
+                #expect(answer.status == 409 && answer.errorCode == "subscription_not_active", "\(path): \(answer.text)")
+            }
+            #expect(try await api.subscription(token, id).string("status") == "CANCELED")
+        }
+    }
+}
+
+extension SubscriptionFlowTests {
     @Test(arguments: Backend.available)
     func recurringPlansAreCheckedAndOneOffPlansStayOneOff(_ backend: Backend) async throws {
         try await withTill(backend) { api, _ in

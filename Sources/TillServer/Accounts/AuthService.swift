@@ -61,7 +61,7 @@ struct AuthService: Sendable {
     }
 
     func register(email rawEmail: String, password: String, address: String?) async throws -> Session {
-        let email = rawEmail.trimmingCharacters(in: .whitespaces).lowercased()
+        let email = Validation.normalizedEmail(rawEmail)
         if let problem = Validation.emailProblem(email) { throw TillError.invalid("email \(problem)") }
         if let problem = Validation.passwordProblem(password) { throw TillError.invalid("password \(problem)") }
         if let wait = registrations.admit(address: address, now: clock.nowMillis()) {
@@ -86,7 +86,7 @@ struct AuthService: Sendable {
     static let emailTaken = TillError(.emailTaken, "An account with this email already exists")
 
     func login(email rawEmail: String, password: String, address: String?) async throws -> Session {
-        let email = rawEmail.trimmingCharacters(in: .whitespaces).lowercased()
+        let email = Validation.normalizedEmail(rawEmail)
         // No account has an email that is not valid: refused before it could become a limiter key of any size.
         guard Validation.emailProblem(email) == nil, password.utf8.count <= 1024 else {
             throw TillError(.unauthorized, "Email or password is wrong")
@@ -116,7 +116,7 @@ struct AuthService: Sendable {
 
     /// Makes sure an admin with this email and password exists (from ADMIN_EMAIL/ADMIN_PASSWORD or `till admin create`).
     func ensureAdmin(email rawEmail: String, password: String) async throws {
-        let email = rawEmail.trimmingCharacters(in: .whitespaces).lowercased()
+        let email = Validation.normalizedEmail(rawEmail)
         if let problem = Validation.emailProblem(email) { throw TillError.invalid("email \(problem)") }
         if let problem = Validation.passwordProblem(password) { throw TillError.invalid("password \(problem)") }
         let existing = try await database.withConnection { db in try await users.find(email: email, on: db) }

@@ -62,7 +62,7 @@ import TillCore
             }
             filter.status = status
         }
-        filter.email = query["email"].map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.flatMap {
+        filter.email = query["email"].map(Validation.normalizedEmail).flatMap {
             $0.isEmpty ? nil : $0
         }
         filter.id = query["id"].map { $0.trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 }

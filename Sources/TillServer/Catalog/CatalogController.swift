@@ -10,7 +10,10 @@ struct CatalogController {
                 .ok, try await catalog.products(includeInactive: context.identity?.isAdmin == true, page: page))
         }
         group.get("/products/:id") { _, context in
-            try JSONCoding.response(.ok, try await catalog.product(id: try context.parameters.require("id")))
+            try JSONCoding.response(
+                .ok,
+                try await catalog.product(
+                    id: try context.parameters.require("id"), includeInactive: context.identity?.isAdmin == true))
         }
         group.get("/plans") { request, _ in
             try JSONCoding.response(.ok, try await catalog.plans(page: try PageRequest(query: request.queryDictionary)))

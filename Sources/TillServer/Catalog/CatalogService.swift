@@ -71,8 +71,10 @@ struct CatalogService: Sendable {
         }
     }
 
-    func product(id: String) async throws -> Product {
-        guard let product = try await database.withConnection({ db in try await catalog.product(id: id, on: db) })
+    /// A product; a deactivated one only for an admin (as in the list).
+    func product(id: String, includeInactive: Bool) async throws -> Product {
+        guard let product = try await database.withConnection({ db in try await catalog.product(id: id, on: db) }),
+            product.active || includeInactive
         else { throw TillError.notFound("Product") }
         return product
     }

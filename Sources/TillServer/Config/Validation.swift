@@ -2,6 +2,12 @@ import Foundation
 
 /// Input rules shared by the API and the configuration.
 enum Validation {
+    /// An email as accounts are keyed by it: trimmed, lowercased, and in Unicode's composed form (NFC), so that
+    /// "josé" typed with a combining accent and with "é" is one account, not two.
+    static func normalizedEmail(_ raw: String) -> String {
+        raw.trimmingCharacters(in: .whitespaces).lowercased().precomposedStringWithCanonicalMapping
+    }
+
     static func emailProblem(_ email: String) -> String? {
         let parts = email.split(separator: "@", omittingEmptySubsequences: false)
         guard email.count <= 254, parts.count == 2, !parts[0].isEmpty, parts[1].contains("."),

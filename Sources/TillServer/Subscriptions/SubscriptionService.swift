@@ -36,6 +36,9 @@ struct SubscriptionService: Sendable {
     /// Opens (or finds again) the Checkout Session that starts a subscription to `plan`. The subscription's row is
     /// stored `INCOMPLETE` first, and its id keys the Stripe call, so a retry or a second click finds the same session.
     func checkout(plan: Plan, identity: Identity, attempt: Int = 1) async throws -> (created: Bool, CheckoutResponse) {
+        // Each may end a session at Stripe and open another (switching plans back and forth): counted like the
+        // portal, so a looping client cannot spend the account's rate limit.
+        if attempt == 1 { try stripeBudget.spend(identity, now: clock.nowMillis()) }
         let customerId = try await customer(userId: identity.userId)
         let now = clock.nowMillis()
         let candidate = Subscription(id: IDs.make(), userId: identity.userId, planId: plan.id, now: now)
@@ -303,7 +306,7 @@ struct SubscriptionService: Sendable {
                 ? try await stripe.updateSubscription(stripeId, cancelAtPeriodEnd: true)
                 : try await stripe.cancelSubscription(stripeId)
         } catch {
-            throw PaymentService.stripeError(error)
+            throw await refused(error, s)
         }
         let read = StripeFacts.read(subscription: stripeSubscription)
         try await apply(s.id, [atPeriodEnd ? .reported(read, at: nil) : .deleted(read, at: nil)])
@@ -323,10 +326,20 @@ struct SubscriptionService: Sendable {
         do {
             stripeSubscription = try await stripe.updateSubscription(stripeId, cancelAtPeriodEnd: false)
         } catch {
-            throw PaymentService.stripeError(error)
+            throw await refused(error, s)
         }
         try await apply(s.id, [.reported(StripeFacts.read(subscription: stripeSubscription), at: nil)])
         return try await subscription(id: id, identity: identity)
+    }
+
+    /// What to answer when Stripe refused to change the subscription: when it had ended there before its webhook
+    /// came (cancelled in the portal or the dashboard), it is read back and the answer is the 409 of an ended one.
+    private func refused(_ error: any Error, _ s: Subscription) async -> any Error {
+        guard let stripeError = error as? StripeError, stripeError.kind == .api,
+            (400..<500).contains(stripeError.httpStatus),
+            let now = try? await sync(s), now.status.hasEnded
+        else { return PaymentService.stripeError(error) }
+        return TillError(.subscriptionNotActive, "The subscription has ended (\(now.status.rawValue))")
     }
 
     /// A Customer Portal session for the user's customer, returning to `/account`.
