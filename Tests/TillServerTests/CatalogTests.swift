@@ -36,7 +36,8 @@ struct CatalogTests {
             #expect(try await api.call(.get, "/api/products", token: admin).data.count == 1)
             // One by id, as in the list: hidden from everyone but an admin.
             #expect(try await api.call(.get, "/api/products/\(id)").status == 404)
-            #expect(try await api.call(.get, "/api/products/\(id)", token: try await api.register().token).status == 404)
+            #expect(
+                try await api.call(.get, "/api/products/\(id)", token: try await api.register().token).status == 404)
             #expect(try await api.call(.get, "/api/products/\(id)", token: admin).status == 200)
             #expect(try await api.call(.get, "/api/products/missing").status == 404)
         }

@@ -257,7 +257,8 @@ extension SubscriptionFlowTests {
             #expect(try await api.stripe(.delete, "/v1/subscriptions/\(stripeId)").string("status") == "canceled")
             for path in ["resume", "cancel"] {
                 let answer = try await api.call(.post, "/api/subscriptions/\(id)/\(path)", token: token)
-                #expect(answer.status == 409 && answer.errorCode == "subscription_not_active", "\(path): \(answer.text)")
+                #expect(
+                    answer.status == 409 && answer.errorCode == "subscription_not_active", "\(path): \(answer.text)")
             }
             #expect(try await api.subscription(token, id).string("status") == "CANCELED")
         }
