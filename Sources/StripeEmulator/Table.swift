@@ -130,9 +130,11 @@ struct ListQuery: Sendable {
         for (key, value) in pairs {
             let bound = try Params.integer(value, param: "created[\(key)]")
             switch key {
-            case "gt": createdFrom = max(createdFrom, bound == Int.max ? Int.max : bound + 1)
+            // Past either end of the integers nothing can match: the range is made empty (from past to).
+            case "gt" where bound == Int.max, "lt" where bound == Int.min: (createdFrom, createdTo) = (Int.max, Int.min)
+            case "gt": createdFrom = max(createdFrom, bound + 1)
             case "gte": createdFrom = max(createdFrom, bound)
-            case "lt": createdTo = min(createdTo, bound == Int.min ? Int.min : bound - 1)
+            case "lt": createdTo = min(createdTo, bound - 1)
             case "lte": createdTo = min(createdTo, bound)
             default:
                 throw .invalid(

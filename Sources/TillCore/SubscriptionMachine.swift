@@ -168,7 +168,13 @@ public enum SubscriptionMachine {
                     (status == .incomplete && s.status.isLive)
                     || (sameSecond && status == .active && s.status == .pastDue)
                 if !backwards { next.status = status }
-                if sameSecond, next != s { effects.append(.readBack) }
+                // Only what a report decides (the status, a cancellation at period end), and only once the
+                // subscription has been reported: the first reports of a new one share a second and fill it in.
+                if sameSecond, s.currentPeriodEnd != nil,
+                    next.status != s.status || next.cancelAtPeriodEnd != s.cancelAtPeriodEnd
+                {
+                    effects.append(.readBack)
+                }
             }
 
         case .deleted(let stripe, _):

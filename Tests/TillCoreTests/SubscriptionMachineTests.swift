@@ -179,6 +179,14 @@ struct SubscriptionMachineTests {
         #expect(SubscriptionMachine.decide(decision.state ?? state, cancel).effects.isEmpty)
         let later = SubscriptionFact.reported(Self.stripe("active", cancelAtPeriodEnd: false), at: 1001)
         #expect(SubscriptionMachine.decide(decision.state ?? state, later).effects.isEmpty)
+        // A report of the same second that only fills in the period (a new subscription's first events, a renewal)
+        // needs none either.
+        #expect(
+            SubscriptionMachine.decide(state, .reported(Self.stripe("active", start: 1000, end: 3000), at: 1000))
+                .effects.isEmpty)
+        var new = state
+        new.currentPeriodEnd = nil
+        #expect(SubscriptionMachine.decide(new, cancel).effects.isEmpty)
     }
 
     @Test func aCopyOfAnEventDecidesNothingNew() {

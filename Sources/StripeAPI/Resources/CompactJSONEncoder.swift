@@ -19,8 +19,10 @@ public struct CompactJSONEncoder: Sendable {
         do {
             try writer.value(value, level: 0)
             writer.close(above: 0)
-            if !writer.unsupported { return Data(writer.bytes) }
         } catch is JSONStreamWriter.Unsupported {}
+        // Too deep is an error whoever met it (JSONEncoder has no limit: a cycle would overflow the stack).
+        if let tooDeep = writer.tooDeep { throw tooDeep }
+        if !writer.unsupported { return Data(writer.bytes) }
         let fallback = JSONEncoder()
         fallback.outputFormatting = [.withoutEscapingSlashes]
         return try fallback.encode(value)
@@ -37,7 +39,9 @@ final class JSONStreamWriter {
     }
 
     var bytes: [UInt8] = []
+    /// Set by any use of the encoder that is not a stack: the value is encoded again by `JSONEncoder`.
     var unsupported = false
+    var tooDeep: EncodingError?
     private var frames: [Frame] = []
     private var serials = 0
 
@@ -53,11 +57,13 @@ final class JSONStreamWriter {
     /// Opens a container at `level` (closing any left open there) and returns its serial.
     func open(_ open: UInt8, _ close: UInt8, level: Int) throws -> Int {
         guard level < CompactJSONEncoder.maximumDepth else {
-            throw EncodingError.invalidValue(
+            let error = EncodingError.invalidValue(
                 0, .init(codingPath: [], debugDescription: "Nested deeper than \(CompactJSONEncoder.maximumDepth)"))
+            tooDeep = error
+            throw error
         }
         self.close(above: level)
-        guard frames.count == level else { throw Unsupported() }
+        guard frames.count == level else { throw misuse() }
         serials += 1
         frames.append(Frame(close: close, count: 0, serial: serials))
         bytes.append(open)
@@ -67,9 +73,15 @@ final class JSONStreamWriter {
     /// Makes the container at `index` current again (closing those opened after it) and starts its next element.
     func element(_ index: Int, _ serial: Int) throws {
         close(above: index + 1)
-        guard frames.count == index + 1, frames[index].serial == serial else { throw Unsupported() }
+        guard frames.count == index + 1, frames[index].serial == serial else { throw misuse() }
         if frames[index].count > 0 { bytes.append(UInt8(ascii: ",")) }
         frames[index].count += 1
+    }
+
+    /// Marks the encoding as not a stack (even if the caller swallows the error) and returns the error to throw.
+    func misuse() -> Unsupported {
+        unsupported = true
+        return Unsupported()
     }
 
     func count(_ index: Int) -> Int { index < frames.count ? frames[index].count : 0 }
@@ -194,7 +206,7 @@ private final class StreamEncoder: Encoder, SingleValueEncodingContainer {
     func singleValueContainer() -> any SingleValueEncodingContainer { self }
 
     private func start() throws {
-        guard !wrote else { throw JSONStreamWriter.Unsupported() }
+        guard !wrote else { throw writer.misuse() }
         wrote = true
         writer.close(above: level)
     }

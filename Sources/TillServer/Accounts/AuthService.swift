@@ -130,7 +130,13 @@ struct AuthService: Sendable {
             try await users.upsertAdmin(id: IDs.make(), email: email, passwordHash: hash, now: now, on: db)
         }
         // This instance forgets the old role at once; others within `roleCacheMillis`.
-        if let existing { roles.remove(existing.id) }
+        if let existing {
+            roles.remove(existing.id)
+            // Instances started with different ADMIN_PASSWORDs would sign the admin out at every start.
+            logger.warning(
+                "an existing account was made an admin or given a new password; its earlier sessions end",
+                metadata: ["user.id": "\(existing.id)"])
+        }
     }
 
     /// The identity in a bearer token, or `nil` for anything not signed by this key, expired, or malformed, and for
@@ -163,7 +169,8 @@ struct AuthService: Sendable {
     }
 
     func token(for user: User) async throws -> String {
-        let now = clock.nowMillis()
+        // Never before the account's tokens_valid_after, which another instance's clock may have set ahead of ours.
+        let now = max(clock.nowMillis(), user.tokensValidAfter)
         let expiry = Date(timeIntervalSince1970: Double(now / 1000 + tokenLifetimeSeconds))
         return try await keys.sign(
             TokenClaims(

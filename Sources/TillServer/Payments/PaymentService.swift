@@ -233,7 +233,8 @@ struct PaymentService: Sendable {
         }
         let left = payment.amount - max(payment.amountRefunded, payment.refundRequested)
         let amount = requested ?? left
-        let allThatIsLeft = requested == nil
+        // Also when the amount sent is all that is left (the admin page fills it in).
+        let allThatIsLeft = requested == nil || requested == left
         guard amount > 0 else { throw TillError.invalid("Nothing is left to refund on this payment") }
         guard amount <= left else { throw TillError.invalid("amount must be at most \(left), what is left to refund") }
         let now = clock.nowMillis()

@@ -74,13 +74,13 @@ struct SettlementService: Sendable {
     func readBack(subscription id: String) async {
         do {
             guard
-                let stripeId = try await database.withConnection({ db in
-                    try await subscriptions.find(id: id, on: db)
-                })?.stripeSubscriptionId
+                let before = try await database.withConnection({ db in try await subscriptions.find(id: id, on: db) }),
+                let stripeId = before.stripeSubscriptionId
             else { return }
             let read = StripeFacts.read(subscription: try await stripe.retrieveSubscription(stripeId))
             let report = StripeFacts.SubscriptionReport(
-                lookup: .init(subscriptionId: id), facts: [.reported(read, at: nil)])
+                lookup: .init(subscriptionId: id), facts: [.reported(read, at: nil)],
+                unlessChangedSince: .some(before.state.lastEventAt))
             _ = try await apply([Item(eventId: nil, subject: .subscription(report))])
         } catch {
             logger.warning(

@@ -335,8 +335,10 @@ struct SubscriptionService: Sendable {
     /// What to answer when Stripe refused to change the subscription: when it had ended there before its webhook
     /// came (cancelled in the portal or the dashboard), it is read back and the answer is the 409 of an ended one.
     private func refused(_ error: any Error, _ s: Subscription) async -> any Error {
+        // Only a refusal of the change itself (not a rate limit or a key problem), at most once a sync interval.
         guard let stripeError = error as? StripeError, stripeError.kind == .api,
-            (400..<500).contains(stripeError.httpStatus),
+            stripeError.httpStatus == 400 || stripeError.httpStatus == 404,
+            recentSyncs.admit("subscription:" + s.id, now: clock.nowMillis()),
             let now = try? await sync(s), now.status.hasEnded
         else { return PaymentService.stripeError(error) }
         return TillError(.subscriptionNotActive, "The subscription has ended (\(now.status.rawValue))")
