@@ -1,5 +1,6 @@
 import Foundation
 import JWTKit
+import Logging
 import Testing
 
 @_spi(Bench) @testable import TillServer
@@ -46,6 +47,36 @@ struct AuthTests {
             let login = try await api.call(
                 .post, "/api/auth/login", body: #"{"email":"jos\u00e9@example.com","password":"password-123"}"#)
             #expect(login.status == 200)
+        }
+    }
+
+    @Test(
+        "an account stored before emails were kept in NFC is rewritten by the migration and signs in; a twin is left",
+        arguments: Backend.available)
+    func emailsMigrateToNFC(backend: Backend) async throws {
+        try await withTill(backend) { api, till in
+            let (_, decomposed) = try await api.register("zoe-\(UUID().uuidString.prefix(6))@example.com")
+            let (_, twin) = try await api.register("ana@example.com")
+            // As stored before: "zoë" with a combining diaeresis, and a twin of an account that exists composed.
+            _ = try await api.register("anñ@example.com")
+            try await till.database.withConnection { db in
+                try await db.raw(
+                    "UPDATE users SET email = \(bind: "zoe\u{308}@example.com") WHERE id = \(bind: decomposed)"
+                )
+                .run()
+                try await db.raw("UPDATE users SET email = \(bind: "ann\u{303}@example.com") WHERE id = \(bind: twin)")
+                    .run()
+                try await Migrations.normalizeEmails(db, till.database.kind, Logger(label: "test"))
+            }
+            let login = try await api.call(
+                .post, "/api/auth/login", body: #"{"email":"zo\u00eb@example.com","password":"password-123"}"#)
+            #expect(login.status == 200)
+            let emails = try await till.database.withConnection { db in
+                try await db.raw("SELECT email FROM users WHERE id = \(bind: twin)").all(
+                    decodingColumn: "email", as: String.self)
+            }
+            // Compared as bytes: Swift's `==` holds the two forms equal.
+            #expect(emails.map { Array($0.utf8) } == [Array("ann\u{303}@example.com".utf8)])
         }
     }
 

@@ -12,6 +12,8 @@ import TillCore
         let statements: [String]
         /// What SQLite runs instead, where it cannot run `statements` (it cannot alter a table's constraints).
         var sqlite: [String]? = nil
+        /// A step SQL cannot express on both databases, run after the statements in the same transaction.
+        var code: (@Sendable (any SQLDatabase, DatabaseKind, Logger) async throws -> Void)? = nil
 
         func statements(for kind: DatabaseKind) -> [String] {
             kind == .sqlite ? sqlite ?? statements : statements
@@ -352,7 +354,35 @@ import TillCore
         Migration(
             version: 8, name: "tokens valid after",
             statements: ["ALTER TABLE users ADD COLUMN tokens_valid_after BIGINT NOT NULL DEFAULT 0"]),
+        // Emails are kept in Unicode's composed form (`Validation.normalizedEmail`): accounts stored before in
+        // another form are rewritten, so that they can still sign in.
+        Migration(version: 9, name: "emails in NFC", statements: [], code: normalizeEmails),
     ]
+
+    /// Rewrites every email not in NFC. One whose NFC form another account already has is left as it is (and
+    /// logged): two accounts are never merged.
+    static func normalizeEmails(_ db: any SQLDatabase, _ kind: DatabaseKind, _ logger: Logger) async throws {
+        // Only emails with a character beyond ASCII can be in another form.
+        let nonASCII: SQLQueryString =
+            kind == .postgres ? "length(email) <> octet_length(email)" : "length(email) <> length(CAST(email AS BLOB))"
+        let rows = try await db.raw("SELECT id, email FROM users WHERE " + nonASCII).all()
+        for row in rows {
+            let id = try row.string("id")
+            let email = try row.string("email")
+            guard !email.utf8.allSatisfy({ $0 < 0x80 }) else { continue }
+            let normalized = Validation.normalizedEmail(email)
+            // Bytes, not Swift's `==`, which already holds canonically equivalent strings equal.
+            guard !normalized.utf8.elementsEqual(email.utf8) else { continue }
+            let taken = try await db.raw("SELECT id FROM users WHERE email = \(bind: normalized)").first()
+            guard taken == nil else {
+                logger.warning(
+                    "two accounts differ only in their email's Unicode form; this one keeps its old form",
+                    metadata: ["user.id": "\(id)"])
+                continue
+            }
+            try await db.raw("UPDATE users SET email = \(bind: normalized) WHERE id = \(bind: id)").run()
+        }
+    }
 
     static let orderCountTables = [
         "CREATE TABLE order_status_counts (status TEXT PRIMARY KEY, n BIGINT NOT NULL)",
@@ -429,6 +459,7 @@ import TillCore
                 for statement in migration.statements(for: database.kind) {
                     try await db.raw(SQLQueryString(statement)).run()
                 }
+                try await migration.code?(db, database.kind, logger)
                 try await db.raw(
                     "INSERT INTO till_migrations (version, name, applied_at) VALUES (\(bind: migration.version), \(bind: migration.name), \(bind: TillClock.system.nowMillis()))"
                 ).run()
