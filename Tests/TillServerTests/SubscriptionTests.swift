@@ -22,6 +22,17 @@ extension API {
         return (token, userId, checkout)
     }
 
+    /// A new user subscribed to `plan` and paid through Checkout: the token, user id, Till's and Stripe's ids.
+    func activeSubscription(_ plan: String) async throws -> (
+        token: String, userId: String, id: String, stripeId: String
+    ) {
+        let (token, userId, checkout) = try await subscribeCheckout(plan)
+        let id = checkout.string("subscriptionId")
+        #expect(try await pay(session: checkout.string("sessionId")).status == 200)
+        try await waitForSubscription(token, id, toBe: "ACTIVE")
+        return (token, userId, id, try await subscription(token, id).string("stripeSubscriptionId"))
+    }
+
     func subscription(_ token: String, _ id: String) async throws -> Reply {
         try await call(.get, "/api/subscriptions/\(id)", token: token)
     }
@@ -143,11 +154,7 @@ struct SubscriptionFlowTests {
     func failingCardGoesPastDueThenCanceled(_ backend: Backend) async throws {
         try await withTill(backend) { api, _ in
             let plan = try await api.recurringPlan()
-            let (token, _, checkout) = try await api.subscribeCheckout(plan)
-            let id = checkout.string("subscriptionId")
-            #expect(try await api.pay(session: checkout.string("sessionId")).status == 200)
-            try await api.waitForSubscription(token, id, toBe: "ACTIVE")
-            let stripeId = try await api.subscription(token, id).string("stripeSubscriptionId")
+            let (token, _, id, stripeId) = try await api.activeSubscription(plan)
             let customer = try await api.me(token).string("stripeCustomerId")
 
             // The card on file starts failing.
@@ -247,11 +254,7 @@ extension SubscriptionFlowTests {
     func changingOneEndedAtStripe(_ backend: Backend) async throws {
         try await withTill(backend) { api, _ in
             let plan = try await api.recurringPlan()
-            let (token, _, checkout) = try await api.subscribeCheckout(plan)
-            let id = checkout.string("subscriptionId")
-            #expect(try await api.pay(session: checkout.string("sessionId")).status == 200)
-            try await api.waitForSubscription(token, id, toBe: "ACTIVE")
-            let stripeId = try await api.subscription(token, id).string("stripeSubscriptionId")
+            let (token, _, id, stripeId) = try await api.activeSubscription(plan)
             // Cancelled in the portal; the webhook saying so is lost.
             try await api.fault(#"{"target":"webhooks","mode":"drop","count":10}"#)
             #expect(try await api.stripe(.delete, "/v1/subscriptions/\(stripeId)").string("status") == "canceled")
@@ -346,12 +349,8 @@ extension SubscriptionFlowTests {
     func legacyShapes(_ backend: Backend) async throws {
         try await withTill(backend) { api, till in
             let plan = try await api.recurringPlan()
-            let (token, userId, checkout) = try await api.subscribeCheckout(plan)
-            let id = checkout.string("subscriptionId")
-            #expect(try await api.pay(session: checkout.string("sessionId")).status == 200)
-            try await api.waitForSubscription(token, id, toBe: "ACTIVE")
+            let (token, userId, id, stripeId) = try await api.activeSubscription(plan)
             try await api.waitForCredits(token, 100)
-            let stripeId = try await api.subscription(token, id).string("stripeSubscriptionId")
             var options = TestEvents.Options(amount: 900)
             options.subscriptionId = stripeId
             options.subscriptionMetadata = ["subscriptionId": id, "userId": userId, "planId": plan]
@@ -414,11 +413,7 @@ extension SubscriptionFlowTests {
     func sameSecondReportsAreReadBack(_ backend: Backend) async throws {
         try await withTill(backend) { api, till in
             let plan = try await api.recurringPlan()
-            let (token, userId, checkout) = try await api.subscribeCheckout(plan)
-            let id = checkout.string("subscriptionId")
-            #expect(try await api.pay(session: checkout.string("sessionId")).status == 200)
-            try await api.waitForSubscription(token, id, toBe: "ACTIVE")
-            let stripeId = try await api.subscription(token, id).string("stripeSubscriptionId")
+            let (token, userId, id, stripeId) = try await api.activeSubscription(plan)
             // At Stripe the subscription renews (it was cancelled at period end and resumed in the same second).
             var options = TestEvents.Options(amount: 900)
             options.subscriptionId = stripeId

@@ -78,6 +78,17 @@ final class JSONStreamWriter {
         frames[index].count += 1
     }
 
+    /// Opens an object (`{`) or a list (`[`) at `level` once `start` (its key, or its place in a list) is written;
+    /// its serial, or -1 with the encoding marked unsupported when the stack does not allow it.
+    func nested(_ open: UInt8, level: Int, after start: () throws -> Void) -> Int {
+        let close = open == UInt8(ascii: "{") ? UInt8(ascii: "}") : UInt8(ascii: "]")
+        guard (try? start()) != nil, let serial = try? self.open(open, close, level: level) else {
+            unsupported = true
+            return -1
+        }
+        return serial
+    }
+
     /// Marks the encoding as not a stack (even if the caller swallows the error) and returns the error to throw.
     func misuse() -> Unsupported {
         unsupported = true
@@ -220,20 +231,14 @@ private final class StreamEncoder: Encoder, SingleValueEncodingContainer {
     func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
         // Asked again (a subclass and its superclass share the encoder): the same object, if it is still open.
         if let keyed { return KeyedEncodingContainer(KeyedStream(writer, keyed.index, keyed.serial)) }
-        guard !wrote, let serial = try? writer.open(UInt8(ascii: "{"), UInt8(ascii: "}"), level: level) else {
-            writer.unsupported = true
-            return KeyedEncodingContainer(KeyedStream(writer, level, -1))
-        }
+        let serial = writer.nested(UInt8(ascii: "{"), level: level) { if wrote { throw writer.misuse() } }
         wrote = true
         keyed = (level, serial)
         return KeyedEncodingContainer(KeyedStream(writer, level, serial))
     }
 
     func unkeyedContainer() -> any UnkeyedEncodingContainer {
-        guard !wrote, let serial = try? writer.open(UInt8(ascii: "["), UInt8(ascii: "]"), level: level) else {
-            writer.unsupported = true
-            return UnkeyedStream(writer, level, -1)
-        }
+        let serial = writer.nested(UInt8(ascii: "["), level: level) { if wrote { throw writer.misuse() } }
         wrote = true
         return UnkeyedStream(writer, level, serial)
     }
@@ -395,23 +400,12 @@ private struct KeyedStream<Key: CodingKey>: KeyedEncodingContainerProtocol {
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key)
         -> KeyedEncodingContainer<NestedKey>
     {
-        guard (try? self.key(key)) != nil,
-            let serial = try? writer.open(UInt8(ascii: "{"), UInt8(ascii: "}"), level: index + 1)
-        else {
-            writer.unsupported = true
-            return KeyedEncodingContainer(KeyedStream<NestedKey>(writer, index + 1, -1))
-        }
+        let serial = writer.nested(UInt8(ascii: "{"), level: index + 1) { try self.key(key) }
         return KeyedEncodingContainer(KeyedStream<NestedKey>(writer, index + 1, serial))
     }
 
     mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
-        guard (try? self.key(key)) != nil,
-            let serial = try? writer.open(UInt8(ascii: "["), UInt8(ascii: "]"), level: index + 1)
-        else {
-            writer.unsupported = true
-            return UnkeyedStream(writer, index + 1, -1)
-        }
-        return UnkeyedStream(writer, index + 1, serial)
+        UnkeyedStream(writer, index + 1, writer.nested(UInt8(ascii: "["), level: index + 1) { try self.key(key) })
     }
 
     mutating func superEncoder() -> any Encoder {
@@ -509,23 +503,12 @@ private struct UnkeyedStream: UnkeyedEncodingContainer {
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type)
         -> KeyedEncodingContainer<NestedKey>
     {
-        guard (try? next()) != nil,
-            let serial = try? writer.open(UInt8(ascii: "{"), UInt8(ascii: "}"), level: index + 1)
-        else {
-            writer.unsupported = true
-            return KeyedEncodingContainer(KeyedStream<NestedKey>(writer, index + 1, -1))
-        }
+        let serial = writer.nested(UInt8(ascii: "{"), level: index + 1) { try next() }
         return KeyedEncodingContainer(KeyedStream<NestedKey>(writer, index + 1, serial))
     }
 
     mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
-        guard (try? next()) != nil,
-            let serial = try? writer.open(UInt8(ascii: "["), UInt8(ascii: "]"), level: index + 1)
-        else {
-            writer.unsupported = true
-            return UnkeyedStream(writer, index + 1, -1)
-        }
-        return UnkeyedStream(writer, index + 1, serial)
+        UnkeyedStream(writer, index + 1, writer.nested(UInt8(ascii: "["), level: index + 1) { try next() })
     }
 
     mutating func superEncoder() -> any Encoder {
