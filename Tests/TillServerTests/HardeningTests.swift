@@ -548,10 +548,14 @@ struct HardeningTests {
             let over = try await api.call(.post, "/api/billing-portal", token: user)
             #expect(over.status == 429 && over.errorCode == "rate_limited")
             #expect((1...60).contains(Int(over.headers[.retryAfter] ?? "") ?? 0))
-            // Subscription checkouts share the budget (switching plans back and forth ends and opens sessions).
+            // Switching a subscription checkout to another plan shares the budget (it ends a session and opens
+            // another); the first checkout, and a second click on it, do not spend it.
             let plan = try await api.recurringPlan()
-            let checkout = try await api.call(.post, "/api/plans/\(plan)/checkout", token: user)
-            #expect(checkout.status == 429 && checkout.errorCode == "rate_limited")
+            let yearly = try await api.recurringPlan(interval: "year")
+            #expect(try await api.call(.post, "/api/plans/\(plan)/checkout", token: user).status == 201)
+            #expect(try await api.call(.post, "/api/plans/\(plan)/checkout", token: user).status == 200)
+            let switched = try await api.call(.post, "/api/plans/\(yearly)/checkout", token: user)
+            #expect(switched.status == 429 && switched.errorCode == "rate_limited")
             // Another customer has a budget of its own; an admin is not counted.
             let (other, _) = try await api.register()
             #expect(try await api.call(.post, "/api/billing-portal", token: other).status == 201)

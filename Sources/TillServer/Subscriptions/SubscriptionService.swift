@@ -36,9 +36,6 @@ struct SubscriptionService: Sendable {
     /// Opens (or finds again) the Checkout Session that starts a subscription to `plan`. The subscription's row is
     /// stored `INCOMPLETE` first, and its id keys the Stripe call, so a retry or a second click finds the same session.
     func checkout(plan: Plan, identity: Identity, attempt: Int = 1) async throws -> (created: Bool, CheckoutResponse) {
-        // Each may end a session at Stripe and open another (switching plans back and forth): counted like the
-        // portal, so a looping client cannot spend the account's rate limit.
-        if attempt == 1 { try stripeBudget.spend(identity, now: clock.nowMillis()) }
         let customerId = try await customer(userId: identity.userId)
         let now = clock.nowMillis()
         let candidate = Subscription(id: IDs.make(), userId: identity.userId, planId: plan.id, now: now)
@@ -78,6 +75,9 @@ struct SubscriptionService: Sendable {
         // A checkout for another plan (or one about to expire): closed first, so that two sessions can never both
         // be paid, then a new subscription.
         guard attempt < 3 else { throw TillError.busy }
+        // Ending a session and opening another (switching plans back and forth) is counted like the portal, so a
+        // looping client cannot spend the account's rate limit; a second click on the same plan is not.
+        if attempt == 1 { try stripeBudget.spend(identity, now: clock.nowMillis()) }
         try await close(current)
         return try await checkout(plan: plan, identity: identity, attempt: attempt + 1)
     }
