@@ -461,7 +461,9 @@ struct HardeningTests {
             for route in ["payment-intent", "checkout"] {
                 let (user, _, product, order) = try await api.orderSetup(inventory: 5, quantity: 2)
                 let orderId = order.string("id")
-                try await api.fault(#"{"target":"latency","delayMillis":600}"#)
+                // Long enough for the cancel to commit first on a loaded machine (at 600 ms a PostgreSQL run once lost
+                // the race: the session was made, then ended by the cancel, and the request answered 201).
+                try await api.fault(#"{"target":"latency","delayMillis":1500}"#)
                 async let created = api.call(.post, "/api/orders/\(orderId)/\(route)", token: user)
                 try await api.waitForPayment(user, orderId)
                 let cancel = try await api.call(.post, "/api/orders/\(orderId)/cancel", token: user)
@@ -489,7 +491,7 @@ struct HardeningTests {
         try await withTill(backend) { api, till in
             let (user, _, product, order) = try await api.orderSetup(inventory: 5, quantity: 2)
             let orderId = order.string("id")
-            try await api.fault(#"{"target":"latency","delayMillis":600}"#)
+            try await api.fault(#"{"target":"latency","delayMillis":1500}"#)
             async let created = api.call(.post, "/api/orders/\(orderId)/payment-intent", token: user)
             try await api.waitForPayment(user, orderId)
             // The cancel as it would commit had it read the order's payments before this one was stored.

@@ -2,9 +2,10 @@ import Synchronization
 import TillCore
 
 /// How many Stripe calls a customer's own requests may make a minute where nothing is stored to answer from
-/// (Customer Portal sessions, invoice lists, cancelling and resuming, switching a subscription checkout to another plan). Stripe's rate limit is the whole account's: a
-/// client looping on these routes must not spend what every checkout, refund and the reconciler need. Admins are not
-/// counted; beyond the budget the answer is 429 `rate_limited` with `Retry-After`.
+/// (Customer Portal sessions, invoice lists, cancelling and resuming, switching a subscription checkout to another
+/// plan). Stripe's rate limit is the whole account's: a client looping on these routes must not spend what every
+/// checkout, refund and the reconciler need. Admins are not counted; beyond the budget the answer is 429
+/// `rate_limited` with `Retry-After`.
 final class StripeCallBudget: Sendable {
     static let perMinute = 30
     static let windowMillis = 60_000
