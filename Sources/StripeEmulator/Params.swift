@@ -119,7 +119,9 @@ enum Params {
     static func overlong(_ node: FormNode, path: String = "") -> String? {
         switch node {
         case .value(let text):
-            return text.utf8.count > maximumStringLength && text.count > maximumStringLength ? path : nil
+            // Code points, not characters: one character can carry any number of combining marks.
+            return text.utf8.count > maximumStringLength && text.unicodeScalars.count > maximumStringLength
+                ? path : nil
         case .object(let pairs):
             for (key, value) in pairs {
                 if let found = overlong(value, path: path.isEmpty ? key : "\(path)[\(key)]") { return found }

@@ -410,6 +410,10 @@ struct EmulatorHardeningTests {
             let long = try await stripe.call(
                 .post, "/v1/customers", "description=\(String(repeating: "d", count: 5001))")
             #expect(long.status == 400 && long.errorParam == "description")
+            // One character with 6,000 combining marks is 6,001 code points: too long as well.
+            let marks = try await stripe.call(
+                .post, "/v1/customers", "description=a\(String(repeating: "%CC%81", count: 6000))")
+            #expect(marks.status == 400 && marks.errorParam == "description")
             #expect(await stripe.emulator.state.customers.count == 0)
             let intent = try await stripe.call(.post, "/v1/payment_intents", "amount=100&currency=usd&confirm=maybe")
             #expect(intent.status == 400 && intent.errorCode == "parameter_invalid_boolean")

@@ -229,7 +229,16 @@ struct HardeningTests {
             let email = "staff-\(UUID().uuidString.prefix(8))@example.com"
             let (squatter, _) = try await api.register(email)
             #expect(try await api.call(.get, "/api/admin/summary", token: squatter).status == 403)
+            // A login that read the account before the promotion and signs after it commits (bcrypt ran meanwhile).
+            let before = try #require(
+                try await till.database.withConnection { db in
+                    try await UserRepository().find(email: Validation.normalizedEmail(email), on: db)
+                })
+            let readAt = till.clock.nowMillis()
+            try await Task.sleep(for: .milliseconds(5))
             try await till.auth.ensureAdmin(email: email, password: "operator-password-1")
+            let late = try await till.auth.token(for: before, at: readAt)
+            #expect(try await api.call(.get, "/api/admin/summary", token: late).status == 401)
             // The registrant's token did not become an admin's: it no longer works at all.
             #expect(try await api.call(.get, "/api/admin/summary", token: squatter).status == 401)
             #expect(try await api.call(.get, "/api/auth/me", token: squatter).status == 401)

@@ -99,13 +99,16 @@ struct AuthService: Sendable {
         }
         // bcrypt stops at a NUL byte: such a password could match a stored one that shares its beginning.
         guard !password.utf8.contains(0) else { throw TillError(.unauthorized, "Email or password is wrong") }
+        // The token is dated from before the account is read: a promotion (or a new password) that commits while
+        // bcrypt checks the old password makes the token older than the account's tokens_valid_after, so refused.
+        let readAt = clock.nowMillis()
         let user = try await database.withConnection { db in try await users.find(email: email, on: db) }
         let ok = try await loginHashing.run {
             try await verifyPassword(password, hash: user?.passwordHash ?? dummyHash)
         }
         guard let user, ok else { throw TillError(.unauthorized, "Email or password is wrong") }
         limiter.succeeded(email: email, address: address)
-        return Session(token: try await token(for: user), user: UserResponse(user: user))
+        return Session(token: try await token(for: user, at: readAt), user: UserResponse(user: user))
     }
 
     func me(_ identity: Identity) async throws -> UserResponse {
@@ -168,9 +171,10 @@ struct AuthService: Sendable {
         return Identity(userId: userId, role: access.role)
     }
 
-    func token(for user: User) async throws -> String {
-        // Never before the account's tokens_valid_after, which another instance's clock may have set ahead of ours.
-        let now = max(clock.nowMillis(), user.tokensValidAfter)
+    /// A token for `user`, issued `at` (default now); never dated before the account's tokens_valid_after as read
+    /// (another instance's clock may have set it ahead of ours).
+    func token(for user: User, at time: Int? = nil) async throws -> String {
+        let now = max(time ?? clock.nowMillis(), user.tokensValidAfter)
         let expiry = Date(timeIntervalSince1970: Double(now / 1000 + tokenLifetimeSeconds))
         return try await keys.sign(
             TokenClaims(
