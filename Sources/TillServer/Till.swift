@@ -183,7 +183,7 @@ public struct Till: Sendable {
     /// The HTTP application with its background services; the database closes after everything else has stopped.
     public func application() -> some ApplicationProtocol {
         var app = Application(
-            router: router(),
+            responder: HeadResponder(router().buildResponder()),
             server: .http1(configuration: .init(idleTimeout: .seconds(Int64(config.idleTimeoutSeconds)))),
             // A listen queue of 4,096 (Linux's usual cap) instead of Hummingbird's 256: a burst of new connections,
             // such as a sale's opening or Stripe retrying a backlog of webhooks, is queued rather than dropped, which

@@ -38,6 +38,18 @@ struct HealthTests {
         }
     }
 
+    @Test("HEAD is GET without the body: 200 on /healthz and a public list, 404 where GET is")
+    func head() async throws {
+        try await withTill(.sqlite) { api, _ in
+            for path in ["/healthz", "/api/products"] {
+                let reply = try await api.call(.head, path)
+                #expect(reply.status == 200 && reply.text.isEmpty, "\(path)")
+            }
+            #expect(try await api.call(.head, "/nowhere").status == 404)
+            #expect(try await api.call(.head, "/api/auth/me").status == 401)
+        }
+    }
+
     @Test("an oversized JSON body is 413 payload_too_large")
     func tooLarge() async throws {
         try await withTill(.sqlite) { api, _ in
