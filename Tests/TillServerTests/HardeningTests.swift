@@ -470,8 +470,8 @@ struct HardeningTests {
             for route in ["payment-intent", "checkout"] {
                 let (user, _, product, order) = try await api.orderSetup(inventory: 5, quantity: 2)
                 let orderId = order.string("id")
-                // Long enough for the cancel to commit first on a loaded machine (at 600 ms a PostgreSQL run once lost
-                // the race: the session was made, then ended by the cancel, and the request answered 201).
+                // Long enough for the cancel to commit first even on a loaded machine; otherwise the session is made,
+                // then ended by the cancel, and the request answers 201, which is the other race.
                 try await api.fault(#"{"target":"latency","delayMillis":1500}"#)
                 async let created = api.call(.post, "/api/orders/\(orderId)/\(route)", token: user)
                 try await api.waitForPayment(user, orderId)

@@ -107,7 +107,7 @@ final class JSONStreamWriter {
 
     func value<T: Encodable>(_ value: T, level: Int) throws {
         // Types are told apart by their metatype, not by `as?` casts: a failed cast costs a walk of the runtime's
-        // conformance tables, and most values are none of these (profiled: casts were the encoder's top cost).
+        // conformance tables, and most values are none of these (casts were this encoder's largest cost).
         if T.self == JSONValue.self {
             try json(unsafeBitCast(value, to: JSONValue.self), level: level)
         } else if T.self == String.self {
