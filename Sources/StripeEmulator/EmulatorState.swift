@@ -189,10 +189,9 @@ actor EmulatorState {
         intent.clientSecret = "\(intent.id)_secret_\(TestEvents.randomToken(25))"
         intent.description = p["description"]?.string
         intent.receiptEmail = p["receipt_email"]?.string
-        if let method = p["capture_method"]?.string {
-            guard ["automatic", "automatic_async", "manual"].contains(method) else {
-                throw .invalid("capture_method", "Invalid capture_method: \(method)", code: "parameter_invalid_string")
-            }
+        if let method = try Params.oneOf(
+            p["capture_method"], ["automatic", "automatic_async", "manual"], param: "capture_method")
+        {
             intent.captureMethod = method
         }
         if let customerId = try Params.string(p["customer"], param: "customer"), !customerId.isEmpty {

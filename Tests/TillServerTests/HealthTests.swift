@@ -44,6 +44,8 @@ struct HealthTests {
             for path in ["/healthz", "/api/products"] {
                 let reply = try await api.call(.head, path)
                 #expect(reply.status == 200 && reply.text.isEmpty, "\(path)")
+                // The client reads no body after HEAD whatever is sent: the length says none was.
+                #expect(reply.headers[.contentLength] == "0", "\(path)")
             }
             #expect(try await api.call(.head, "/nowhere").status == 404)
             #expect(try await api.call(.head, "/api/auth/me").status == 401)

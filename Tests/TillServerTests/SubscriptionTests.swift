@@ -4,6 +4,16 @@ import Testing
 
 @_spi(Bench) @testable import TillServer
 
+extension TestEvents.Options {
+    /// Events about Stripe's subscription `stripeId` that Till made as `id` for `userId` and `plan` (its metadata).
+    static func subscription(_ stripeId: String, id: String, userId: String, plan: String) -> Self {
+        var options = TestEvents.Options(amount: 900)
+        options.subscriptionId = stripeId
+        options.subscriptionMetadata = ["subscriptionId": id, "userId": userId, "planId": plan]
+        return options
+    }
+}
+
 extension API {
     /// An admin's recurring plan: 9.00 USD a month for 100 credits.
     func recurringPlan(interval: String = "month", credits: Int = 100) async throws -> String {
@@ -351,9 +361,7 @@ extension SubscriptionFlowTests {
             let plan = try await api.recurringPlan()
             let (token, userId, id, stripeId) = try await api.activeSubscription(plan)
             try await api.waitForCredits(token, 100)
-            var options = TestEvents.Options(amount: 900)
-            options.subscriptionId = stripeId
-            options.subscriptionMetadata = ["subscriptionId": id, "userId": userId, "planId": plan]
+            var options = TestEvents.Options.subscription(stripeId, id: id, userId: userId, plan: plan)
             let start = Int(Date().timeIntervalSince1970) + 40 * 86_400
             options.periodStart = start
             options.periodEnd = start + 30 * 86_400
@@ -415,9 +423,7 @@ extension SubscriptionFlowTests {
             let plan = try await api.recurringPlan()
             let (token, userId, id, stripeId) = try await api.activeSubscription(plan)
             // At Stripe the subscription renews (it was cancelled at period end and resumed in the same second).
-            var options = TestEvents.Options(amount: 900)
-            options.subscriptionId = stripeId
-            options.subscriptionMetadata = ["subscriptionId": id, "userId": userId, "planId": plan]
+            let options = TestEvents.Options.subscription(stripeId, id: id, userId: userId, plan: plan)
             let second = Int(Date().timeIntervalSince1970) + 100
             var cancel = options
             cancel.cancelAtPeriodEnd = true

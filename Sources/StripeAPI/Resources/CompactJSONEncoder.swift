@@ -117,7 +117,7 @@ final class JSONStreamWriter {
         } else if T.self == Bool.self {
             bool(unsafeBitCast(value, to: Bool.self))
         } else if T.self == Double.self {
-            try double(unsafeBitCast(value, to: Double.self))
+            try number(unsafeBitCast(value, to: Double.self))
         } else if T.self == URL.self {
             string(unsafeBitCast(value, to: URL.self).absoluteString)
         } else if T.self == Data.self {
@@ -138,7 +138,7 @@ final class JSONStreamWriter {
         case .null: null()
         case .bool(let v): bool(v)
         case .int(let v): integer(v)
-        case .double(let v): try double(v)
+        case .double(let v): try number(v)
         case .string(let v): string(v)
         case .array(let items):
             let serial = try open(UInt8(ascii: "["), UInt8(ascii: "]"), level: level)
@@ -161,16 +161,8 @@ final class JSONStreamWriter {
     func bool(_ v: Bool) { ascii(v ? "true" : "false") }
     func integer(_ v: some BinaryInteger) { ascii(String(v)) }
 
-    func double(_ v: Double) throws {
-        guard v.isFinite else {
-            throw EncodingError.invalidValue(v, .init(codingPath: [], debugDescription: "\(v) is not valid JSON"))
-        }
-        var text = v.description
-        if text.hasSuffix(".0") { text.removeLast(2) }
-        ascii(text)
-    }
-
-    func float(_ v: Float) throws {
+    /// As `JSONEncoder` writes a float: its shortest description, without a trailing `.0`; not NaN or infinite.
+    func number<F: BinaryFloatingPoint & CustomStringConvertible>(_ v: F) throws {
         guard v.isFinite else {
             throw EncodingError.invalidValue(v, .init(codingPath: [], debugDescription: "\(v) is not valid JSON"))
         }
@@ -265,11 +257,11 @@ private final class StreamEncoder: Encoder, SingleValueEncodingContainer {
     }
     func encode(_ value: Double) throws {
         try start()
-        try writer.double(value)
+        try writer.number(value)
     }
     func encode(_ value: Float) throws {
         try start()
-        try writer.float(value)
+        try writer.number(value)
     }
     func encode(_ value: Int) throws {
         try start()
@@ -346,11 +338,11 @@ private struct KeyedStream<Key: CodingKey>: KeyedEncodingContainerProtocol {
     }
     mutating func encode(_ value: Double, forKey key: Key) throws {
         try self.key(key)
-        try writer.double(value)
+        try writer.number(value)
     }
     mutating func encode(_ value: Float, forKey key: Key) throws {
         try self.key(key)
-        try writer.float(value)
+        try writer.number(value)
     }
     mutating func encode(_ value: Int, forKey key: Key) throws {
         try self.key(key)
@@ -449,11 +441,11 @@ private struct UnkeyedStream: UnkeyedEncodingContainer {
     }
     mutating func encode(_ value: Double) throws {
         try next()
-        try writer.double(value)
+        try writer.number(value)
     }
     mutating func encode(_ value: Float) throws {
         try next()
-        try writer.float(value)
+        try writer.number(value)
     }
     mutating func encode(_ value: Int) throws {
         try next()

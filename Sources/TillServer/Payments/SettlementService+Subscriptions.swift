@@ -67,7 +67,7 @@ extension SettlementService {
         _ report: StripeFacts.SubscriptionReport, to subscription: Subscription, now: Int, into outcome: inout Outcome,
         users changes: inout [UserChange], on db: any SQLDatabase
     ) async throws {
-        if let since = report.unlessChangedSince, subscription.state.lastEventAt != since { return }
+        if let since = report.unlessUpdatedSince, subscription.updatedAt != since { return }
         var s = subscription
         // An invoice names Stripe's subscription too: kept, so that the subscription can be cancelled even when its
         // invoice was the first news of it.

@@ -80,7 +80,7 @@ struct SettlementService: Sendable {
             let read = StripeFacts.read(subscription: try await stripe.retrieveSubscription(stripeId))
             let report = StripeFacts.SubscriptionReport(
                 lookup: .init(subscriptionId: id), facts: [.reported(read, at: nil)],
-                unlessChangedSince: .some(before.state.lastEventAt))
+                unlessUpdatedSince: before.updatedAt)
             _ = try await apply([Item(eventId: nil, subject: .subscription(report))])
         } catch {
             logger.warning(

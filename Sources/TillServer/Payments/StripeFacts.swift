@@ -33,9 +33,9 @@ enum StripeFacts {
         }
         let lookup: Lookup
         let facts: [SubscriptionFact]
-        /// For a read-back made after two reports disagreed: applied only if the subscription's newest event is
-        /// still this one (a newer event applied while Stripe was read decides instead).
-        var unlessChangedSince: Int?? = nil
+        /// For a read-back made after two reports disagreed: applied only if the subscription's row has not been
+        /// written since this time (`updated_at`): a newer event applied while Stripe was read decides instead.
+        var unlessUpdatedSince: Int? = nil
     }
 
     /// What one event or one read-back is about.

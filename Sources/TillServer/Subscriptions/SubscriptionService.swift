@@ -306,7 +306,7 @@ struct SubscriptionService: Sendable {
                 ? try await stripe.updateSubscription(stripeId, cancelAtPeriodEnd: true)
                 : try await stripe.cancelSubscription(stripeId)
         } catch {
-            throw await refused(error, s)
+            throw await changeRefused(error, s)
         }
         let read = StripeFacts.read(subscription: stripeSubscription)
         try await apply(s.id, [atPeriodEnd ? .reported(read, at: nil) : .deleted(read, at: nil)])
@@ -326,7 +326,7 @@ struct SubscriptionService: Sendable {
         do {
             stripeSubscription = try await stripe.updateSubscription(stripeId, cancelAtPeriodEnd: false)
         } catch {
-            throw await refused(error, s)
+            throw await changeRefused(error, s)
         }
         try await apply(s.id, [.reported(StripeFacts.read(subscription: stripeSubscription), at: nil)])
         return try await subscription(id: id, identity: identity)
@@ -334,7 +334,7 @@ struct SubscriptionService: Sendable {
 
     /// What to answer when Stripe refused to change the subscription: when it had ended there before its webhook
     /// came (cancelled in the portal or the dashboard), it is read back and the answer is the 409 of an ended one.
-    private func refused(_ error: any Error, _ s: Subscription) async -> any Error {
+    private func changeRefused(_ error: any Error, _ s: Subscription) async -> any Error {
         // Only a refusal of the change itself (not a rate limit or a key problem), at most once a sync interval.
         guard let stripeError = error as? StripeError, stripeError.kind == .api,
             stripeError.httpStatus == 400 || stripeError.httpStatus == 404,
