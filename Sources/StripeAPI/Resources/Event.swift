@@ -34,8 +34,8 @@ public struct Event: Codable, Sendable, StripeIdentifiable {
         ]
     }
 
-    /// `data.object`, typed.
-    public enum Object: Codable, Sendable {
+    /// `data.object`, typed; boxed, so that an event is not as large as the largest object it may carry.
+    public indirect enum Object: Codable, Sendable {
         case checkoutSession(CheckoutSession)
         case paymentIntent(PaymentIntent)
         case charge(Charge)
