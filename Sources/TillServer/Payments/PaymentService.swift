@@ -39,9 +39,10 @@ struct PaymentService: Sendable {
     // MARK: Checkout for an order
 
     func checkout(orderId: String, identity: Identity) async throws -> (created: Bool, CheckoutResponse) {
-        let order = try await payableOrder(orderId, identity: identity)
+        let payable = try await payableOrder(orderId, identity: identity)
+        let order = payable.order
         let now = clock.nowMillis()
-        let payment = try await openOrNew(now: now) { db in
+        let payment = try await openOrNew(now: now, read: .read(payable.open(.checkout))) { db in
             try await payments.open(orderId: order.id, method: .checkout, on: db)
         } insert: {
             Payment(
@@ -56,7 +57,6 @@ struct PaymentService: Sendable {
         let start = payment.createdAt / 1000
         let ttlEnd = order.createdAt / 1000 + config.orderTTLSeconds
         let expiresAt = min(max(ttlEnd, start + Self.minimumSessionSeconds), start + 24 * 3600 - 60)
-        let user = try await database.withConnection { db in try await users.find(id: order.userId, on: db) }
         let metadata = ["orderId": order.id, "paymentId": payment.id]
         let params = CheckoutSessionCreateParams(
             lineItems: order.items.map {
@@ -67,7 +67,7 @@ struct PaymentService: Sendable {
             },
             successUrl: "\(config.publicBaseURL)/checkout/success?session_id={CHECKOUT_SESSION_ID}",
             cancelUrl: "\(config.publicBaseURL)/checkout/cancel?orderId=\(order.id)",
-            clientReferenceId: order.id, customerEmail: user?.email, expiresAt: expiresAt, metadata: metadata,
+            clientReferenceId: order.id, customerEmail: payable.ownerEmail, expiresAt: expiresAt, metadata: metadata,
             paymentIntentData: .init(metadata: metadata))
         return (true, try await createSession(payment, params))
     }
@@ -83,7 +83,7 @@ struct PaymentService: Sendable {
     /// A one-off plan (a recurring one is a subscription: `SubscriptionService.checkout`).
     func checkout(plan: Plan, identity: Identity) async throws -> (created: Bool, CheckoutResponse) {
         let now = clock.nowMillis()
-        let payment = try await openOrNew(now: now) { db in
+        let payment = try await openOrNew(now: now, read: .unread) { db in
             try await payments.open(userId: identity.userId, planId: plan.id, on: db)
         } insert: {
             Payment(
@@ -112,9 +112,10 @@ struct PaymentService: Sendable {
     // MARK: PaymentIntent for an order
 
     func paymentIntent(orderId: String, identity: Identity) async throws -> (created: Bool, IntentResponse) {
-        let order = try await payableOrder(orderId, identity: identity)
+        let payable = try await payableOrder(orderId, identity: identity)
+        let order = payable.order
         let now = clock.nowMillis()
-        let payment = try await openOrNew(now: now) { db in
+        let payment = try await openOrNew(now: now, read: .read(payable.open(.intent))) { db in
             try await payments.open(orderId: order.id, method: .intent, on: db)
         } insert: {
             Payment(
@@ -448,37 +449,59 @@ struct PaymentService: Sendable {
 
     // MARK: Helpers
 
-    private func payableOrder(_ orderId: String, identity: Identity) async throws -> Order {
+    /// A payable order with what paying it needs, read under one hold of the connection.
+    private struct PayableOrder {
+        let order: Order
+        let payments: [Payment]
+        /// Given to Stripe, so the buyer does not type it again.
+        let ownerEmail: String?
+
+        /// The order's open payment by `method`, as read.
+        func open(_ method: PaymentMethod) -> Payment? {
+            payments.first { $0.kind == .order && $0.method == method && $0.status.isPayable }
+        }
+    }
+
+    private func payableOrder(_ orderId: String, identity: Identity) async throws -> PayableOrder {
         let owner = identity.isAdmin ? nil : identity.userId
-        guard
-            let order = try await database.withConnection({ db in
-                try await orders.find(id: orderId, userId: owner, on: db)
-            })
-        else {
-            throw TillError.notFound("Order")
+        let read = try await database.withConnection { db -> PayableOrder? in
+            guard let order = try await orders.find(id: orderId, userId: owner, on: db) else { return nil }
+            return PayableOrder(
+                order: order, payments: try await payments.forOrder(orderId, on: db),
+                ownerEmail: try await users.find(id: order.userId, on: db)?.email)
         }
-        guard order.status == .pending else {
-            throw TillError(.orderNotPayable, "Order is \(order.status.rawValue); only a PENDING order can be paid")
+        guard let read else { throw TillError.notFound("Order") }
+        guard read.order.status == .pending else {
+            throw TillError(.orderNotPayable, "Order is \(read.order.status.rawValue); only a PENDING order can be paid")
         }
-        let holding = try await database.withConnection { db in try await payments.forOrder(orderId, on: db) }
-            .first { $0.status.holdsOrderOpen }
-        if let holding {
+        if let holding = read.payments.first(where: { $0.status.holdsOrderOpen }) {
             throw TillError(
                 .orderNotPayable, "A payment of this order is \(holding.status.rawValue); wait for it to end")
         }
-        return order
+        return read
+    }
+
+    /// Whether the caller read the open payment already, and what it found.
+    private enum OpenRead {
+        case unread
+        case read(Payment?)
     }
 
     /// The open payment, or a new one stored before Stripe is called (its id is the Idempotency-Key, so a retry or a
-    /// crash never makes a second session). Two requests racing both end up with the same row.
+    /// crash never makes a second session). Two requests racing both end up with the same row. When the caller read
+    /// no open payment, the insert comes first: its unique index is what decides a race, and a lost one reads again.
     private func openOrNew(
-        now: Int, find: @escaping @Sendable (any SQLDatabase) async throws -> Payment?,
+        now: Int, read: OpenRead, find: @escaping @Sendable (any SQLDatabase) async throws -> Payment?,
         insert make: @Sendable () -> Payment
     ) async throws -> Payment {
+        if case .read(let open?) = read { return open }
+        let lookFirst = if case .unread = read { true } else { false }
         let candidate = make()
         return try await database.withConnection { db in
+            var look = lookFirst
             for _ in 0..<3 {
-                if let open = try await find(db) { return open }
+                if look, let open = try await find(db) { return open }
+                look = true
                 if try await payments.insert(candidate, on: db) { return candidate }
             }
             throw TillError(.internalError, "could not create or find the open payment")
