@@ -472,7 +472,8 @@ struct PaymentService: Sendable {
         }
         guard let read else { throw TillError.notFound("Order") }
         guard read.order.status == .pending else {
-            throw TillError(.orderNotPayable, "Order is \(read.order.status.rawValue); only a PENDING order can be paid")
+            throw TillError(
+                .orderNotPayable, "Order is \(read.order.status.rawValue); only a PENDING order can be paid")
         }
         if let holding = read.payments.first(where: { $0.status.holdsOrderOpen }) {
             throw TillError(
