@@ -1,8 +1,6 @@
 import AsyncHTTPClient
 import Hummingbird
 import Logging
-import NIOCore
-import NIOPosix
 import Prometheus
 import ServiceLifecycle
 import SQLKit
@@ -36,11 +34,6 @@ public struct Till: Sendable {
 
     /// Opens the database, applies migrations, makes sure the configured admin exists, and sets up Stripe (or the
     /// embedded emulator, with Till's webhook endpoint registered on it).
-    /// Runs Swift's tasks on the event loops that serve the connections, instead of a pool of their own.
-    public static func runTasksOnEventLoops() {
-        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
-    }
-
     public static func start(config: AppConfig, logger: Logger, clock: TillClock = .system) async throws -> Till {
         let database = try await DatabaseOpener.open(
             config.database, logger: logger, sqliteGatherLogWrites: config.sqliteGatherLogWrites)

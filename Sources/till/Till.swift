@@ -57,9 +57,6 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the HTTP server (the default).")
 
     func run() async throws {
-        if ProcessInfo.processInfo.environment["TILL_NIO_EXECUTOR"] == "1" {
-            Till.runTasksOnEventLoops()
-        }
         let (config, logger) = await startup()
         logger.info("configuration\n\(config)")
         if config.jwtSecretGenerated {
