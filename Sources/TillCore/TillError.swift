@@ -17,6 +17,10 @@ public struct TillError: Error, Sendable, Equatable, CustomStringConvertible {
         case tooManyPendingOrders = "too_many_pending_orders"
         case alreadySubscribed = "already_subscribed"
         case subscriptionNotActive = "subscription_not_active"
+        /// A refund of a payment that holds no money to give back (not paid, or refunded already).
+        case paymentNotRefundable = "payment_not_refundable"
+        /// An acceptance of a payment that is not (or no longer) under review.
+        case paymentNotUnderReview = "payment_not_under_review"
         case stripeError = "stripe_error"
         case busy
         case internalError = "internal"
@@ -28,7 +32,9 @@ public struct TillError: Error, Sendable, Equatable, CustomStringConvertible {
             case .unauthorized: 401
             case .forbidden: 403
             case .notFound: 404
-            case .emailTaken, .orderNotPayable, .insufficientInventory, .alreadySubscribed, .subscriptionNotActive: 409
+            case .emailTaken, .orderNotPayable, .insufficientInventory, .alreadySubscribed, .subscriptionNotActive,
+                .paymentNotRefundable, .paymentNotUnderReview:
+                409
             case .payloadTooLarge: 413
             case .idempotencyKeyReused: 422
             case .rateLimited, .tooManyPendingOrders: 429

@@ -100,6 +100,10 @@ struct WebhookSignatureTests {
         #expect(try check(header: "t=\(v.timestamp), \(sig)") == .noSignatures)
         #expect(try check(header: "t=\(v.timestamp),v1=\(v.v1.uppercased())") == .noMatch)
         #expect(try check(header: "\(sig)") == .noTimestamp)
+        // The first `t` is the signed one, as in Stripe's SDKs: one put after it changes nothing, one before it does.
+        #expect(try check(header: "t=\(v.timestamp),t=\(v.timestamp + 1),\(sig)") == nil)
+        #expect(try check(header: "t=\(v.timestamp + 1),t=\(v.timestamp),\(sig)") == .noMatch)
+        #expect(try check(header: "t=x,t=\(v.timestamp),\(sig)") == .noTimestamp)
         #expect(try check(header: "") == .noHeader)
         #expect(try check(header: .some(nil)) == .noHeader)
         #expect(try check(secrets: [""]) == .noSecret)

@@ -33,7 +33,8 @@ struct OrderLineRequestTests {
             .invalidRequest: 400, .unauthorized: 401, .forbidden: 403, .notFound: 404, .emailTaken: 409,
             .orderNotPayable: 409, .insufficientInventory: 409, .idempotencyKeyReused: 422, .invalidSignature: 400,
             .payloadTooLarge: 413, .rateLimited: 429, .tooManyPendingOrders: 429, .stripeError: 502, .busy: 503,
-            .internalError: 500, .alreadySubscribed: 409, .subscriptionNotActive: 409,
+            .internalError: 500, .alreadySubscribed: 409, .subscriptionNotActive: 409, .paymentNotRefundable: 409,
+            .paymentNotUnderReview: 409,
         ]
         #expect(code.httpStatus == expected[code])
     }

@@ -107,4 +107,21 @@ struct LogWriterTests {
         #expect(line.hasSuffix(" info till : http.method=GET http.status=200 request.id=r1 [TillServerTests] request"))
         #expect(line.count > 24 && line.dropFirst(23).hasPrefix("Z "))
     }
+
+    @Test("a value with control characters (a webhook event's id) stays on its line, escaped")
+    func controlCharacters() async throws {
+        let collected = CollectedBytes()
+        let writer = LogWriter(sink: { collected.sink($0) })
+        let logger = Logger(label: "till") { label in BatchedLogHandler(label: label, writer: writer, level: .info) }
+        let forged = "evt_1\n2026-12-07T00:00:00.000Z error forged\0\u{1b}[2J\té"
+        logger.info("stored", metadata: ["stripe.event_id": "\(forged)"])
+        writer.flush(timeout: .seconds(30))
+        writer.close()
+        let lines = collected.lines
+        #expect(lines.count == 1)
+        #expect(
+            lines.first?.hasSuffix(
+                #" info till : stripe.event_id=evt_1\n2026-12-07T00:00:00.000Z error forged\u{0}\u{1b}[2J\té [TillServerTests] stored"#
+            ) == true, "\(lines)")
+    }
 }

@@ -44,6 +44,7 @@ public enum WebhookSignature {
         let keys = secrets.filter { !$0.isEmpty }
         guard !keys.isEmpty else { throw .noSecret }
         var timestamp: Int?
+        var sawTimestamp = false
         var signatures: [[UInt8]] = []
         // One pass over the header's bytes: elements split at ",", each a key and a value split at the first "=".
         let bytes = Array(header.utf8)
@@ -54,7 +55,9 @@ public enum WebhookSignature {
                 let key = bytes[start..<eq]
                 let value = bytes[(eq + 1)..<end]
                 if key.elementsEqual("t".utf8) {
-                    timestamp = Int(String(decoding: value, as: UTF8.self))
+                    // The first `t` counts, as in Stripe's SDKs (a later one is ignored, a malformed first refuses).
+                    if !sawTimestamp { timestamp = Int(String(decoding: value, as: UTF8.self)) }
+                    sawTimestamp = true
                 } else if key.elementsEqual("v1".utf8) {
                     signatures.append(lowercaseHex(value) ?? [])  // not lowercase hex: can never match
                 }

@@ -228,7 +228,7 @@ struct PaymentService: Sendable {
         if payment.status == .requiresReview { return try await refundUnderReview(payment, amount: requested) }
         guard payment.status.isRefundable else {
             throw TillError(
-                .orderNotPayable,
+                .paymentNotRefundable,
                 "Only a SUCCEEDED or PARTIALLY_REFUNDED payment can be refunded (this one is \(payment.status.rawValue))"
             )
         }
@@ -306,7 +306,9 @@ struct PaymentService: Sendable {
             try await payments.claimReviewRefund(id: payment.id, now: clock.nowMillis(), on: db)
         }
         guard claimed else {
-            throw TillError(.orderNotPayable, "The payment is no longer under review (it was accepted meanwhile)")
+            throw TillError(
+                .paymentNotUnderReview,
+                "The payment is no longer under review (it was accepted meanwhile): refund it again")
         }
         do {
             _ = try await stripe.createRefund(
@@ -329,14 +331,14 @@ struct PaymentService: Sendable {
         guard let payment else { throw TillError.notFound("Payment") }
         guard payment.status == .requiresReview else {
             throw TillError(
-                .orderNotPayable, "Only a payment under review can be accepted (this one is \(payment.status.rawValue))"
-            )
+                .paymentNotUnderReview,
+                "Only a payment under review can be accepted (this one is \(payment.status.rawValue))")
         }
         // The machine refuses money refunded, being refunded or disputed meanwhile: then nothing moves.
         let accepted = try await settlement.apply(paymentId: payment.id, facts: [.reviewAccepted], details: .init())
         guard let accepted, accepted.status == .succeeded else {
             throw TillError(
-                .orderNotPayable,
+                .paymentNotUnderReview,
                 "Money of this payment was refunded, is being refunded or was disputed while it was under review: refund it instead"
             )
         }

@@ -74,14 +74,20 @@ enum JSONCoding {
     static func describe(_ error: DecodingError, body: Data) -> String {
         if case .dataCorrupted(let context) = error, context.codingPath.isEmpty,
             let json = try? JSONSerialization.jsonObject(with: body, options: [.fragmentsAllowed]),
-            let path = firstNonInteger(json, path: "")
+            let (path, tooLarge) = firstNonInteger(json, path: "")
         {
-            return "\(path) must be a whole number (amounts are integers in the currency's minor unit)"
+            if tooLarge { return "\(path) is too large" }
+            // The money hint only where the field is money: a quantity of 1.5 is not about minor units.
+            let field = path.split(separator: ".").last.map { $0.prefix { $0 != "[" } } ?? ""
+            return field.lowercased().hasSuffix("amount")
+                ? "\(path) must be a whole number (amounts are integers in the currency's minor unit)"
+                : "\(path) must be a whole number"
         }
         return describe(error)
     }
 
-    private static func firstNonInteger(_ value: Any, path: String) -> String? {
+    /// The path of the first number that is not an integer, and whether it is a whole number too large for one.
+    private static func firstNonInteger(_ value: Any, path: String) -> (String, tooLarge: Bool)? {
         switch value {
         case let dict as [String: Any]:
             for key in dict.keys.sorted() {
@@ -93,7 +99,9 @@ enum JSONCoding {
             }
         case let number as NSNumber where !(number is Bool):
             let double = number.doubleValue
-            if double.rounded() != double || abs(double) >= 9.2e18 { return path.isEmpty ? "value" : path }
+            let name = path.isEmpty ? "value" : path
+            if double.rounded() != double { return (name, false) }
+            if abs(double) >= 9.2e18 { return (name, true) }
         default:
             break
         }

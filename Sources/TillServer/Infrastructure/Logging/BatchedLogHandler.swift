@@ -173,9 +173,9 @@ public struct BatchedLogHandler: LogHandler {
         }
         for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
             line.append(UInt8(ascii: " "))
-            line.append(contentsOf: key.utf8)
+            LogFormat.appendEscaped(key, to: &line)
             line.append(UInt8(ascii: "="))
-            line.append(contentsOf: value.description.utf8)
+            LogFormat.appendEscaped(value.description, to: &line)
         }
         line.append(contentsOf: " [".utf8)
         line.append(contentsOf: event.source.utf8)
@@ -187,6 +187,29 @@ public struct BatchedLogHandler: LogHandler {
 }
 
 enum LogFormat {
+    /// A metadata key or value, which may come from a request (a webhook event's id, an error's text), with its
+    /// control characters escaped (`\n`, `\r`, `\t`, `\u{1b}`...), so that no value can start a forged line or put
+    /// bytes a terminal or `grep` trips on into the log.
+    static func appendEscaped(_ text: String, to line: inout [UInt8]) {
+        let utf8 = text.utf8
+        guard utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
+            line.append(contentsOf: utf8)
+            return
+        }
+        for byte in utf8 {
+            switch byte {
+            case UInt8(ascii: "\n"): line.append(contentsOf: #"\n"#.utf8)
+            case UInt8(ascii: "\r"): line.append(contentsOf: #"\r"#.utf8)
+            case UInt8(ascii: "\t"): line.append(contentsOf: #"\t"#.utf8)
+            case 0..<0x20, 0x7F:
+                line.append(contentsOf: #"\u{"#.utf8)
+                line.append(contentsOf: String(byte, radix: 16).utf8)
+                line.append(UInt8(ascii: "}"))
+            default: line.append(byte)
+            }
+        }
+    }
+
     /// `2026-12-04T17:40:01.123Z`, built from digits without a formatter.
     static func timestamp() -> String {
         var out: [UInt8] = []
