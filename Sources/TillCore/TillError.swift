@@ -19,7 +19,8 @@ public struct TillError: Error, Sendable, Equatable, CustomStringConvertible {
         case subscriptionNotActive = "subscription_not_active"
         /// A refund of a payment that holds no money to give back (not paid, or refunded already).
         case paymentNotRefundable = "payment_not_refundable"
-        /// An acceptance of a payment that is not (or no longer) under review.
+        /// A payment that is not (or no longer) under review: accepting it, or refunding it as one under review after
+        /// an admin accepted it.
         case paymentNotUnderReview = "payment_not_under_review"
         case stripeError = "stripe_error"
         case busy
