@@ -30,6 +30,8 @@ struct PaymentFlowTests {
             #expect(session.int("amount_total") == 3998)
             #expect((session["metadata"] as? [String: Any])?["orderId"] as? String == orderId)
             #expect(session.string("client_reference_id") == orderId)
+            // The buyer's email is filled in for them on Stripe's page.
+            #expect(session.string("customer_email") == (try await api.me(user).string("email")))
             let lines = try await api.stripe(.get, "/v1/checkout/sessions/\(sessionId)/line_items")
             #expect(lines.data.first?["quantity"] as? Int == 2)
             let expiresAt = session.int("expires_at")

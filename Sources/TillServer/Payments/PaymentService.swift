@@ -39,7 +39,7 @@ struct PaymentService: Sendable {
     // MARK: Checkout for an order
 
     func checkout(orderId: String, identity: Identity) async throws -> (created: Bool, CheckoutResponse) {
-        let payable = try await payableOrder(orderId, identity: identity)
+        let payable = try await payableOrder(orderId, identity: identity, withOwnerEmail: true)
         let order = payable.order
         let now = clock.nowMillis()
         let payment = try await openOrNew(now: now, read: .read(payable.open(.checkout))) { db in
@@ -112,7 +112,7 @@ struct PaymentService: Sendable {
     // MARK: PaymentIntent for an order
 
     func paymentIntent(orderId: String, identity: Identity) async throws -> (created: Bool, IntentResponse) {
-        let payable = try await payableOrder(orderId, identity: identity)
+        let payable = try await payableOrder(orderId, identity: identity, withOwnerEmail: false)
         let order = payable.order
         let now = clock.nowMillis()
         let payment = try await openOrNew(now: now, read: .read(payable.open(.intent))) { db in
@@ -455,7 +455,7 @@ struct PaymentService: Sendable {
     private struct PayableOrder {
         let order: Order
         let payments: [Payment]
-        /// Given to Stripe, so the buyer does not type it again.
+        /// Given to Stripe's Checkout, so the buyer does not type it again (read only for a checkout).
         let ownerEmail: String?
 
         /// The order's open payment by `method`, as read.
@@ -464,13 +464,15 @@ struct PaymentService: Sendable {
         }
     }
 
-    private func payableOrder(_ orderId: String, identity: Identity) async throws -> PayableOrder {
+    private func payableOrder(_ orderId: String, identity: Identity, withOwnerEmail: Bool) async throws
+        -> PayableOrder
+    {
         let owner = identity.isAdmin ? nil : identity.userId
         let read = try await database.withConnection { db -> PayableOrder? in
             guard let order = try await orders.find(id: orderId, userId: owner, on: db) else { return nil }
             return PayableOrder(
                 order: order, payments: try await payments.forOrder(orderId, on: db),
-                ownerEmail: try await users.find(id: order.userId, on: db)?.email)
+                ownerEmail: withOwnerEmail ? try await users.find(id: order.userId, on: db)?.email : nil)
         }
         guard let read else { throw TillError.notFound("Order") }
         guard read.order.status == .pending else {

@@ -369,7 +369,6 @@ import TillCore
         for row in rows {
             let id = try row.string("id")
             let email = try row.string("email")
-            guard !email.utf8.allSatisfy({ $0 < 0x80 }) else { continue }
             let normalized = Validation.normalizedEmail(email)
             // Bytes, not Swift's `==`, which already holds canonically equivalent strings equal.
             guard !normalized.utf8.elementsEqual(email.utf8) else { continue }
