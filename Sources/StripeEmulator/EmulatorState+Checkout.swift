@@ -158,7 +158,8 @@ extension EmulatorState {
         sessions[session.id] = session
         openSessionExpiries[session.id] = expiresAt
         sessionLines[session.id] = lines
-        sessionIntentMetadata[session.id] = intentMetadata
+        // Till sends its PaymentIntent the session's metadata: one dictionary then serves both, in memory.
+        sessionIntentMetadata[session.id] = intentMetadata == session.metadata ? session.metadata : intentMetadata
         if let subscriptionMetadata { sessionSubscriptionMetadata[session.id] = subscriptionMetadata }
         return session
     }

@@ -373,7 +373,7 @@ extension StripeEmulator {
             switch await idempotency.claim(key: key, fingerprint: fingerprint) {
             case .proceed: break
             case .replay(let stored):
-                return raw(stored.status, requestId, stored.body, replayed: true)
+                return raw(stored.status, requestId, (try? stored.answer.bytes()) ?? Data(), replayed: true)
             case .mismatch:
                 return respond(
                     400, requestId,
@@ -396,10 +396,12 @@ extension StripeEmulator {
         }
         let status: Int
         let json: Data
+        var kept: IdempotencyCache.Answer?
         do {
             let output = try await body(call)
             if call.expand.isEmpty {
                 json = try StripeJSON.encode(output)
+                kept = .object(output)
             } else {
                 json = try StripeJSON.encode(try await state.expand(.from(output), call.expand))
             }
@@ -416,7 +418,8 @@ extension StripeEmulator {
         }
         if let key {
             // Stripe keeps the answer once the request began executing, errors included (but not its own 500s).
-            await idempotency.finish(key: key, fingerprint: fingerprint, status: status, body: json, keep: status < 500)
+            await idempotency.finish(
+                key: key, fingerprint: fingerprint, status: status, answer: kept ?? .json(json), keep: status < 500)
         }
         return raw(status, requestId, json, replayed: false)
     }

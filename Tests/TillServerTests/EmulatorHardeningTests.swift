@@ -457,21 +457,36 @@ struct EmulatorHardeningTests {
         }
     }
 
+    @Test("a replay answers the first answer byte for byte, though the object changed since")
+    func replayIsTheFirstAnswer() async throws {
+        try await EmulatorHarness.run { stripe in
+            let key: HTTPFields = [HTTPField.Name("Idempotency-Key")!: "cus-replay"]
+            let first = try await stripe.call(.post, "/v1/customers", "email=a%40b.c&metadata[k]=v", headers: key)
+            let id = try #require(first.json?["id"] as? String)
+            let updated = try await stripe.call(.post, "/v1/customers/\(id)", "email=z%40y.x")
+            #expect(updated.json?["email"] as? String == "z@y.x")
+            let replay = try await stripe.call(.post, "/v1/customers", "email=a%40b.c&metadata[k]=v", headers: key)
+            #expect(replay.headers[HTTPField.Name("Idempotent-Replayed")!] == "true")
+            #expect(replay.text == first.text)
+            #expect(replay.json?["email"] as? String == "a@b.c")
+        }
+    }
+
     @Test("idempotency answers expire after 24 hours and at most `capacity` are kept")
     func idempotencyExpiry() async throws {
         let clock = ManualClock()
         let cache = IdempotencyCache(capacity: 3, now: { clock.now })
         #expect(await cache.claim(key: "k", fingerprint: Data("a".utf8)) == .proceed)
-        await cache.finish(key: "k", fingerprint: Data("a".utf8), status: 200, body: Data(), keep: true)
+        await cache.finish(key: "k", fingerprint: Data("a".utf8), status: 200, answer: .json(Data()), keep: true)
         #expect(await cache.claim(key: "k", fingerprint: Data("b".utf8)) == .mismatch)
         clock.now += 24 * 3600 - 1
         #expect(await cache.claim(key: "k", fingerprint: Data("a".utf8)) == .replayed)
         clock.now += 2
         #expect(await cache.claim(key: "k", fingerprint: Data("b".utf8)) == .proceed)  // a day later the key is free
-        await cache.finish(key: "k", fingerprint: Data("b".utf8), status: 200, body: Data(), keep: true)
+        await cache.finish(key: "k", fingerprint: Data("b".utf8), status: 200, answer: .json(Data()), keep: true)
         for key in ["k1", "k2", "k3"] {
             #expect(await cache.claim(key: key, fingerprint: Data("x".utf8)) == .proceed)
-            await cache.finish(key: key, fingerprint: Data("x".utf8), status: 200, body: Data(), keep: true)
+            await cache.finish(key: key, fingerprint: Data("x".utf8), status: 200, answer: .json(Data()), keep: true)
         }
         #expect(await cache.count == 3)
         #expect(await cache.claim(key: "k", fingerprint: Data("c".utf8)) == .proceed)  // the oldest went first
@@ -495,7 +510,7 @@ extension IdempotencyCache.Claim {
         default: false
         }
     }
-    static var replayed: Self { .replay(.init(fingerprint: Data(), status: 0, body: Data(), storedAt: 0)) }
+    static var replayed: Self { .replay(.init(fingerprint: Data(), status: 0, answer: .json(Data()), storedAt: 0)) }
 }
 
 /// A form value percent-encoded as Stripe's SDKs send it.
