@@ -138,17 +138,14 @@ extension EmulatorState {
         session.customerEmail = p["customer_email"]?.string
         session.successUrl = successURL
         session.cancelUrl = cancelURL
+        // A new session's other fields are Stripe's defaults for its mode: one shared box for every session made
+        // without a customer (the box is copied when one of them changes).
+        session.others = mode == "subscription" ? SessionDefaults.subscription : SessionDefaults.payment
         if let customerId = try Params.string(p["customer"], param: "customer"), !customerId.isEmpty {
             guard customers[customerId] != nil else { throw .notFound("customer", customerId, param: "customer") }
             session.customer = .string(customerId)
+            session.customerCreation = nil
         }
-        session.totalDetails = SessionDefaults.totalDetails
-        session.automaticTax = SessionDefaults.automaticTax
-        session.customText = SessionDefaults.customText
-        session.invoiceCreation = SessionDefaults.invoiceCreation
-        session.paymentMethodOptions = SessionDefaults.paymentMethodOptions
-        session.adaptivePricing = SessionDefaults.adaptivePricing
-        session.customerCreation = session.customer == nil ? (mode == "subscription" ? "always" : "if_required") : nil
         let subscriptionMetadata =
             mode == "subscription" ? try Metadata.apply(p["subscription_data"]?["metadata"], to: [:]) : nil
         let intentMetadata = try Metadata.apply(p["payment_intent_data"]?["metadata"], to: [:])
@@ -344,6 +341,21 @@ extension EmulatorState {
 /// What every new Checkout Session carries, made once and shared: a literal would allocate its own storage for
 /// each session, and the emulator keeps every session it made.
 private enum SessionDefaults {
+    static let payment = others(customerCreation: "if_required")
+    static let subscription = others(customerCreation: "always")
+
+    static func others(customerCreation: JSONValue) -> Shared<CheckoutSession.Others> {
+        var others = CheckoutSession.Others()
+        others.totalDetails = totalDetails
+        others.automaticTax = automaticTax
+        others.customText = customText
+        others.invoiceCreation = invoiceCreation
+        others.paymentMethodOptions = paymentMethodOptions
+        others.adaptivePricing = adaptivePricing
+        others.customerCreation = customerCreation
+        return Shared(others)
+    }
+
     static let totalDetails: JSONValue = ["amount_discount": 0, "amount_shipping": 0, "amount_tax": 0]
     static let automaticTax: JSONValue = ["enabled": false, "liability": nil, "provider": nil, "status": nil]
     static let customText: JSONValue = [

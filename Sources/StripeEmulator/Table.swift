@@ -82,7 +82,9 @@ protocol Dated {
 }
 
 extension PaymentIntent: Dated {}
-extension CheckoutSession: Dated {}
+extension CheckoutSession: Dated {
+    var created: Int { typed.created }
+}
 extension Product: Dated {}
 extension Price: Dated {}
 extension Refund: Dated {}

@@ -97,6 +97,24 @@ extension KeyedDecodingContainer {
     }
 }
 
+/// A value in a box that its copies share; a write puts the new value in a box of its own. For fields most objects
+/// have alike: one box then serves them all.
+public struct Shared<Value: Sendable>: Sendable {
+    private final class Box: Sendable {
+        let value: Value
+        init(_ value: Value) { self.value = value }
+    }
+
+    private var box: Box
+
+    public init(_ value: Value) { box = Box(value) }
+
+    public var value: Value {
+        get { box.value }
+        set { box = Box(newValue) }
+    }
+}
+
 /// `{"object": "list", "data": [...], "has_more": ..., "url": ...}`.
 public struct StripeList<Element: Codable & Sendable>: Codable, Sendable {
     public var object: String = "list"
