@@ -373,7 +373,14 @@ extension StripeEmulator {
             switch await idempotency.claim(key: key, fingerprint: fingerprint) {
             case .proceed: break
             case .replay(let stored):
-                return raw(stored.status, requestId, (try? stored.answer.bytes()) ?? Data(), replayed: true)
+                // Encoding the kept object again cannot fail where its first encoding succeeded; if it ever did,
+                // the answer is Stripe's 500, never an empty success.
+                guard let body = try? stored.answer.bytes() else {
+                    return respond(
+                        500, requestId,
+                        StripeError.Body(error: .init(type: "api_error", message: "The answer could not be replayed.")))
+                }
+                return raw(stored.status, requestId, body, replayed: true)
             case .mismatch:
                 return respond(
                     400, requestId,

@@ -204,7 +204,7 @@ public struct CheckoutSession: Codable, Sendable, StripeIdentifiable {
     }
 
     public subscript<T>(dynamicMember path: WritableKeyPath<Others, T>) -> T {
-        get { others.value[keyPath: path] }
+        get { others[path] }
         set { others.value[keyPath: path] = newValue }
     }
 

@@ -113,6 +113,9 @@ public struct Shared<Value: Sendable>: Sendable {
         get { box.value }
         set { box = Box(newValue) }
     }
+
+    /// One field, read in the box (`value`'s getter copies the whole value out first).
+    public subscript<T>(path: KeyPath<Value, T>) -> T { box.value[keyPath: path] }
 }
 
 /// `{"object": "list", "data": [...], "has_more": ..., "url": ...}`.
