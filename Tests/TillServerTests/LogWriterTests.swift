@@ -99,13 +99,16 @@ struct LogWriterTests {
         logger[metadataKey: "request.id"] = "r1"
         logger.debug("not written")
         logger.info("request", metadata: ["http.status": "200", "http.method": "GET"])
+        logger.info("again", metadata: ["request.id": "r2", "n": .stringConvertible(42)])
         writer.flush(timeout: .seconds(30))
         writer.close()
         let lines = collected.lines
-        #expect(lines.count == 1)
+        #expect(lines.count == 2)
         let line = lines.first ?? ""
         #expect(line.hasSuffix(" info till : http.method=GET http.status=200 request.id=r1 [TillServerTests] request"))
         #expect(line.count > 24 && line.dropFirst(23).hasPrefix("Z "))
+        // A call's value for a key the logger has wins, once.
+        #expect(lines.last?.hasSuffix(" info till : n=42 request.id=r2 [TillServerTests] again") == true, "\(lines)")
     }
 
     @Test("a value with control characters (a webhook event's id) stays on its line, escaped")

@@ -166,16 +166,32 @@ public struct BatchedLogHandler: LogHandler {
         line.append(UInt8(ascii: " "))
         line.append(contentsOf: label.utf8)
         line.append(contentsOf: " :".utf8)
-        var merged = metadata
-        if let provided = metadataProvider?.get(), !provided.isEmpty { merged.merge(provided) { $1 } }
-        if let extra = event.metadata, !extra.isEmpty {
-            if merged.isEmpty { merged = extra } else { merged.merge(extra) { $1 } }
+        // The handler's, the provider's and the call's metadata (a later one wins a key), in key order: a few
+        // pairs in an array, where merging dictionaries hashed and allocated for every line.
+        var pairs: [(key: String, value: Logger.Metadata.Value)] = []
+        pairs.reserveCapacity(metadata.count + (event.metadata?.count ?? 0) + 2)
+        func add(_ source: Logger.Metadata) {
+            for (key, value) in source {
+                if let index = pairs.firstIndex(where: { $0.key == key }) {
+                    pairs[index].value = value
+                } else {
+                    pairs.append((key, value))
+                }
+            }
         }
-        for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
+        add(metadata)
+        if let provided = metadataProvider?.get() { add(provided) }
+        if let extra = event.metadata { add(extra) }
+        pairs.sort { $0.key < $1.key }
+        for (key, value) in pairs {
             line.append(UInt8(ascii: " "))
             LogFormat.appendEscaped(key, to: &line)
             line.append(UInt8(ascii: "="))
-            LogFormat.appendEscaped(value.description, to: &line)
+            switch value {
+            case .string(let text): LogFormat.appendEscaped(text, to: &line)
+            case .stringConvertible(let item): LogFormat.appendEscaped(item.description, to: &line)
+            default: LogFormat.appendEscaped(value.description, to: &line)
+            }
         }
         line.append(contentsOf: " [".utf8)
         line.append(contentsOf: event.source.utf8)
@@ -191,21 +207,25 @@ enum LogFormat {
     /// control characters escaped (`\n`, `\r`, `\t`, `\u{1b}`...), so that no value can start a forged line or put
     /// bytes a terminal or `grep` trips on into the log.
     static func appendEscaped(_ text: String, to line: inout [UInt8]) {
-        let utf8 = text.utf8
-        guard utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
-            line.append(contentsOf: utf8)
-            return
-        }
-        for byte in utf8 {
-            switch byte {
-            case UInt8(ascii: "\n"): line.append(contentsOf: #"\n"#.utf8)
-            case UInt8(ascii: "\r"): line.append(contentsOf: #"\r"#.utf8)
-            case UInt8(ascii: "\t"): line.append(contentsOf: #"\t"#.utf8)
-            case 0..<0x20, 0x7F:
-                line.append(contentsOf: #"\u{"#.utf8)
-                line.append(contentsOf: String(byte, radix: 16).utf8)
-                line.append(UInt8(ascii: "}"))
-            default: line.append(byte)
+        var text = text
+        // The string's own bytes, scanned and copied in one piece when there is nothing to escape (scanning its
+        // `utf8` view was the hottest frame of formatting a line).
+        text.withUTF8 { bytes in
+            guard bytes.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
+                line.append(contentsOf: bytes)
+                return
+            }
+            for byte in bytes {
+                switch byte {
+                case UInt8(ascii: "\n"): line.append(contentsOf: #"\n"#.utf8)
+                case UInt8(ascii: "\r"): line.append(contentsOf: #"\r"#.utf8)
+                case UInt8(ascii: "\t"): line.append(contentsOf: #"\t"#.utf8)
+                case 0..<0x20, 0x7F:
+                    line.append(contentsOf: #"\u{"#.utf8)
+                    line.append(contentsOf: String(byte, radix: 16).utf8)
+                    line.append(UInt8(ascii: "}"))
+                default: line.append(byte)
+                }
             }
         }
     }
