@@ -184,7 +184,11 @@ public struct Till: Sendable {
     public func application() -> some ApplicationProtocol {
         var app = Application(
             responder: HeadResponder(router().buildResponder()),
-            server: .http1(configuration: .init(idleTimeout: .seconds(Int64(config.idleTimeoutSeconds)))),
+            // Requests the HTTP parser refuses are answered in the contract's shape (`ParserErrorHandler`).
+            server: .http1(
+                configuration: .init(
+                    additionalChannelHandlers: [ParserErrorHandler()],
+                    idleTimeout: .seconds(Int64(config.idleTimeoutSeconds)))),
             // A listen queue of 4,096 (Linux's usual cap) instead of Hummingbird's 256: a burst of new connections,
             // such as a sale's opening or Stripe retrying a backlog of webhooks, is queued rather than dropped, which
             // costs a client a second or more before it retries its SYN.

@@ -29,12 +29,8 @@ struct WebhookController {
     func addRoutes(to router: Router<TillRequestContext>) {
         router.post("/api/webhooks/stripe") { request, context in
             var request = request
-            let body: ByteBuffer
-            do {
-                body = try await request.collectBody(upTo: Self.maxBody)
-            } catch {
-                throw TillError(.payloadTooLarge, "A webhook body may be at most 1 MiB")
-            }
+            let body = try await request.collectBody(
+                upTo: Self.maxBody, tooLarge: "A webhook body may be at most 1 MiB")
             let payload = Data(body.readableBytesView)
             do {
                 try WebhookSignature.verify(

@@ -37,12 +37,8 @@ enum JSONCoding {
         async throws -> T?
     {
         var request = request
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.collectBody(upTo: limit)
-        } catch {
-            throw TillError(.payloadTooLarge, "The request body is larger than \(limit) bytes")
-        }
+        let buffer = try await request.collectBody(
+            upTo: limit, tooLarge: "The request body is larger than \(limit) bytes")
         if buffer.readableBytes == 0 { return nil }
         if containsEscapedNUL(buffer.readableBytesView) {
             throw TillError.invalid("Text must not contain the NUL character (\\u0000)")

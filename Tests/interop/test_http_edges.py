@@ -1,0 +1,74 @@
+"""HTTP that the parser refuses, over a raw socket against a running Till: every error answer has the contract's body."""
+import json
+import socket
+
+import pytest
+
+from conftest import Server
+
+
+@pytest.fixture(scope="module")
+def till(till_bin):
+    server = Server(till_bin, "embedded")
+    yield server
+    server.stop()
+
+
+def exchange(server, raw):
+    """Sends raw bytes and reads until the server closes the connection."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(raw)
+        out = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return out
+            out += chunk
+
+
+def responses(raw):
+    """Splits Content-Length framed responses: [(status, headers, body)]."""
+    found = []
+    while raw:
+        head, _, rest = raw.partition(b"\r\n\r\n")
+        lines = head.decode().split("\r\n")
+        headers = {k.lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
+        length = int(headers.get("content-length", "0"))
+        found.append((int(lines[0].split()[1]), headers, rest[:length]))
+        raw = rest[length:]
+    return found
+
+
+def assert_invalid_request(answer):
+    status, headers, body = answer
+    assert status == 400
+    assert headers["content-type"].startswith("application/json")
+    assert json.loads(body)["error"]["code"] == "invalid_request"
+
+
+def test_headers_over_the_parsers_limit(till):
+    raw = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 100_000 + b"\r\n\r\n"
+    [answer] = responses(exchange(till, raw))
+    assert_invalid_request(answer)
+    assert answer[1]["connection"] == "close"
+
+
+def test_a_malformed_request_line(till):
+    [answer] = responses(exchange(till, b"NOT HTTP AT ALL\r\n\r\n"))
+    assert_invalid_request(answer)
+
+
+def test_the_answer_owed_on_the_connection_comes_first(till):
+    raw = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nBROKEN LINE\r\n\r\n"
+    first, second = responses(exchange(till, raw))
+    assert first[0] == 200 and json.loads(first[2]) == {"status": "ok"}
+    assert_invalid_request(second)
+
+
+def test_a_malformed_chunk_in_a_body(till):
+    raw = (
+        b"POST /api/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\nZZ\r\n"
+    )
+    [answer] = responses(exchange(till, raw))
+    assert_invalid_request(answer)
