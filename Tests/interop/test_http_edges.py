@@ -72,3 +72,28 @@ def test_a_malformed_chunk_in_a_body(till):
     )
     [answer] = responses(exchange(till, raw))
     assert_invalid_request(answer)
+
+
+def test_a_request_the_parser_reads_no_further_than_ends_the_connection(till):
+    # After an Upgrade (which Till does not do) or a CONNECT the parser stops: the answer says close, and the
+    # connection closes, instead of a later request waiting for the idle timeout.
+    for first in (
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n",
+        b"CONNECT x:1 HTTP/1.1\r\nHost: x\r\n\r\n",
+    ):
+        raw = exchange(till, first + b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        head = raw.split(b"\r\n\r\n", 1)[0].decode().lower()
+        assert "connection: close" in head
+        assert raw.count(b"HTTP/1.1 ") == 1
+
+
+def test_nothing_more_after_an_answer_that_closes(till):
+    raw = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGARBAGE\r\n\r\n"
+    [answer] = responses(exchange(till, raw))
+    assert answer[0] == 200
+
+
+def test_a_malformed_chunk_after_the_answer_closes_quietly(till):
+    raw = b"POST /nope HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\nZZ\r\n\r\n"
+    [answer] = responses(exchange(till, raw))
+    assert answer[0] == 404 and json.loads(answer[2])["error"]["code"] == "not_found"

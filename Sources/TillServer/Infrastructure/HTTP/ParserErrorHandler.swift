@@ -3,10 +3,13 @@ import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes
 
-/// Answers a request that NIO's HTTP parser refused before its head (headers over the parser's 80 KB, a malformed
+/// Answers a request that NIO's HTTP parser refused before its head (headers over the parser's limits, a malformed
 /// request line) in the contract's shape, 400 `invalid_request`, and closes the connection. Hummingbird's own answer
-/// to these has no body. Answers still owed on the connection go out first; a parser error inside a request's body
-/// is left to Hummingbird, which is reading that body.
+/// to these has no body. Answers still owed on the connection go out first; a parser error inside a body
+/// Hummingbird is still reading is left to it (the body's reader answers 400 `invalid_request`).
+///
+/// It also closes a connection after answering a request the parser reads no further than (`Upgrade`, `CONNECT`):
+/// without it, a request sent after one of those on the connection waited for an answer until the idle timeout.
 final class ParserErrorHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -17,13 +20,23 @@ final class ParserErrorHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var owed = 0
     /// A request's head came in and its end not yet.
     private var inRequest = false
-    private var refusing = false
+    /// The connection ends once the answers owed are out: a request asked for it, or the parser stopped.
+    private var closing = false
+    private var refused: HTTPParserError?
+    /// The parser refused a body Hummingbird was given; an answer beyond those owed is then Hummingbird's own bare
+    /// 400 for it, sent once the request was answered, and is dropped (the connection closes instead).
+    private var bodyRefused = false
+    private var dropping = false
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
-        case .head:
+        case .head(let head):
             owed += 1
             inRequest = true
+            let connection = head.headerFields[.connection]?.lowercased() ?? ""
+            if head.method == .connect || head.headerFields[.upgrade] != nil || connection.contains("close") {
+                closing = true
+            }
         case .end: inRequest = false
         case .body: break
         }
@@ -31,30 +44,68 @@ final class ParserErrorHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        let ends: Bool
-        if case .end = unwrapOutboundIn(data) { ends = true } else { ends = false }
-        context.write(data, promise: promise)
-        if ends {
+        let part = unwrapOutboundIn(data)
+        if case .head = part, bodyRefused, owed == 0 { dropping = true }
+        if dropping {
+            promise?.succeed(())
+            if case .end = part { context.close(promise: nil) }
+            return
+        }
+        switch part {
+        case .head(var head) where closing && head.status.kind != .informational:
+            head.headerFields[.connection] = "close"
+            context.write(wrapOutboundOut(.head(head)), promise: promise)
+        case .end:
             owed = max(owed - 1, 0)
-            if refusing, owed == 0 { refuse(context: context) }
+            guard owed == 0, closing || refused != nil else {
+                context.write(data, promise: promise)
+                return
+            }
+            if closing {
+                let written = context.eventLoop.makePromise(of: Void.self)
+                let channel = context.channel
+                written.futureResult.whenComplete { result in
+                    promise?.completeWith(result)
+                    channel.close(promise: nil)
+                }
+                context.write(data, promise: written)
+            } else {
+                context.write(data, promise: promise)
+                refuse(context: context)
+            }
+        default:
+            context.write(data, promise: promise)
         }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        guard error is HTTPParserError, !inRequest else {
+        guard let error = error as? HTTPParserError else {
             context.fireErrorCaught(error)
             return
         }
-        guard !refusing else { return }
-        refusing = true
-        if owed == 0 { refuse(context: context) }
+        if inRequest {
+            // Hummingbird is reading that body: its reader answers. Once answered, nobody reads it any more.
+            if owed > 0 {
+                bodyRefused = true
+                context.fireErrorCaught(error)
+            } else {
+                context.close(promise: nil)
+            }
+            return
+        }
+        guard refused == nil else { return }
+        refused = error
+        if owed == 0 {
+            if closing { context.close(promise: nil) } else { refuse(context: context) }
+        }
     }
 
     private func refuse(context: ChannelHandlerContext) {
-        let body = ByteBuffer(
-            string:
-                #"{"error":{"code":"invalid_request","message":"The request is not valid HTTP/1.1, or its headers are over 80 KB."}}"#
-        )
+        let message =
+            refused == .headerOverflow
+            ? "The request's headers are over the limit (80 KB, or too many fields)."
+            : "The request is not valid HTTP/1.1."
+        let body = ByteBuffer(string: #"{"error":{"code":"invalid_request","message":"\#(message)"}}"#)
         var head = HTTPResponse(status: .badRequest)
         head.headerFields[.contentType] = "application/json"
         head.headerFields[.contentLength] = String(body.readableBytes)
