@@ -338,37 +338,30 @@ extension EmulatorState {
     }
 }
 
-/// What every new Checkout Session carries, made once and shared: a literal would allocate its own storage for
-/// each session, and the emulator keeps every session it made.
+/// Stripe's values for the fields of a new Checkout Session that Till carries whole, in one box for each mode that
+/// every session made without a customer shares (the emulator keeps every session it made).
 private enum SessionDefaults {
     static let payment = others(customerCreation: "if_required")
     static let subscription = others(customerCreation: "always")
 
-    static func others(customerCreation: JSONValue) -> Shared<CheckoutSession.Others> {
+    private static func others(customerCreation: JSONValue) -> Shared<CheckoutSession.Others> {
         var others = CheckoutSession.Others()
-        others.totalDetails = totalDetails
-        others.automaticTax = automaticTax
-        others.customText = customText
-        others.invoiceCreation = invoiceCreation
-        others.paymentMethodOptions = paymentMethodOptions
-        others.adaptivePricing = adaptivePricing
+        others.totalDetails = ["amount_discount": 0, "amount_shipping": 0, "amount_tax": 0]
+        others.automaticTax = ["enabled": false, "liability": nil, "provider": nil, "status": nil]
+        others.customText = [
+            "after_submit": nil, "shipping_address": nil, "submit": nil, "terms_of_service_acceptance": nil,
+        ]
+        others.invoiceCreation = [
+            "enabled": false,
+            "invoice_data": [
+                "account_tax_ids": nil, "custom_fields": nil, "description": nil, "footer": nil, "issuer": nil,
+                "metadata": [:],
+                "rendering_options": nil,
+            ],
+        ]
+        others.paymentMethodOptions = ["card": ["request_three_d_secure": "automatic"]]
+        others.adaptivePricing = ["enabled": false]
         others.customerCreation = customerCreation
         return Shared(others)
     }
-
-    static let totalDetails: JSONValue = ["amount_discount": 0, "amount_shipping": 0, "amount_tax": 0]
-    static let automaticTax: JSONValue = ["enabled": false, "liability": nil, "provider": nil, "status": nil]
-    static let customText: JSONValue = [
-        "after_submit": nil, "shipping_address": nil, "submit": nil, "terms_of_service_acceptance": nil,
-    ]
-    static let invoiceCreation: JSONValue = [
-        "enabled": false,
-        "invoice_data": [
-            "account_tax_ids": nil, "custom_fields": nil, "description": nil, "footer": nil, "issuer": nil,
-            "metadata": [:],
-            "rendering_options": nil,
-        ],
-    ]
-    static let paymentMethodOptions: JSONValue = ["card": ["request_three_d_secure": "automatic"]]
-    static let adaptivePricing: JSONValue = ["enabled": false]
 }

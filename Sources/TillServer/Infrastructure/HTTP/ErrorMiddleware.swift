@@ -37,10 +37,14 @@ struct ErrorMiddleware: RouterMiddleware {
     }
 
     static func response(_ error: TillError) -> Response {
-        let body = (try? JSONCoding.encode(ErrorBody(error))) ?? Data("{}".utf8)
-        var response = JSONCoding.response(.init(code: error.code.httpStatus), json: body)
+        var response = JSONCoding.response(.init(code: error.code.httpStatus), json: body(error))
         if let seconds = error.retryAfterSeconds { response.headers[.retryAfter] = String(max(1, seconds)) }
         return response
+    }
+
+    /// The contract's error body, `{"error": {"code", "message"}}`.
+    static func body(_ error: TillError) -> Data {
+        (try? JSONCoding.encode(ErrorBody(error))) ?? Data("{}".utf8)
     }
 
     static func map(_ error: HTTPError) -> TillError {

@@ -2,6 +2,7 @@ import Hummingbird
 import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes
+import TillCore
 
 /// Answers a request that NIO's HTTP parser refused before its head (headers over the parser's limits, a malformed
 /// request line) in the contract's shape, 400 `invalid_request`, and closes the connection. Hummingbird's own answer
@@ -101,13 +102,13 @@ final class ParserErrorHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func refuse(context: ChannelHandlerContext) {
-        let message =
+        let error = TillError.invalid(
             refused == .headerOverflow
-            ? "The request's headers are over the limit (80 KB, or too many fields)."
-            : "The request is not valid HTTP/1.1."
-        let body = ByteBuffer(string: #"{"error":{"code":"invalid_request","message":"\#(message)"}}"#)
-        var head = HTTPResponse(status: .badRequest)
-        head.headerFields[.contentType] = "application/json"
+                ? "The request's headers are over the limit (80 KB, or too many fields)."
+                : "The request is not valid HTTP/1.1.")
+        let body = ByteBuffer(bytes: ErrorMiddleware.body(error))
+        var head = HTTPResponse(status: .init(code: error.code.httpStatus))
+        head.headerFields[.contentType] = "application/json; charset=utf-8"
         head.headerFields[.contentLength] = String(body.readableBytes)
         head.headerFields[.connection] = "close"
         context.write(wrapOutboundOut(.head(head)), promise: nil)

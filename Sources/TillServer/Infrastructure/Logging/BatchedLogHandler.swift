@@ -187,10 +187,10 @@ public struct BatchedLogHandler: LogHandler {
             line.append(UInt8(ascii: " "))
             LogFormat.appendEscaped(key, to: &line)
             line.append(UInt8(ascii: "="))
-            switch value {
-            case .string(let text): LogFormat.appendEscaped(text, to: &line)
-            case .stringConvertible(let item): LogFormat.appendEscaped(item.description, to: &line)
-            default: LogFormat.appendEscaped(value.description, to: &line)
+            if case .string(let text) = value {
+                LogFormat.appendEscaped(text, to: &line)
+            } else {
+                LogFormat.appendEscaped(value.description, to: &line)
             }
         }
         line.append(contentsOf: " [".utf8)
