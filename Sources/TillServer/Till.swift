@@ -187,7 +187,7 @@ public struct Till: Sendable {
             // Requests the HTTP parser refuses are answered in the contract's shape (`ParserErrorHandler`).
             server: .http1(
                 configuration: .init(
-                    additionalChannelHandlers: [ParserErrorHandler()],
+                    additionalChannelHandlers: [HTTP10Handler.Installer(), ParserErrorHandler()],
                     idleTimeout: .seconds(Int64(config.idleTimeoutSeconds)))),
             // A listen queue of 4,096 (Linux's usual cap) instead of Hummingbird's 256: a burst of new connections,
             // such as a sale's opening or Stripe retrying a backlog of webhooks, is queued rather than dropped, which

@@ -196,7 +196,9 @@ struct Emulator: AsyncParsableCommand {
         router.add(middleware: emulator.unrecognizedURLs(context: BasicRequestContext.self))
         emulator.addRoutes(to: router)
         var app = Application(
-            router: router, configuration: .init(address: .hostname(host, port: port), serverName: "stripe-emulator"),
+            router: router,
+            server: .http1(configuration: .init(additionalChannelHandlers: [HTTP10Handler.Installer()])),
+            configuration: .init(address: .hostname(host, port: port), serverName: "stripe-emulator"),
             logger: logger)
         app.addServices(emulator)
         logger.info("Stripe emulator listening", metadata: ["base_url": "\(emulator.configuration.baseURL)"])

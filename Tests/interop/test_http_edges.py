@@ -1,6 +1,7 @@
 """HTTP that the parser refuses, over a raw socket against a running Till: every error answer has the contract's body."""
 import json
 import socket
+import urllib.parse
 
 import pytest
 
@@ -97,3 +98,37 @@ def test_a_malformed_chunk_after_the_answer_closes_quietly(till):
     raw = b"POST /nope HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\nZZ\r\n\r\n"
     [answer] = responses(exchange(till, raw))
     assert answer[0] == 404 and json.loads(answer[2])["error"]["code"] == "not_found"
+
+
+def test_an_http_1_0_request_is_answered_and_its_connection_closed(till, emulator):
+    # HTTP/1.0 clients (ApacheBench, some health checkers) read an answer until the connection closes. The socket's
+    # 10 s timeout fails this test if the server kept it open.
+    faults = urllib.parse.urlparse(emulator.base).path + "/_emulator/faults"
+    for server, path in ((till, b"/healthz"), (emulator, faults.encode())):
+        raw = exchange(server, b"GET " + path + b" HTTP/1.0\r\n\r\n")
+        [answer] = responses(raw)
+        assert raw.startswith(b"HTTP/1.0 200 ")
+        assert answer[1]["connection"] == "close" and "transfer-encoding" not in answer[1]
+        json.loads(answer[2])
+
+
+def test_http_1_0_keep_alive_keeps_the_connection_until_a_request_without_it(till):
+    raw = exchange(
+        till,
+        b"GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /nope HTTP/1.0\r\n\r\n",
+    )
+    first, second = responses(raw)
+    assert first[0] == 200 and first[1]["connection"] == "keep-alive"
+    assert second[0] == 404 and second[1]["connection"] == "close"
+    assert json.loads(second[2])["error"]["code"] == "not_found"
+
+
+def test_only_the_answer_to_the_request_that_asked_to_close_says_close(till):
+    raw = exchange(
+        till,
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+    )
+    first, second = responses(raw)
+    assert first[0] == 200 and "connection" not in first[1]
+    assert second[0] == 404 and second[1]["connection"] == "close"

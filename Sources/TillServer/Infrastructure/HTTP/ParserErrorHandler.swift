@@ -17,26 +17,32 @@ final class ParserErrorHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundIn = HTTPResponsePart
     typealias OutboundOut = HTTPResponsePart
 
-    /// Requests whose head came in and whose answer has not ended.
-    private var owed = 0
+    /// Requests whose head came in, and answers that ended, since the connection opened.
+    private var received = 0
+    private var answered = 0
     /// A request's head came in and its end not yet.
     private var inRequest = false
-    /// The connection ends once the answers owed are out: a request asked for it, or the parser stopped.
-    private var closing = false
+    /// The connection ends after the answer to this request (counted from 1): it asked for it, or the parser stops
+    /// after it. Answers to the requests before it keep the connection.
+    private var closeAfter: Int?
     private var refused: HTTPParserError?
     /// The parser refused a body Hummingbird was given; an answer beyond those owed is then Hummingbird's own bare
     /// 400 for it, sent once the request was answered, and is dropped (the connection closes instead).
     private var bodyRefused = false
     private var dropping = false
 
+    private var owed: Int { received - answered }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
-            owed += 1
+            received += 1
             inRequest = true
             let connection = head.headerFields[.connection]?.lowercased() ?? ""
-            if head.method == .connect || head.headerFields[.upgrade] != nil || connection.contains("close") {
-                closing = true
+            if closeAfter == nil,
+                head.method == .connect || head.headerFields[.upgrade] != nil || connection.contains("close")
+            {
+                closeAfter = received
             }
         case .end: inRequest = false
         case .body: break
@@ -47,22 +53,19 @@ final class ParserErrorHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let part = unwrapOutboundIn(data)
         if case .head = part, bodyRefused, owed == 0 { dropping = true }
+        if let last = closeAfter, answered >= last { dropping = true }
         if dropping {
             promise?.succeed(())
             if case .end = part { context.close(promise: nil) }
             return
         }
         switch part {
-        case .head(var head) where closing && head.status.kind != .informational:
+        case .head(var head) where head.status.kind != .informational && answered + 1 >= closeAfter ?? .max:
             head.headerFields[.connection] = "close"
             context.write(wrapOutboundOut(.head(head)), promise: promise)
         case .end:
-            owed = max(owed - 1, 0)
-            guard owed == 0, closing || refused != nil else {
-                context.write(data, promise: promise)
-                return
-            }
-            if closing {
+            answered += 1
+            if let last = closeAfter, answered >= last {
                 let written = context.eventLoop.makePromise(of: Void.self)
                 let channel = context.channel
                 written.futureResult.whenComplete { result in
@@ -72,7 +75,7 @@ final class ParserErrorHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 context.write(data, promise: written)
             } else {
                 context.write(data, promise: promise)
-                refuse(context: context)
+                if refused != nil, owed == 0 { refuse(context: context) }
             }
         default:
             context.write(data, promise: promise)
@@ -97,7 +100,7 @@ final class ParserErrorHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard refused == nil else { return }
         refused = error
         if owed == 0 {
-            if closing { context.close(promise: nil) } else { refuse(context: context) }
+            if closeAfter != nil { context.close(promise: nil) } else { refuse(context: context) }
         }
     }
 
