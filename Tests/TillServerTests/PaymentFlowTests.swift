@@ -177,6 +177,35 @@ struct PaymentFlowTests {
     }
 
     @Test(
+        "a tenfold click on pay: one session or intent, one 201 and nine 200s, for an order and a plan",
+        arguments: Backend.available)
+    func concurrentFirstCheckouts(backend: Backend) async throws {
+        try await withTill(backend) { api, _ in
+            let admin = try await api.adminToken()
+            let plan = try await api.call(
+                .post, "/api/plans", token: admin,
+                body: #"{"name":"Pro","unitAmount":900,"currency":"usd","credits":100}"#)
+            let (user, _, _, order) = try await api.orderSetup()
+            let (other, _, _, second) = try await api.orderSetup()
+            let paths = [
+                ("/api/orders/\(order.string("id"))/checkout", user, "sessionId"),
+                ("/api/orders/\(second.string("id"))/payment-intent", other, "paymentIntentId"),
+                ("/api/plans/\(plan.string("id"))/checkout", user, "sessionId"),
+            ]
+            for (path, token, key) in paths {
+                let replies = try await withThrowingTaskGroup(of: Reply.self) { group in
+                    for _ in 0..<10 { group.addTask { try await api.call(.post, path, token: token) } }
+                    return try await group.reduce(into: [Reply]()) { $0.append($1) }
+                }
+                #expect(replies.filter { $0.status == 201 }.count == 1, "\(path): \(replies.map(\.status))")
+                #expect(replies.filter { $0.status == 200 }.count == 9, "\(path): \(replies.map(\.text))")
+                #expect(Set(replies.map { $0.string(key) }).count == 1, "\(path)")
+                #expect(Set(replies.map { $0.string("paymentId") }).count == 1, "\(path)")
+            }
+        }
+    }
+
+    @Test(
         "buying a plan grants its credits once, even when every webhook is delivered twice",
         arguments: Backend.available)
     func planCredits(backend: Backend) async throws {

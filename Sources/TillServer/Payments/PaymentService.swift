@@ -42,7 +42,7 @@ struct PaymentService: Sendable {
         let payable = try await payableOrder(orderId, identity: identity, withOwnerEmail: true)
         let order = payable.order
         let now = clock.nowMillis()
-        let payment = try await openOrNew(now: now, read: .read(payable.open(.checkout))) { db in
+        let (payment, new) = try await openOrNew(now: now, read: .read(payable.open(.checkout))) { db in
             try await payments.open(orderId: order.id, method: .checkout, on: db)
         } insert: {
             Payment(
@@ -69,7 +69,7 @@ struct PaymentService: Sendable {
             cancelUrl: "\(config.publicBaseURL)/checkout/cancel?orderId=\(order.id)",
             clientReferenceId: order.id, customerEmail: payable.ownerEmail, expiresAt: expiresAt, metadata: metadata,
             paymentIntentData: .init(metadata: metadata))
-        return (true, try await createSession(payment, params))
+        return (new, try await createSession(payment, params))
     }
 
     // MARK: Checkout for a plan
@@ -83,7 +83,7 @@ struct PaymentService: Sendable {
     /// A one-off plan (a recurring one is a subscription: `SubscriptionService.checkout`).
     func checkout(plan: Plan, identity: Identity) async throws -> (created: Bool, CheckoutResponse) {
         let now = clock.nowMillis()
-        let payment = try await openOrNew(now: now, read: .unread) { db in
+        let (payment, new) = try await openOrNew(now: now, read: .unread) { db in
             try await payments.open(userId: identity.userId, planId: plan.id, on: db)
         } insert: {
             Payment(
@@ -106,7 +106,7 @@ struct PaymentService: Sendable {
             clientReferenceId: identity.userId, customerEmail: user?.email,
             expiresAt: payment.createdAt / 1000 + Self.minimumSessionSeconds + 30 * 60, metadata: metadata,
             paymentIntentData: .init(metadata: metadata))
-        return (true, try await createSession(payment, params))
+        return (new, try await createSession(payment, params))
     }
 
     // MARK: PaymentIntent for an order
@@ -115,7 +115,7 @@ struct PaymentService: Sendable {
         let payable = try await payableOrder(orderId, identity: identity, withOwnerEmail: false)
         let order = payable.order
         let now = clock.nowMillis()
-        let payment = try await openOrNew(now: now, read: .read(payable.open(.intent))) { db in
+        let (payment, new) = try await openOrNew(now: now, read: .read(payable.open(.intent))) { db in
             try await payments.open(orderId: order.id, method: .intent, on: db)
         } insert: {
             Payment(
@@ -154,7 +154,7 @@ struct PaymentService: Sendable {
             throw Self.closedMeanwhile
         }
         return (
-            true,
+            new,
             IntentResponse(
                 clientSecret: intent.clientSecret ?? "", paymentIntentId: intent.id, paymentId: payment.id,
                 publishableKey: publishableKey)
@@ -495,19 +495,21 @@ struct PaymentService: Sendable {
     /// The open payment, or a new one stored before Stripe is called (its id is the Idempotency-Key, so a retry or a
     /// crash never makes a second session). Two requests racing both end up with the same row. When the caller read
     /// no open payment, the insert comes first: its unique index is what decides a race, and a lost one reads again.
+    /// `new` is whether this request stored it: only that one answers 201, so of several first checkouts at the same
+    /// moment one answers 201 and the others 200 with the same session.
     private func openOrNew(
         now: Int, read: OpenRead, find: @escaping @Sendable (any SQLDatabase) async throws -> Payment?,
         insert make: @Sendable () -> Payment
-    ) async throws -> Payment {
-        if case .read(let open?) = read { return open }
+    ) async throws -> (payment: Payment, new: Bool) {
+        if case .read(let open?) = read { return (open, false) }
         let lookFirst = if case .unread = read { true } else { false }
         let candidate = make()
         return try await database.withConnection { db in
             var look = lookFirst
             for _ in 0..<3 {
-                if look, let open = try await find(db) { return open }
+                if look, let open = try await find(db) { return (open, false) }
                 look = true
-                if try await payments.insert(candidate, on: db) { return candidate }
+                if try await payments.insert(candidate, on: db) { return (candidate, true) }
             }
             throw TillError(.internalError, "could not create or find the open payment")
         }
