@@ -57,9 +57,11 @@ struct WebhookController {
                     id: head.id, type: head.type, payload: text,
                     reading: event.map { .decoded(StripeFacts.from($0)) }
                         ?? (StripeFacts.actedOn.contains(head.type) ? .unread : .decoded(nil))))
-            context.logger.info(
-                inserted ? "webhook event stored" : "duplicate webhook event",
-                metadata: ["stripe.event_id": "\(head.id)", "type": "\(head.type)"])
+            // On the request's access line rather than a line of its own: one line a delivery.
+            context.accessNote?.add([
+                "stripe.event_id": "\(head.id)", "stripe.event_type": "\(head.type)",
+                "webhook": inserted ? "stored" : "duplicate",
+            ])
             return JSONCoding.response(.ok, json: Self.received)
         }
     }

@@ -24,6 +24,9 @@ struct AccessMiddleware: RouterMiddleware {
         -> Response
     {
         let start = ContinuousClock.now
+        var context = context
+        let logged = context.logger.logLevel <= .info
+        if logged { context.accessNote = AccessNote() }
         let response = try await next(request, context)
         let elapsed = ContinuousClock.now - start
         let route = context.endpointPath ?? "unmatched"
@@ -31,14 +34,27 @@ struct AccessMiddleware: RouterMiddleware {
             method: request.method.rawValue, route: route, status: Int(response.status.code))
         counter.increment()
         histogram.record(elapsed)
-        context.logger.info(
-            "request",
-            metadata: [
-                "http.method": "\(request.method.rawValue)", "http.route": "\(route)",
-                "http.status": "\(response.status.code)",
-                "duration_ms": "\((elapsed.seconds * 1000 * 100).rounded() / 100)",
-            ])
+        guard logged else { return response }
+        var metadata: Logger.Metadata = [
+            "http.method": "\(request.method.rawValue)", "http.route": "\(route)",
+            "http.status": "\(response.status.code)",
+            "duration_ms": "\((elapsed.seconds * 1000 * 100).rounded() / 100)",
+        ]
+        if let note = context.accessNote?.metadata { metadata.merge(note) { line, _ in line } }
+        context.logger.info("request", metadata: metadata)
         return response
+    }
+}
+
+/// What a route adds to its request's access line, so that a request logs one line (the webhook route: the event's
+/// id and type, and whether it was new).
+final class AccessNote: Sendable {
+    private let fields = Mutex<Logger.Metadata?>(nil)
+
+    var metadata: Logger.Metadata? { fields.withLock { $0 } }
+
+    func add(_ metadata: Logger.Metadata) {
+        fields.withLock { $0 = ($0 ?? [:]).merging(metadata) { _, new in new } }
     }
 }
 

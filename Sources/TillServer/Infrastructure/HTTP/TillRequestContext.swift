@@ -11,6 +11,8 @@ public struct TillRequestContext: RequestContext {
     var remoteAddress: String?
     /// The TCP peer itself.
     let peerAddress: String?
+    /// What the route adds to the request's access line (set by `AccessMiddleware` when that line is logged).
+    var accessNote: AccessNote?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
