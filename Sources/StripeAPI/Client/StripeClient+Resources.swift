@@ -86,6 +86,11 @@ extension StripeClient {
         try await send(.post, "/v1/refunds", params: form(params), options: options)
     }
 
+    /// The refunds of a PaymentIntent, newest first.
+    public func listRefunds(paymentIntent: String, limit: Int = 100) async throws(StripeError) -> StripeList<Refund> {
+        try await send(.get, "/v1/refunds", params: form(ListParams(limit: limit, paymentIntent: paymentIntent)))
+    }
+
     public func retrieveRefund(_ id: String) async throws(StripeError) -> Refund {
         try await send(.get, "/v1/refunds/\(id)")
     }

@@ -252,25 +252,45 @@ struct PaymentService: Sendable {
             }
             throw TillError(.stripeError, "The payment has no PaymentIntent to refund yet")
         }
+        // The refund Stripe confirmed so far is part of the key: a request that failed frees its reservation, so after
+        // Stripe's charge.refunded a new refund of the same amount would otherwise reach the same key and be answered
+        // with the old refund, moving no money.
+        let key = "till-refund-\(id)-\(payment.amountRefunded)-\(requested)-\(amount)"
         do {
             _ = try await stripe.createRefund(
                 // "What is left" goes to Stripe without an amount, so it refunds all it holds of the charge: more than
                 // the order when an admin accepted an overpayment (the order's amount would have kept the rest).
                 RefundCreateParams(
-                    paymentIntent: intentId, amount: allThatIsLeft ? nil : amount, metadata: ["paymentId": id]),
-                // The refund Stripe confirmed so far is part of the key: a request whose answer was lost frees its
-                // reservation, so after Stripe's charge.refunded a new refund of the same amount would otherwise
-                // reach the same key and be answered with the old refund, moving no money.
-                options: RequestOptions(
-                    idempotencyKey: "till-refund-\(id)-\(payment.amountRefunded)-\(requested)-\(amount)"))
+                    paymentIntent: intentId, amount: allThatIsLeft ? nil : amount,
+                    metadata: ["paymentId": id, "tillRefundKey": key]),
+                options: RequestOptions(idempotencyKey: key))
         } catch {
-            try await database.withConnection { db in
-                try await payments.cancelRefundRequest(id: id, amount: amount, on: db)
+            // No answer, or Stripe's own failure: the refund may have been made. Stripe's list of the intent's refunds
+            // says whether one carries this request's key; one that does is this request's refund, and the
+            // reservation stays for its charge.refunded. Without it, an admin told "failed" who tried again after
+            // that event would refund twice.
+            let unanswered = error.kind == .connection || error.httpStatus >= 500
+            let made = unanswered ? await refundMade(intentId: intentId, key: key) : false
+            if made != true {
+                try await database.withConnection { db in
+                    try await payments.cancelRefundRequest(id: id, amount: amount, on: db)
+                }
+                guard made == nil else { throw Self.stripeError(error) }
+                throw TillError(
+                    .stripeError,
+                    "Stripe did not answer, and whether it made the refund is unknown: check the payment (a refund Stripe made shows once its event arrives) before trying again"
+                )
             }
-            throw Self.stripeError(error)
         }
         logger.info("refund requested", metadata: ["payment.id": "\(id)", "amount": "\(amount)"])
         return try await database.withConnection { db in try await payments.find(id: id, on: db) } ?? payment
+    }
+
+    /// Whether Stripe holds a refund of the intent made under `key`; nil when Stripe cannot say.
+    private func refundMade(intentId: String, key: String) async -> Bool? {
+        guard let refunds = try? await stripe.listRefunds(paymentIntent: intentId) else { return nil }
+        if refunds.data.contains(where: { $0.metadata["tillRefundKey"] == key }) { return true }
+        return refunds.hasMore ? nil : false
     }
 
     /// Gives back, in full, money whose amount or currency did not match its order: refunded at Stripe (all of the
