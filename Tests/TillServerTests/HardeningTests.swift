@@ -166,7 +166,15 @@ struct HardeningTests {
                 let reply = try await api.call(.get, path, token: user)
                 #expect(reply.status == 404 && reply.errorCode == "not_found", "\(path)")
             }
-            #expect(try await api.call(.get, "/api/auth/me?x=%00", token: user).status == 200)
+            // Any query value, read or not, and for an admin's filters too: alike on both databases.
+            #expect(try await api.call(.get, "/api/auth/me?x=%00", token: user).status == 400)
+            let admin = try await api.adminToken()
+            for path in [
+                "/api/orders?userId=%00", "/api/payments?sessionId=a%00", "/api/admin/webhook-events?status=%00",
+            ] {
+                let reply = try await api.call(.get, path, token: admin)
+                #expect(reply.status == 400 && reply.errorCode == "invalid_request", "\(path)")
+            }
             let login = try await api.call(
                 .post, "/api/auth/login", body: #"{"email":"nul@example.com\u0000","password":"password-123"}"#)
             #expect(login.status == 400)

@@ -13,10 +13,13 @@ struct ErrorMiddleware: RouterMiddleware {
     {
         do {
             // No id holds a NUL, and PostgreSQL cannot even compare one with text (SQLite can): answered here, so
-            // both databases answer alike. A NUL in a query value the route reads reaches the database and is the
-            // 400 below. (The emulator under /_stripe answers as Stripe would.)
-            if request.uri.path.contains("%00"), !request.uri.path.hasPrefix("/_stripe") {
-                throw TillError(.notFound, "No such resource")
+            // both databases answer alike, whichever query value it is in. (The emulator under /_stripe answers as
+            // Stripe would.)
+            if !request.uri.path.hasPrefix("/_stripe") {
+                if request.uri.path.contains("%00") { throw TillError(.notFound, "No such resource") }
+                if let query = request.uri.query, query.contains("%00") {
+                    throw TillError.invalid("A query value must not contain the NUL character")
+                }
             }
             return try await next(request, context)
         } catch let error as TillError {
