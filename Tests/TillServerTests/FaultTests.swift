@@ -127,6 +127,32 @@ struct FaultTests {
         }
     }
 
+    @Test(
+        "a checkout Stripe never made (it was down), retried minutes later: a new session at once, 201",
+        arguments: Backend.available)
+    func retryAfterOutage(backend: Backend) async throws {
+        let time = ClockAhead()
+        try await withTill(backend, clock: time.clock, configure: { $0.stripeMaxNetworkRetries = 1 }) { api, _ in
+            // The order and the first try two minutes ago (the emulator compensates for a clock run ahead of the
+            // wall clock, not for one behind it).
+            time.ahead = -2 * 60_000
+            let (user, _, _, order) = try await api.orderSetup()
+            let orderId = order.string("id")
+            try await api.fault(#"{"target":"api","path":"/v1/checkout/sessions","mode":"500","count":2}"#)
+            let down = try await api.call(.post, "/api/orders/\(orderId)/checkout", token: user)
+            #expect(down.status == 502)
+            #expect(try await sessions(api) == 0)
+            // The first payment's session would now expire in under Stripe's 30 minutes: it is ended, and the retry
+            // opens the session of a new payment instead of answering 502 once more.
+            time.ahead = 0
+            let retried = try await api.call(.post, "/api/orders/\(orderId)/checkout", token: user)
+            #expect(retried.status == 201, "\(retried.text)")
+            #expect(try await sessions(api) == 1)
+            let again = try await api.call(.post, "/api/orders/\(orderId)/checkout", token: user)
+            #expect(again.status == 200 && again.string("sessionId") == retried.string("sessionId"))
+        }
+    }
+
     @Test("a refund retried after a 500 is made once", arguments: Backend.available)
     func refundRetried(backend: Backend) async throws {
         try await withTill(backend) { api, _ in

@@ -86,26 +86,45 @@ struct PaymentRepository: Sendable {
 
     /// Records what Stripe gave for a new session or intent; `false`, recording nothing, when the payment or its
     /// order was cancelled while Stripe was being asked.
+    /// What recording a session or intent on its payment did.
+    enum Attached {
+        /// The payment was cancelled, or its order is no longer pending: nothing recorded.
+        case closed
+        /// This call recorded it first: the request that answers 201.
+        case first
+        /// It was recorded already (a concurrent request with the same Idempotency-Key did).
+        case again
+    }
+
     func attachStripe(
         id: String, sessionId: String?, intentId: String?, url: String?, clientSecret: String?, expiresAt: Int?,
         now: Int, on db: any SQLDatabase
-    ) async throws -> Bool {
-        try await db.raw(
-            """
-            UPDATE payments SET
-                checkout_session_id = COALESCE(\(bind: sessionId), checkout_session_id),
-                payment_intent_id = COALESCE(\(bind: intentId), payment_intent_id),
-                checkout_url = COALESCE(\(bind: url), checkout_url),
-                client_secret = COALESCE(\(bind: clientSecret), client_secret),
-                expires_at = COALESCE(\(bind: expiresAt), expires_at),
-                updated_at = \(bind: now)
-            WHERE id = \(bind: id) AND status <> \(bind: PaymentStatus.canceled.rawValue)
-              AND (order_id IS NULL OR EXISTS (
-                SELECT 1 FROM orders WHERE orders.id = payments.order_id
-                  AND orders.status = \(bind: OrderStatus.pending.rawValue)))
-            RETURNING id
-            """
-        ).first() != nil
+    ) async throws -> Attached {
+        func update(onlyFirst: Bool) async throws -> Bool {
+            let first: SQLQueryString =
+                !onlyFirst
+                ? "" : sessionId != nil ? " AND checkout_session_id IS NULL" : " AND payment_intent_id IS NULL"
+            return try await db.raw(
+                """
+                UPDATE payments SET
+                    checkout_session_id = COALESCE(\(bind: sessionId), checkout_session_id),
+                    payment_intent_id = COALESCE(\(bind: intentId), payment_intent_id),
+                    checkout_url = COALESCE(\(bind: url), checkout_url),
+                    client_secret = COALESCE(\(bind: clientSecret), client_secret),
+                    expires_at = COALESCE(\(bind: expiresAt), expires_at),
+                    updated_at = \(bind: now)
+                WHERE id = \(bind: id) AND status <> \(bind: PaymentStatus.canceled.rawValue)
+                  AND (order_id IS NULL OR EXISTS (
+                    SELECT 1 FROM orders WHERE orders.id = payments.order_id
+                      AND orders.status = \(bind: OrderStatus.pending.rawValue)))\(first)
+                RETURNING id
+                """
+            ).first() != nil
+        }
+        // One statement decides who was first, on both databases (PostgreSQL re-reads the row a concurrent update
+        // changed); only a request that was not first runs the second.
+        if try await update(onlyFirst: true) { return .first }
+        return try await update(onlyFirst: false) ? .again : .closed
     }
 
     /// One payment's move, guarded by the state it was decided from.

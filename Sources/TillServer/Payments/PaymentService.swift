@@ -38,7 +38,9 @@ struct PaymentService: Sendable {
 
     // MARK: Checkout for an order
 
-    func checkout(orderId: String, identity: Identity) async throws -> (created: Bool, CheckoutResponse) {
+    func checkout(orderId: String, identity: Identity, attempt: Int = 1) async throws -> (
+        created: Bool, CheckoutResponse
+    ) {
         let payable = try await payableOrder(orderId, identity: identity, withOwnerEmail: true)
         let order = payable.order
         let now = clock.nowMillis()
@@ -69,7 +71,12 @@ struct PaymentService: Sendable {
             cancelUrl: "\(config.publicBaseURL)/checkout/cancel?orderId=\(order.id)",
             clientReferenceId: order.id, customerEmail: payable.ownerEmail, expiresAt: expiresAt, metadata: metadata,
             paymentIntentData: .init(metadata: metadata))
-        return (new, try await createSession(payment, params))
+        do {
+            return try await createSession(payment, params)
+        } catch {
+            guard attempt == 1, !new, try await refusedAndEnded(payment) else { throw error }
+            return try await checkout(orderId: orderId, identity: identity, attempt: 2)
+        }
     }
 
     // MARK: Checkout for a plan
@@ -81,7 +88,7 @@ struct PaymentService: Sendable {
     }
 
     /// A one-off plan (a recurring one is a subscription: `SubscriptionService.checkout`).
-    func checkout(plan: Plan, identity: Identity) async throws -> (created: Bool, CheckoutResponse) {
+    func checkout(plan: Plan, identity: Identity, attempt: Int = 1) async throws -> (created: Bool, CheckoutResponse) {
         let now = clock.nowMillis()
         let (payment, new) = try await openOrNew(now: now, read: .unread) { db in
             try await payments.open(userId: identity.userId, planId: plan.id, on: db)
@@ -106,7 +113,21 @@ struct PaymentService: Sendable {
             clientReferenceId: identity.userId, customerEmail: user?.email,
             expiresAt: payment.createdAt / 1000 + Self.minimumSessionSeconds + 30 * 60, metadata: metadata,
             paymentIntentData: .init(metadata: metadata))
-        return (new, try await createSession(payment, params))
+        do {
+            return try await createSession(payment, params)
+        } catch {
+            guard attempt == 1, !new, try await refusedAndEnded(payment) else { throw error }
+            return try await checkout(plan: plan, identity: identity, attempt: 2)
+        }
+    }
+
+    /// Whether Stripe refused the session of a payment an earlier request opened, which ended it. Its parameters are
+    /// those of its start, so that a retry after a lost answer is Stripe's replay of the session; when Stripe never
+    /// made one (it was down), a retry more than a minute later asks for an expiry under Stripe's 30 minutes and is
+    /// refused. The request then starts a new payment, once, instead of answering 502.
+    private func refusedAndEnded(_ payment: Payment) async throws -> Bool {
+        let now = try await database.withConnection { db in try await payments.find(id: payment.id, on: db) }
+        return now?.status == .canceled && now?.checkoutSessionId == nil
     }
 
     // MARK: PaymentIntent for an order
@@ -147,14 +168,14 @@ struct PaymentService: Sendable {
                 expiresAt: nil,
                 now: clock.nowMillis(), on: db)
         }
-        if !attached {
+        if attached == .closed {
             var made = payment
             made.paymentIntentId = intent.id
             await endAndReadBack(made)
             throw Self.closedMeanwhile
         }
         return (
-            new,
+            attached == .first,
             IntentResponse(
                 clientSecret: intent.clientSecret ?? "", paymentIntentId: intent.id, paymentId: payment.id,
                 publishableKey: publishableKey)
@@ -515,8 +536,7 @@ struct PaymentService: Sendable {
     /// The open payment, or a new one stored before Stripe is called (its id is the Idempotency-Key, so a retry or a
     /// crash never makes a second session). Two requests racing both end up with the same row. When the caller read
     /// no open payment, the insert comes first: its unique index is what decides a race, and a lost one reads again.
-    /// `new` is whether this request stored it: only that one answers 201, so of several first checkouts at the same
-    /// moment one answers 201 and the others 200 with the same session.
+    /// `new` is whether this request stored it.
     private func openOrNew(
         now: Int, read: OpenRead, find: @escaping @Sendable (any SQLDatabase) async throws -> Payment?,
         insert make: @Sendable () -> Payment
@@ -548,8 +568,9 @@ struct PaymentService: Sendable {
         throw TillError(.orderNotPayable, "The checkout session expired; the order's payment window has closed")
     }
 
+    /// The session, and whether this request recorded it first (the one that answers 201).
     private func createSession(_ payment: Payment, _ params: CheckoutSessionCreateParams) async throws
-        -> CheckoutResponse
+        -> (created: Bool, CheckoutResponse)
     {
         let session: CheckoutSession.Summary
         do {
@@ -566,17 +587,23 @@ struct PaymentService: Sendable {
                 expiresAt: session.expiresAt,
                 now: clock.nowMillis(), on: db)
         }
-        if !attached {
+        if attached == .closed {
             var made = payment
             made.checkoutSessionId = session.id
             await endAndReadBack(made)
             throw Self.closedMeanwhile
         }
-        logger.info(
-            "checkout session created", metadata: ["payment.id": "\(payment.id)", "stripe.session_id": "\(session.id)"])
-        return CheckoutResponse(
-            url: url, sessionId: session.id, paymentId: payment.id,
-            expiresAt: Timestamps.rfc3339(session.expiresAt * 1000))
+        if attached == .first {
+            logger.info(
+                "checkout session created",
+                metadata: ["payment.id": "\(payment.id)", "stripe.session_id": "\(session.id)"])
+        }
+        return (
+            attached == .first,
+            CheckoutResponse(
+                url: url, sessionId: session.id, paymentId: payment.id,
+                expiresAt: Timestamps.rfc3339(session.expiresAt * 1000))
+        )
     }
 
     /// What a request whose order was cancelled (or paid) while Stripe made its session or intent answers.
