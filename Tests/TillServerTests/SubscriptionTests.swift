@@ -440,6 +440,35 @@ extension SubscriptionFlowTests {
     }
 
     @Test(arguments: Backend.available)
+    func cancelNowRacingResumeAnswers409NotAStripeError(_ backend: Backend) async throws {
+        try await withTill(backend) { api, _ in
+            let plan = try await api.recurringPlan()
+            for _ in 0..<3 {
+                let (token, _, id, _) = try await api.activeSubscription(plan)
+                let replies = try await withThrowingTaskGroup(of: Reply.self) { group in
+                    group.addTask {
+                        try await api.call(
+                            .post, "/api/subscriptions/\(id)/cancel", token: token, body: #"{"atPeriodEnd":false}"#)
+                    }
+                    for index in 0..<6 {
+                        group.addTask {
+                            index % 2 == 0
+                                ? try await api.call(.post, "/api/subscriptions/\(id)/resume", token: token)
+                                : try await api.call(.post, "/api/subscriptions/\(id)/cancel", token: token)
+                        }
+                    }
+                    return try await group.reduce(into: [Reply]()) { $0.append($1) }
+                }
+                // Each change either happened (200) or came after the subscription ended (409), never a 502.
+                #expect(
+                    replies.allSatisfy { $0.status == 200 || $0.errorCode == "subscription_not_active" },
+                    "\(replies.map(\.text))")
+                try await api.waitForSubscription(token, id, toBe: "CANCELED")
+            }
+        }
+    }
+
+    @Test(arguments: Backend.available)
     func concurrentCheckoutsOneSessionAndSwitchingPlansClosesTheOld(_ backend: Backend) async throws {
         try await withTill(backend) { api, _ in
             let monthly = try await api.recurringPlan()

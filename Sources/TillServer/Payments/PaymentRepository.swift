@@ -84,8 +84,6 @@ struct PaymentRepository: Sendable {
         return try await db.raw(query).all().map(Payment.init(row:))
     }
 
-    /// Records what Stripe gave for a new session or intent; `false`, recording nothing, when the payment or its
-    /// order was cancelled while Stripe was being asked.
     /// What recording a session or intent on its payment did.
     enum Attached {
         /// The payment was cancelled, or its order is no longer pending: nothing recorded.
@@ -96,6 +94,8 @@ struct PaymentRepository: Sendable {
         case again
     }
 
+    /// Records what Stripe gave for a new session or intent, unless the payment or its order was cancelled while
+    /// Stripe was being asked.
     func attachStripe(
         id: String, sessionId: String?, intentId: String?, url: String?, clientSecret: String?, expiresAt: Int?,
         now: Int, on db: any SQLDatabase

@@ -136,7 +136,7 @@ struct PaymentService: Sendable {
         let payable = try await payableOrder(orderId, identity: identity, withOwnerEmail: false)
         let order = payable.order
         let now = clock.nowMillis()
-        let (payment, new) = try await openOrNew(now: now, read: .read(payable.open(.intent))) { db in
+        let (payment, _) = try await openOrNew(now: now, read: .read(payable.open(.intent))) { db in
             try await payments.open(orderId: order.id, method: .intent, on: db)
         } insert: {
             Payment(

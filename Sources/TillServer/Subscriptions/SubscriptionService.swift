@@ -334,14 +334,23 @@ struct SubscriptionService: Sendable {
 
     /// What to answer when Stripe refused to change the subscription: when it had ended there before its webhook
     /// came (cancelled in the portal or the dashboard), it is read back and the answer is the 409 of an ended one.
+    /// Concurrent requests (a "cancel now" racing a "resume") are refused at once: the first is admitted to sync, at
+    /// most once a sync interval, and the others read Stripe's word without applying it.
     private func changeRefused(_ error: any Error, _ s: Subscription) async -> any Error {
-        // Only a refusal of the change itself (not a rate limit or a key problem), at most once a sync interval.
+        // Only a refusal of the change itself (not a rate limit or a key problem).
         guard let stripeError = error as? StripeError, stripeError.kind == .api,
-            stripeError.httpStatus == 400 || stripeError.httpStatus == 404,
-            recentSyncs.admit("subscription:" + s.id, now: clock.nowMillis()),
-            let now = try? await sync(s), now.status.hasEnded
+            stripeError.httpStatus == 400 || stripeError.httpStatus == 404, let stripeId = s.stripeSubscriptionId
         else { return PaymentService.stripeError(error) }
-        return TillError(.subscriptionNotActive, "The subscription has ended (\(now.status.rawValue))")
+        if recentSyncs.admit("subscription:" + s.id, now: clock.nowMillis()) {
+            if let now = try? await sync(s), now.status.hasEnded {
+                return TillError(.subscriptionNotActive, "The subscription has ended (\(now.status.rawValue))")
+            }
+        } else if let read = try? await stripe.retrieveSubscription(stripeId),
+            read.status == .canceled || read.status == .incompleteExpired
+        {
+            return TillError(.subscriptionNotActive, "The subscription has ended (cancelled at Stripe)")
+        }
+        return PaymentService.stripeError(error)
     }
 
     /// A Customer Portal session for the user's customer, returning to `/account`.
