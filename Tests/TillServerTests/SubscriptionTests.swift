@@ -440,6 +440,26 @@ extension SubscriptionFlowTests {
     }
 
     @Test(arguments: Backend.available)
+    func concurrentCheckoutsAcrossPlansEndWithOneOpen(_ backend: Backend) async throws {
+        try await withTill(backend) { api, _ in
+            var plans: [String] = []
+            for _ in 0..<4 { plans.append(try await api.recurringPlan()) }
+            let (token, _) = try await api.register()
+            let replies = try await withThrowingTaskGroup(of: Reply.self) { group in
+                for index in 0..<8 {
+                    let plan = plans[index % plans.count]
+                    group.addTask { try await api.call(.post, "/api/plans/\(plan)/checkout", token: token) }
+                }
+                return try await group.reduce(into: [Reply]()) { $0.append($1) }
+            }
+            // Each click closes the one before it in turn: no 503, one checkout left open.
+            #expect(replies.allSatisfy { $0.status == 201 || $0.status == 200 }, "\(replies.map(\.text))")
+            let open = try await api.call(.get, "/api/subscriptions?status=INCOMPLETE", token: token)
+            #expect(open.data.count == 1, "\(open.text)")
+        }
+    }
+
+    @Test(arguments: Backend.available)
     func cancelNowRacingResumeAnswers409NotAStripeError(_ backend: Backend) async throws {
         try await withTill(backend) { api, _ in
             let plan = try await api.recurringPlan()

@@ -16,6 +16,10 @@ struct SubscriptionService: Sendable {
     let logger: Logger
     let recentSyncs: RecentSyncs
     let stripeBudget = StripeCallBudget()
+    /// One checkout of a user's at a time in this process: concurrent clicks on several plans then each close the
+    /// last one's session in turn, instead of closing each other's until one gives up with 503 `busy`. (Instances
+    /// sharing PostgreSQL are ordered by the user's row lock and the retries below.)
+    let checkouts = KeyedAsyncLock()
     let subscriptions = SubscriptionRepository()
     let users = UserRepository()
     let catalog = CatalogRepository()
@@ -35,7 +39,13 @@ struct SubscriptionService: Sendable {
 
     /// Opens (or finds again) the Checkout Session that starts a subscription to `plan`. The subscription's row is
     /// stored `INCOMPLETE` first, and its id keys the Stripe call, so a retry or a second click finds the same session.
-    func checkout(plan: Plan, identity: Identity, attempt: Int = 1) async throws -> (created: Bool, CheckoutResponse) {
+    func checkout(plan: Plan, identity: Identity) async throws -> (created: Bool, CheckoutResponse) {
+        try await checkouts.withLock(identity.userId) { try await checkout(plan: plan, identity: identity, attempt: 1) }
+    }
+
+    private func checkout(plan: Plan, identity: Identity, attempt: Int) async throws -> (
+        created: Bool, CheckoutResponse
+    ) {
         let customerId = try await customer(userId: identity.userId)
         let now = clock.nowMillis()
         let candidate = Subscription(id: IDs.make(), userId: identity.userId, planId: plan.id, now: now)
