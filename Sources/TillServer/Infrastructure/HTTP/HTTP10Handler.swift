@@ -56,13 +56,7 @@ public final class HTTP10Handler: ChannelDuplexHandler, RemovableChannelHandler 
             return
         case .end where closeAfterAnswer:
             closeAfterAnswer = false
-            let written = context.eventLoop.makePromise(of: Void.self)
-            let channel = context.channel
-            written.futureResult.whenComplete { result in
-                promise?.completeWith(result)
-                channel.close(promise: nil)
-            }
-            context.write(data, promise: written)
+            context.writeThenClose(data, promise: promise)
             return
         default: break
         }
@@ -83,5 +77,18 @@ public final class HTTP10Handler: ChannelDuplexHandler, RemovableChannelHandler 
             }
             pipeline.removeHandler(context: context, promise: nil)
         }
+    }
+}
+
+extension ChannelHandlerContext {
+    /// Writes the last part of an answer and closes the connection once it is written.
+    func writeThenClose(_ data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let written = eventLoop.makePromise(of: Void.self)
+        let channel = channel
+        written.futureResult.whenComplete { result in
+            promise?.completeWith(result)
+            channel.close(promise: nil)
+        }
+        write(data, promise: written)
     }
 }

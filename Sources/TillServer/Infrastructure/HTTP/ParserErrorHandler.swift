@@ -66,13 +66,7 @@ final class ParserErrorHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .end:
             answered += 1
             if let last = closeAfter, answered >= last {
-                let written = context.eventLoop.makePromise(of: Void.self)
-                let channel = context.channel
-                written.futureResult.whenComplete { result in
-                    promise?.completeWith(result)
-                    channel.close(promise: nil)
-                }
-                context.write(data, promise: written)
+                context.writeThenClose(data, promise: promise)
             } else {
                 context.write(data, promise: promise)
                 if refused != nil, owed == 0 { refuse(context: context) }
