@@ -73,7 +73,7 @@ struct PaymentService: Sendable {
             paymentIntentData: .init(metadata: metadata))
         do {
             return try await createSession(payment, params)
-        } catch {
+        } catch let error as TillError where error.code == .stripeError {
             guard attempt == 1, !new, try await refusedAndEnded(payment) else { throw error }
             return try await checkout(orderId: orderId, identity: identity, attempt: 2)
         }
@@ -115,7 +115,7 @@ struct PaymentService: Sendable {
             paymentIntentData: .init(metadata: metadata))
         do {
             return try await createSession(payment, params)
-        } catch {
+        } catch let error as TillError where error.code == .stripeError {
             guard attempt == 1, !new, try await refusedAndEnded(payment) else { throw error }
             return try await checkout(plan: plan, identity: identity, attempt: 2)
         }
@@ -273,10 +273,10 @@ struct PaymentService: Sendable {
             }
             throw TillError(.stripeError, "The payment has no PaymentIntent to refund yet")
         }
-        // The refund Stripe confirmed so far is part of the key: a request that failed frees its reservation, so after
-        // Stripe's charge.refunded a new refund of the same amount would otherwise reach the same key and be answered
-        // with the old refund, moving no money.
-        let key = "till-refund-\(id)-\(payment.amountRefunded)-\(requested)-\(amount)"
+        // Each request is a refund of its own, so its key is too: one built from amounts alone could be reached again
+        // by a later request (after a failed one freed its reservation) and be answered with an earlier refund,
+        // moving no money. Stripe's client retries a call under the same key.
+        let key = "till-refund-\(id)-\(requested)-\(amount)-\(IDs.make())"
         do {
             _ = try await stripe.createRefund(
                 // "What is left" goes to Stripe without an amount, so it refunds all it holds of the charge: more than
@@ -292,14 +292,15 @@ struct PaymentService: Sendable {
             // that event would refund twice.
             let unanswered = error.kind == .connection || error.httpStatus >= 500
             let made = unanswered ? await refundMade(intentId: intentId, key: key) : false
-            if made != true {
+            if !made {
                 try await database.withConnection { db in
                     try await payments.cancelRefundRequest(id: id, amount: amount, on: db)
                 }
-                guard made == nil else { throw Self.stripeError(error) }
+                // Not in Stripe's list is not proof: a call that timed out may still be running there.
+                guard unanswered else { throw Self.stripeError(error) }
                 throw TillError(
                     .stripeError,
-                    "Stripe did not answer, and whether it made the refund is unknown: check the payment (a refund Stripe made shows once its event arrives) before trying again"
+                    "Stripe gave no clear answer, and whether it made the refund is unknown: check the payment (a refund Stripe made shows once its event arrives) before trying again"
                 )
             }
         }
@@ -307,11 +308,10 @@ struct PaymentService: Sendable {
         return try await database.withConnection { db in try await payments.find(id: id, on: db) } ?? payment
     }
 
-    /// Whether Stripe holds a refund of the intent made under `key`; nil when Stripe cannot say.
-    private func refundMade(intentId: String, key: String) async -> Bool? {
-        guard let refunds = try? await stripe.listRefunds(paymentIntent: intentId) else { return nil }
-        if refunds.data.contains(where: { $0.metadata["tillRefundKey"] == key }) { return true }
-        return refunds.hasMore ? nil : false
+    /// Whether Stripe's list of the intent's refunds holds one made under `key` (false when Stripe cannot say).
+    private func refundMade(intentId: String, key: String) async -> Bool {
+        guard let refunds = try? await stripe.listRefunds(paymentIntent: intentId) else { return false }
+        return refunds.data.contains { $0.metadata["tillRefundKey"] == key }
     }
 
     /// Gives back, in full, money whose amount or currency did not match its order: refunded at Stripe (all of the
