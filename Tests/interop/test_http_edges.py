@@ -132,3 +132,17 @@ def test_only_the_answer_to_the_request_that_asked_to_close_says_close(till):
     first, second = responses(raw)
     assert first[0] == 200 and "connection" not in first[1]
     assert second[0] == 404 and second[1]["connection"] == "close"
+
+
+def test_head_says_the_length_get_would_send_and_the_connection_goes_on(till):
+    import http.client
+    connection = http.client.HTTPConnection("127.0.0.1", till.port, timeout=10)
+    connection.request("HEAD", "/healthz")
+    head = connection.getresponse()
+    assert head.status == 200 and head.read() == b""
+    connection.request("GET", "/healthz")
+    get = connection.getresponse()
+    body = get.read()
+    assert json.loads(body) == {"status": "ok"}
+    assert int(head.getheader("Content-Length")) == len(body)
+    connection.close()

@@ -14,7 +14,10 @@ struct HeadResponder<Inner: HTTPResponder>: HTTPResponder {
         var head = request.head
         head.method = .get
         var response = try await inner.respond(to: Request(head: head, body: request.body), context: context)
+        // The length GET would send, as RFC 9110 asks; the body itself is never written.
+        let length = response.body.contentLength
         response.body = ResponseBody()
+        if let length { response.headers[.contentLength] = String(length) }
         return response
     }
 }
