@@ -30,6 +30,13 @@ struct CatalogTests {
             #expect(patched.int("unitAmount") == 1500)
             #expect(patched.int("inventory") == 3)
             #expect(patched.string("name") == "Green tea")
+            // A field an update cannot change, or a misspelt one, is refused and changes nothing.
+            for body in [#"{"currency":"eur"}"#, #"{"inventroy":9,"unitAmount":1}"#] {
+                let refused = try await api.call(.patch, "/api/products/\(id)", token: admin, body: body)
+                #expect(refused.status == 400 && refused.errorCode == "invalid_request", "\(body)")
+            }
+            let unchanged = try await api.call(.get, "/api/products/\(id)", token: admin)
+            #expect(unchanged.int("unitAmount") == 1500 && unchanged.string("currency") == created.string("currency"))
 
             _ = try await api.call(.patch, "/api/products/\(id)", token: admin, body: #"{"active":false}"#)
             #expect(try await api.call(.get, "/api/products").data.isEmpty)

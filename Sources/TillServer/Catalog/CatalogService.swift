@@ -18,12 +18,30 @@ struct CatalogService: Sendable {
         let inventory: Int
     }
 
+    /// What an update may change. Any other key is refused: a misspelt `inventory`, or a `currency` (which cannot
+    /// change), must not answer 200 with nothing changed.
     struct UpdateProductRequest: Decodable, Sendable {
         let name: String?
         let description: String?
         let unitAmount: Int?
         let inventory: Int?
         let active: Bool?
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case name, description, unitAmount, inventory, active }
+
+        init(from decoder: any Decoder) throws {
+            try JSONCoding.refuseUnknownKeys(
+                decoder, allowed: Set(CodingKeys.allCases.map(\.rawValue)),
+                takes:
+                    "a product's update takes name, description, unitAmount, inventory and active (its currency cannot change)"
+            )
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            name = try c.decodeIfPresent(String.self, forKey: .name)
+            description = try c.decodeIfPresent(String.self, forKey: .description)
+            unitAmount = try c.decodeIfPresent(Int.self, forKey: .unitAmount)
+            inventory = try c.decodeIfPresent(Int.self, forKey: .inventory)
+            active = try c.decodeIfPresent(Bool.self, forKey: .active)
+        }
     }
 
     struct CreatePlanRequest: Decodable, Sendable {

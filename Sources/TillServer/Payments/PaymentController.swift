@@ -12,20 +12,10 @@ struct PaymentController {
         enum CodingKeys: String, CodingKey { case amount }
 
         init(from decoder: any Decoder) throws {
-            let keys = try decoder.container(keyedBy: AnyKey.self).allKeys.map(\.stringValue)
-            if let unknown = keys.first(where: { $0 != "amount" }) {
-                throw TillError.invalid(
-                    "Unknown field \"\(unknown)\": a refund takes only amount (leave it out to refund what is left)")
-            }
+            try JSONCoding.refuseUnknownKeys(
+                decoder, allowed: ["amount"], takes: "a refund takes only amount (leave it out to refund what is left)")
             amount = try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(Int.self, forKey: .amount)
         }
-    }
-
-    struct AnyKey: CodingKey {
-        let stringValue: String
-        var intValue: Int? { nil }
-        init?(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
     }
 
     func addRoutes(authenticated group: RouterGroup<TillRequestContext>) {

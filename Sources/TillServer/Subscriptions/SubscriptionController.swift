@@ -11,10 +11,8 @@ struct SubscriptionController {
         enum CodingKeys: String, CodingKey { case atPeriodEnd }
 
         init(from decoder: any Decoder) throws {
-            let keys = try decoder.container(keyedBy: PaymentController.AnyKey.self).allKeys.map(\.stringValue)
-            if let unknown = keys.first(where: { $0 != "atPeriodEnd" }) {
-                throw TillError.invalid("Unknown field \"\(unknown)\": a cancellation takes only atPeriodEnd")
-            }
+            try JSONCoding.refuseUnknownKeys(
+                decoder, allowed: ["atPeriodEnd"], takes: "a cancellation takes only atPeriodEnd")
             atPeriodEnd =
                 try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(Bool.self, forKey: .atPeriodEnd)
                 ?? true

@@ -4,6 +4,22 @@ import TillCore
 
 /// JSON in and out, with decoding errors turned into 400s that name the field.
 enum JSONCoding {
+    /// Refuses an object with a key outside `allowed`: a misspelt or unchangeable field must not be skipped while the
+    /// request answers as if it were applied. `takes` says what the body takes, for the message.
+    static func refuseUnknownKeys(_ decoder: any Decoder, allowed: Set<String>, takes: String) throws {
+        let keys = try decoder.container(keyedBy: AnyKey.self).allKeys.map(\.stringValue)
+        if let unknown = keys.first(where: { !allowed.contains($0) }) {
+            throw TillError.invalid("Unknown field \"\(unknown)\": \(takes)")
+        }
+    }
+
+    struct AnyKey: CodingKey {
+        let stringValue: String
+        var intValue: Int? { nil }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
     static func encode(_ value: some Encodable) throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
