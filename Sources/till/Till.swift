@@ -62,9 +62,23 @@ struct Serve: AsyncParsableCommand {
         if config.jwtSecretGenerated {
             logger.warning("JWT_SECRET is not set: using a generated key; tokens stop working when Till restarts")
         }
+        raiseOpenFileLimit(logger: logger)
         let till = try await Till.start(config: config, logger: logger)
         logger.info("till listening", metadata: ["port": "\(config.port)"])
         try await till.application().runService()
+    }
+}
+
+/// Each connection is a file descriptor, and many systems start a process with a soft limit of 1,024: a sale's
+/// opening or a backlog of webhooks would be refused connections well before the machine runs short. The soft limit
+/// goes up to the hard one, as Go's runtime does for its servers.
+func raiseOpenFileLimit(logger: Logger) {
+    var limit = rlimit()
+    guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+    let before = limit.rlim_cur
+    limit.rlim_cur = limit.rlim_max
+    if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 {
+        logger.debug("open file limit raised", metadata: ["from": "\(before)", "to": "\(limit.rlim_max)"])
     }
 }
 

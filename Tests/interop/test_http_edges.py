@@ -1,5 +1,6 @@
 """HTTP that the parser refuses, over a raw socket against a running Till: every error answer has the contract's body."""
 import json
+import os
 import socket
 import urllib.parse
 
@@ -146,3 +147,50 @@ def test_head_says_the_length_get_would_send_and_the_connection_goes_on(till):
     assert json.loads(body) == {"status": "ok"}
     assert int(head.getheader("Content-Length")) == len(body)
     connection.close()
+
+
+def test_more_connections_than_the_soft_open_file_limit_it_was_started_with(till_bin):
+    # Many systems start processes with a soft limit of 1,024 open files; Till raises it to the hard limit, so a
+    # burst of connections beyond the soft limit is served. Started here with a soft limit of 256.
+    import resource
+    import subprocess
+    import tempfile
+
+    from conftest import free_port, wait_for
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1024:
+        pytest.skip("the hard open-file limit is too low to show the difference")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1024), hard))
+    port = free_port()
+    with tempfile.TemporaryDirectory() as work:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("STRIPE_")}
+        env.update(PORT=str(port), DATABASE_URL=f"sqlite://{work}/till.sqlite", LOG_LEVEL="error",
+                   PUBLIC_BASE_URL=f"http://127.0.0.1:{port}")
+        server = subprocess.Popen(
+            [till_bin, "serve"], env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard)))
+        try:
+            wait_for(f"http://127.0.0.1:{port}/healthz", server)
+            sockets = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(400)]
+            for s in sockets:
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            answered = 0
+            for s in sockets:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    try:
+                        chunk = s.recv(4096)
+                    except socket.timeout:
+                        break
+                    if not chunk:
+                        break
+                    data += chunk
+                answered += data.startswith(b"HTTP/1.1 200 ")
+            # Every one answered while all are open (a server stuck at its soft limit accepts no more until some close).
+            assert answered == 400
+            for s in sockets:
+                s.close()
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
