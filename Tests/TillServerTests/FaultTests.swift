@@ -172,7 +172,7 @@ struct FaultTests {
     }
 
     @Test(
-        "a refund made at Stripe whose answer was lost is found there by its key (202), and never made twice by a retry",
+        "a refund made at Stripe whose answer was lost is found there by its key: 202, so the admin is not told to retry",
         arguments: Backend.available)
     func refundAfterLostAnswer(backend: Backend) async throws {
         try await withTill(backend, configure: { $0.stripeMaxNetworkRetries = 1 }) { api, _ in

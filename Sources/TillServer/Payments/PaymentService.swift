@@ -71,11 +71,8 @@ struct PaymentService: Sendable {
             cancelUrl: "\(config.publicBaseURL)/checkout/cancel?orderId=\(order.id)",
             clientReferenceId: order.id, customerEmail: payable.ownerEmail, expiresAt: expiresAt, metadata: metadata,
             paymentIntentData: .init(metadata: metadata))
-        do {
-            return try await createSession(payment, params)
-        } catch let error as TillError where error.code == .stripeError {
-            guard attempt == 1, !new, try await refusedAndEnded(payment) else { throw error }
-            return try await checkout(orderId: orderId, identity: identity, attempt: 2)
+        return try await createSession(payment, params) {
+            attempt == 1 && !new ? try await checkout(orderId: orderId, identity: identity, attempt: 2) : nil
         }
     }
 
@@ -113,21 +110,9 @@ struct PaymentService: Sendable {
             clientReferenceId: identity.userId, customerEmail: user?.email,
             expiresAt: payment.createdAt / 1000 + Self.minimumSessionSeconds + 30 * 60, metadata: metadata,
             paymentIntentData: .init(metadata: metadata))
-        do {
-            return try await createSession(payment, params)
-        } catch let error as TillError where error.code == .stripeError {
-            guard attempt == 1, !new, try await refusedAndEnded(payment) else { throw error }
-            return try await checkout(plan: plan, identity: identity, attempt: 2)
+        return try await createSession(payment, params) {
+            attempt == 1 && !new ? try await checkout(plan: plan, identity: identity, attempt: 2) : nil
         }
-    }
-
-    /// Whether Stripe refused the session of a payment an earlier request opened, which ended it. Its parameters are
-    /// those of its start, so that a retry after a lost answer is Stripe's replay of the session; when Stripe never
-    /// made one (it was down), a retry more than a minute later asks for an expiry under Stripe's 30 minutes and is
-    /// refused. The request then starts a new payment, once, instead of answering 502.
-    private func refusedAndEnded(_ payment: Payment) async throws -> Bool {
-        let now = try await database.withConnection { db in try await payments.find(id: payment.id, on: db) }
-        return now?.status == .canceled && now?.checkoutSessionId == nil
     }
 
     // MARK: PaymentIntent for an order
@@ -160,7 +145,7 @@ struct PaymentService: Sendable {
                     description: "Order \(order.id)"),
                 options: RequestOptions(idempotencyKey: "till-intent-\(payment.id)"))
         } catch {
-            throw try await stripeFailed(error, payment: payment)
+            throw try await stripeFailed(error, payment: payment).error
         }
         let attached = try await database.withConnection { db in
             try await payments.attachStripe(
@@ -276,7 +261,7 @@ struct PaymentService: Sendable {
         // Each request is a refund of its own, so its key is too: one built from amounts alone could be reached again
         // by a later request (after a failed one freed its reservation) and be answered with an earlier refund,
         // moving no money. Stripe's client retries a call under the same key.
-        let key = "till-refund-\(id)-\(requested)-\(amount)-\(IDs.make())"
+        let key = "till-refund-\(id)-\(IDs.make())"
         do {
             _ = try await stripe.createRefund(
                 // "What is left" goes to Stripe without an amount, so it refunds all it holds of the charge: more than
@@ -569,16 +554,24 @@ struct PaymentService: Sendable {
     }
 
     /// The session, and whether this request recorded it first (the one that answers 201).
-    private func createSession(_ payment: Payment, _ params: CheckoutSessionCreateParams) async throws
-        -> (created: Bool, CheckoutResponse)
-    {
+    ///
+    /// A payment keeps the parameters of its start, so that a retry after a lost answer is Stripe's replay of the
+    /// session. When Stripe never made one (it was down), a retry more than a minute later asks for an expiry under
+    /// Stripe's 30 minutes and is refused, which ends the payment: `afresh` then answers with a new payment's
+    /// session, instead of a 502 (nil when this request opened the payment, or is the second try already).
+    private func createSession(
+        _ payment: Payment, _ params: CheckoutSessionCreateParams,
+        afresh: () async throws -> (created: Bool, CheckoutResponse)?
+    ) async throws -> (created: Bool, CheckoutResponse) {
         let session: CheckoutSession.Summary
         do {
             session = try await stripe.createCheckoutSession(
                 params, options: RequestOptions(idempotencyKey: "till-checkout-\(payment.id)"),
                 as: CheckoutSession.Summary.self)
         } catch {
-            throw try await stripeFailed(error, payment: payment)
+            let failure = try await stripeFailed(error, payment: payment)
+            if failure.ended, let answer = try await afresh() { return answer }
+            throw failure.error
         }
         guard let url = session.url else { throw TillError(.stripeError, "Stripe returned a session without a URL") }
         let attached = try await database.withConnection { db in
@@ -639,15 +632,18 @@ struct PaymentService: Sendable {
 
     /// A Stripe refusal ends the payment so the next try starts afresh; anything else (an outage, no answer, a key
     /// in use) keeps it, so the retry reuses its Idempotency-Key and cannot make a second session, and a session
-    /// made by another request is recorded by that request.
-    private func stripeFailed(_ error: any Error, payment: Payment) async throws -> any Error {
+    /// made by another request is recorded by that request. Returns the error to answer, and whether the refusal
+    /// ended the payment.
+    private func stripeFailed(_ error: any Error, payment: Payment) async throws -> (error: any Error, ended: Bool) {
+        var ended = false
         if let error = error as? StripeError, Self.refused(error) {
-            try await settlement.apply(
+            let after = try await settlement.apply(
                 paymentId: payment.id,
                 facts: [.refusedByStripe(code: error.code ?? error.type, message: error.message)], details: .init())
+            ended = after?.status == .canceled
         }
         logger.error("Stripe call failed", metadata: ["payment.id": "\(payment.id)", "error": "\(error)"])
-        return Self.stripeError(error)
+        return (Self.stripeError(error), ended)
     }
 
     static func stripeError(_ error: any Error) -> any Error {

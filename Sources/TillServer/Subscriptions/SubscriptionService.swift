@@ -351,16 +351,15 @@ struct SubscriptionService: Sendable {
         guard let stripeError = error as? StripeError, stripeError.kind == .api,
             stripeError.httpStatus == 400 || stripeError.httpStatus == 404, let stripeId = s.stripeSubscriptionId
         else { return PaymentService.stripeError(error) }
+        let status: SubscriptionStatus?
         if recentSyncs.admit("subscription:" + s.id, now: clock.nowMillis()) {
-            if let now = try? await sync(s), now.status.hasEnded {
-                return TillError(.subscriptionNotActive, "The subscription has ended (\(now.status.rawValue))")
-            }
-        } else if let read = try? await stripe.retrieveSubscription(stripeId),
-            read.status == .canceled || read.status == .incompleteExpired
-        {
-            return TillError(.subscriptionNotActive, "The subscription has ended (cancelled at Stripe)")
+            status = (try? await sync(s))?.status
+        } else {
+            let read = try? await stripe.retrieveSubscription(stripeId)
+            status = read.flatMap { SubscriptionStatus(stripe: $0.status.rawValue) }
         }
-        return PaymentService.stripeError(error)
+        guard let status, status.hasEnded else { return PaymentService.stripeError(error) }
+        return TillError(.subscriptionNotActive, "The subscription has ended (\(status.rawValue))")
     }
 
     /// A Customer Portal session for the user's customer, returning to `/account`.
