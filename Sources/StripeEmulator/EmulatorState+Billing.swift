@@ -130,7 +130,8 @@ extension EmulatorState {
             "url": .string("/v1/subscription_items?subscription=\(subId)"),
         ]
         var sub = Subscription(fields: fields)
-        var invoice = makeInvoice(sub, reason: "subscription_create", start: start, end: end, at: start)
+        var invoice = makeInvoice(
+            sub, reason: "subscription_create", start: start, end: end, period: (start, start), at: start)
         sub.fields["latest_invoice"] = .string(invoice.id)
         subscriptions[subId] = sub
         subscriptionPeriodIndex[subId] = 0
@@ -349,7 +350,11 @@ extension EmulatorState {
     }
 
     /// A draft invoice of `sub` for the period `start`–`end`, one line per item.
-    func makeInvoice(_ sub: Subscription, reason: String, start: Int, end: Int, at: Int) -> Invoice {
+    /// `period` is the invoice's own: the period it looks back on (a renewal's is the period just ended; a first
+    /// invoice's is its start, twice), where its lines bill the period ahead.
+    func makeInvoice(_ sub: Subscription, reason: String, start: Int, end: Int, period: (start: Int, end: Int), at: Int)
+        -> Invoice
+    {
         let id = TestEvents.randomId("in")
         let customer = customers[sub.customer]
         var total = 0
@@ -403,8 +408,8 @@ extension EmulatorState {
         fields["subtotal_excluding_tax"] = .int(total)
         fields["total"] = .int(total)
         fields["total_excluding_tax"] = .int(total)
-        fields["period_start"] = .int(start)
-        fields["period_end"] = .int(start)
+        fields["period_start"] = .int(period.start)
+        fields["period_end"] = .int(period.end)
         fields["test_clock"] = sub.fields["test_clock"] ?? .null
         fields["lines"] = [
             "object": "list", "data": .array(lines), "has_more": false, "url": .string("/v1/invoices/\(id)/lines"),
@@ -555,6 +560,7 @@ extension EmulatorState {
             return
         }
         let before = sub
+        let oldStart = sub.items.first?["current_period_start"]?.int ?? oldEnd
         let index = (subscriptionPeriodIndex[subId] ?? 0) + 1
         subscriptionPeriodIndex[subId] = index
         let anchor = sub.fields["billing_cycle_anchor"]?.int ?? oldEnd
@@ -569,7 +575,8 @@ extension EmulatorState {
             item.set("current_period_end", .int(newEnd))
             return item
         }
-        var invoice = makeInvoice(sub, reason: "subscription_cycle", start: oldEnd, end: newEnd, at: at)
+        var invoice = makeInvoice(
+            sub, reason: "subscription_cycle", start: oldEnd, end: newEnd, period: (oldStart, oldEnd), at: at)
         sub.fields["latest_invoice"] = .string(invoice.id)
         record("invoice.created", .other(type: "invoice", id: invoice.id), nil, raw: .from(invoice), at: at)
         _ = try? saveUpdated(sub, before: before, nil)
@@ -659,6 +666,14 @@ extension EmulatorState {
     func deleteTestClock(_ id: String) throws(EmulatorError) -> DeletedObject {
         _ = try testClock(id)
         testClocks[id] = nil
+        // As at Stripe, the clock's customers and their subscriptions go with it: they answer 404 from now on.
+        for (subId, sub) in Array(subscriptions.entries) where sub.fields["test_clock"]?.string == id {
+            subscriptions[subId] = nil
+            subscriptionPeriodIndex[subId] = nil
+        }
+        for (customerId, customer) in Array(customers.entries) where customer.testClock.string == id {
+            customers[customerId] = nil
+        }
         return DeletedObject(id: id, object: "test_helpers.test_clock")
     }
 

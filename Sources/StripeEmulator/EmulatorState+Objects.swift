@@ -63,8 +63,11 @@ extension EmulatorState {
     }
 
     func refundList(chargeId: String) -> JSONValue {
-        let list = refunds.values.filter { $0.charge == chargeId }.sorted { $0.created > $1.created }
-        return .from(StripeList(data: list, hasMore: false, url: "/v1/charges/\(chargeId)/refunds"))
+        // The first page, newest first, as `GET` of its `url` gives it.
+        let page = try? refunds.page(ListQuery()) { $0.charge == chargeId }
+        return .from(
+            StripeList(data: page?.items ?? [], hasMore: page?.hasMore ?? false, url: "/v1/charges/\(chargeId)/refunds")
+        )
     }
 
     // MARK: Customers

@@ -353,7 +353,8 @@ actor EmulatorState {
             intent.status = .requiresPaymentMethod
             intent.latestCharge = .id(charge.id)
             intent.lastPaymentError = PaymentError(
-                type: "card_error", code: code, declineCode: declineCode, message: message)
+                type: "card_error", code: code, declineCode: declineCode, message: message, charge: charge.id,
+                paymentMethod: intent.paymentMethod.flatMap { try? paymentMethod($0) })
             intent.paymentMethod = nil
             intents[id] = intent
             record("charge.failed", .charge(charge), request)
@@ -451,6 +452,9 @@ actor EmulatorState {
 
     func cancelPaymentIntent(_ id: String, _ p: FormNode, _ request: RequestInfo) throws(EmulatorError) -> PaymentIntent
     {
+        let reason = try Params.oneOf(
+            p["cancellation_reason"], ["duplicate", "fraudulent", "requested_by_customer", "abandoned"],
+            param: "cancellation_reason")
         var intent = try paymentIntent(id)
         guard
             [.requiresPaymentMethod, .requiresConfirmation, .requiresAction, .requiresCapture].contains(intent.status)
@@ -466,7 +470,7 @@ actor EmulatorState {
         }
         intent.status = .canceled
         intent.canceledAt = now()
-        intent.cancellationReason = p["cancellation_reason"]?.string ?? "requested_by_customer"
+        intent.cancellationReason = reason
         intent.amountCapturable = 0
         intents[id] = intent
         record("payment_intent.canceled", .paymentIntent(intent), request)
@@ -510,7 +514,8 @@ actor EmulatorState {
         var refund = Refund(
             id: TestEvents.randomId("re"), amount: amount, currency: charge.currency, charge: charge.id,
             paymentIntent: charge.paymentIntent, status: .succeeded,
-            reason: try Params.string(p["reason"], param: "reason"),
+            reason: try Params.oneOf(
+                p["reason"], ["duplicate", "fraudulent", "requested_by_customer"], param: "reason"),
             metadata: try Metadata.apply(p["metadata"], to: [:]), created: now())
         let txn = balanceTransaction(
             amount: -amount, currency: charge.currency, source: refund.id, type: "refund",

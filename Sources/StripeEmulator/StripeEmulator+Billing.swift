@@ -45,6 +45,26 @@ extension StripeEmulator {
             }
         }
         v1.get("invoices/:id") { r, c in await self.api(r, c) { call in try await self.state.invoice(call.id) } }
+        // The lists an invoice's `lines.url` and a subscription's `items.url` name.
+        v1.get("invoices/:id/lines") { r, c in
+            await self.api(r, c) { call in
+                let lines = try await self.state.invoice(call.id).fields["lines"]?["data"]
+                return try await self.list(call, "/v1/invoices/\(call.id)/lines") { query in
+                    try query.page(of: lines?.items ?? [], id: { $0["id"]?.string })
+                }
+            }
+        }
+        v1.get("subscription_items") { r, c in
+            await self.api(r, c) { call in
+                guard let id = try Params.string(call.params["subscription"], param: "subscription") else {
+                    throw EmulatorError.missing("subscription")
+                }
+                let items = try await self.state.subscription(id).fields["items"]?["data"]
+                return try await self.list(call, "/v1/subscription_items?subscription=\(id)") { query in
+                    try query.page(of: items?.items ?? [], id: { $0["id"]?.string })
+                }
+            }
+        }
         v1.get("invoice_payments") { r, c in
             await self.api(r, c) { call in
                 try await self.list(call, "/v1/invoice_payments") { query in

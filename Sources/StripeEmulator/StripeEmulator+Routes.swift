@@ -66,7 +66,9 @@ extension StripeEmulator {
         v1.get("checkout/sessions/:id/line_items") { r, c in
             await self.api(r, c) { call in
                 let lines = try await self.state.lineItems(call.id)
-                return StripeList(data: lines, hasMore: false, url: "/v1/checkout/sessions/\(call.id)/line_items")
+                return try await self.list(call, "/v1/checkout/sessions/\(call.id)/line_items") { query in
+                    try query.page(of: lines, id: \.id)
+                }
             }
         }
         v1.post("checkout/sessions/:id/expire") { r, c in
@@ -109,15 +111,26 @@ extension StripeEmulator {
         }
         v1.get("refunds") { r, c in
             await self.api(r, c) { call in
-                try await self.list(call, "/v1/refunds") { query in
+                let intent = try Params.string(call.params["payment_intent"], param: "payment_intent")
+                let charge = try Params.string(call.params["charge"], param: "charge")
+                return try await self.list(call, "/v1/refunds") { query in
                     try await self.state.refunds.page(query) { refund in
-                        (call.params["payment_intent"]?.string).map { refund.paymentIntent == $0 } ?? true
+                        (intent == nil || refund.paymentIntent == intent) && (charge == nil || refund.charge == charge)
                     }
                 }
             }
         }
         v1.get("refunds/:id") { r, c in await self.api(r, c) { call in try await self.state.refund(call.id) } }
         v1.get("charges/:id") { r, c in await self.api(r, c) { call in try await self.state.charge(call.id) } }
+        // The list a charge's `refunds.url` names.
+        v1.get("charges/:id/refunds") { r, c in
+            await self.api(r, c) { call in
+                _ = try await self.state.charge(call.id)
+                return try await self.list(call, "/v1/charges/\(call.id)/refunds") { query in
+                    try await self.state.refunds.page(query) { $0.charge == call.id }
+                }
+            }
+        }
         v1.get("charges") { r, c in
             await self.api(r, c) { call in
                 let intent = try Params.string(call.params["payment_intent"], param: "payment_intent")
@@ -176,9 +189,11 @@ extension StripeEmulator {
         }
         v1.get("balance_transactions") { r, c in
             await self.api(r, c) { call in
-                try await self.list(call, "/v1/balance_transactions") { query in
+                let source = try Params.string(call.params["source"], param: "source")
+                let type = try Params.string(call.params["type"], param: "type")
+                return try await self.list(call, "/v1/balance_transactions") { query in
                     try await self.state.balanceTransactions.page(query) { txn in
-                        (call.params["source"]?.string).map { txn.source == $0 } ?? true
+                        (source == nil || txn.source == source) && (type == nil || txn.type == type)
                     }
                 }
             }
@@ -367,10 +382,14 @@ extension StripeEmulator {
             info: .init(requestId: requestId, idempotencyKey: key))
 
         // A digest, not the form itself: the cache keeps up to 10,000 of them. Of the API path, like faults: a call
-        // is the same under `/_stripe` over HTTP and unprefixed in the process.
-        let fingerprint = Data(SHA256.hash(data: Data((apiPath + "?" + FormEncoding.encode(params)).utf8)))
-        if let key {
-            switch await idempotency.claim(key: key, fingerprint: fingerprint) {
+        // is the same under `/_stripe` over HTTP and unprefixed in the process. The pairs are sorted, so the same
+        // parameters sent in another order are the same request, as at Stripe.
+        let form = params.flattened().sorted { $0.0 < $1.0 }.map { $0.0 + "=" + $0.1 }.joined(separator: "&")
+        let fingerprint = Data(SHA256.hash(data: Data((apiPath + "?" + form).utf8)))
+        // Stripe keeps a key for the account whose key made the call: another secret key's call is another request.
+        let scoped = key.map { (Self.key(request).map(String.init) ?? "") + " " + $0 }
+        if let key, let scoped {
+            switch await idempotency.claim(key: scoped, fingerprint: fingerprint) {
             case .proceed: break
             case .replay(let stored):
                 // Encoding the kept object again cannot fail where its first encoding succeeded; if it ever did,
@@ -423,10 +442,13 @@ extension StripeEmulator {
                 (try? StripeJSON.encode(
                     StripeError.Body(error: .init(type: "api_error", message: "\(error)")))) ?? Data()
         }
-        if let key {
-            // Stripe keeps the answer once the request began executing, errors included (but not its own 500s).
+        if let scoped {
+            // Stripe keeps the answer of a request that ran: a success, or a card's decline (402). A request refused
+            // before it ran (a parameter that failed validation, an object that does not exist) keeps nothing, so
+            // the same key can be used again once it is put right.
             await idempotency.finish(
-                key: key, fingerprint: fingerprint, status: status, answer: kept ?? .json(json), keep: status < 500)
+                key: scoped, fingerprint: fingerprint, status: status, answer: kept ?? .json(json),
+                keep: status == 200 || status == 402)
         }
         return raw(status, requestId, json, replayed: false)
     }
@@ -455,8 +477,24 @@ extension StripeEmulator {
         return key.hasPrefix("sk_test_") || key.hasPrefix("rk_test_")
     }
 
-    /// A dated API version (`2025-03-31`, `2025-03-31.basil`): the shape, not that Stripe released it.
+    /// A dated API version (`2025-03-31`, `2025-03-31.basil`), with any betas the SDKs add
+    /// (`2025-03-31.basil; checkout_server_update_beta=v1`): the shape, not that Stripe released it.
     static func isAPIVersion(_ text: String) -> Bool {
+        guard text.utf8.count <= 200 else { return false }
+        var parts = text.split(separator: ";", omittingEmptySubsequences: false)
+        let version = parts.removeFirst()
+        return isDatedVersion(version)
+            && parts.allSatisfy { beta in
+                let pair = beta.drop { $0 == " " }.split(separator: "=", omittingEmptySubsequences: false)
+                return pair.count == 2 && pair.allSatisfy { !$0.isEmpty && $0.utf8.allSatisfy(isBetaByte) }
+            }
+    }
+
+    private static func isBetaByte(_ byte: UInt8) -> Bool {
+        (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x30 && byte <= 0x39) || byte == UInt8(ascii: "_")
+    }
+
+    private static func isDatedVersion(_ text: Substring) -> Bool {
         let bytes = Array(text.utf8)
         guard bytes.count >= 10, bytes.count <= 40, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-")
         else { return false }

@@ -145,3 +145,25 @@ struct ListQuery: Sendable {
         }
     }
 }
+
+extension ListQuery {
+    /// A page of a list kept in its own order (a session's or an invoice's lines, a subscription's items), as Stripe
+    /// serves them: `limit` items after the item `startingAfter`, or the `limit` just before `endingBefore`.
+    func page<T>(of items: [T], id: (T) -> String?) throws(EmulatorError) -> (items: [T], hasMore: Bool) {
+        func position(_ cursor: String, _ param: String) throws(EmulatorError) -> Int {
+            guard let index = items.firstIndex(where: { id($0) == cursor }) else {
+                throw .notFound("object", cursor, param: param)
+            }
+            return index
+        }
+        if let before = endingBefore {
+            let end = try position(before, "ending_before")
+            let start = max(0, end - limit)
+            return (Array(items[start..<end]), start > 0)
+        }
+        var start = 0
+        if let after = startingAfter { start = try position(after, "starting_after") + 1 }
+        let end = min(items.count, start + limit)
+        return (Array(items[start..<end]), end < items.count)
+    }
+}

@@ -60,6 +60,12 @@ public indirect enum JSONValue: Codable, Sendable, Equatable, Hashable {
         return nil
     }
 
+    /// The elements of a list; `nil` for anything else.
+    public var items: [JSONValue]? {
+        if case .array(let items) = self { return items }
+        return nil
+    }
+
     public var string: String? {
         if case .string(let v) = self { return v }
         return nil

@@ -118,17 +118,27 @@ public struct PaymentError: Codable, Sendable {
     @Nullable public var declineCode: String?
     @Nullable public var message: String?
     @Nullable public var param: String?
+    /// A card's decline names the failed charge and the payment method it was made with (the whole object); other
+    /// errors leave both out.
+    public var charge: String?
+    public var paymentMethod: PaymentMethod?
 
-    public init(type: String, code: String?, declineCode: String?, message: String?, param: String? = nil) {
+    public init(
+        type: String, code: String?, declineCode: String?, message: String?, param: String? = nil,
+        charge: String? = nil, paymentMethod: PaymentMethod? = nil
+    ) {
         self.type = type
         self.code = code
         self.declineCode = declineCode
         self.message = message
         self.param = param
+        self.charge = charge
+        self.paymentMethod = paymentMethod
     }
 
     enum CodingKeys: String, CodingKey {
-        case type, code, message, param
+        case type, code, message, param, charge
         case declineCode = "decline_code"
+        case paymentMethod = "payment_method"
     }
 }
