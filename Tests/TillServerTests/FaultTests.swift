@@ -252,4 +252,46 @@ struct FaultTests {
             #expect(try await api.orderStatus(user, orderId) == "PAID")
         }
     }
+
+    @Test(
+        "payments whose re-read changes nothing do not keep the reconciler from the ones behind them",
+        arguments: Backend.available)
+    func reconcilerMovesOn(backend: Backend) async throws {
+        try await withTill(
+            backend,
+            configure: {
+                $0.reconcileStaleAfterSeconds = 0
+                $0.stripeMaxNetworkRetries = 0
+            }
+        ) { api, till in
+            let admin = try await api.adminToken()
+            let plan = try await api.call(
+                .post, "/api/plans", token: admin,
+                body: #"{"name":"Pack","unitAmount":500,"currency":"usd","credits":10}"#
+            ).string("id")
+            // Three one-off plan checkouts Stripe never made: live payments with nothing at Stripe to read back.
+            try await api.fault(#"{"target":"api","path":"/v1/checkout/sessions","mode":"500","count":3}"#)
+            for _ in 0..<3 {
+                let (user, _) = try await api.register()
+                #expect(try await api.call(.post, "/api/plans/\(plan)/checkout", token: user).status == 502)
+            }
+            // Behind them, an order paid while its webhooks were lost.
+            let (user, _, _, order) = try await api.orderSetup()
+            let orderId = order.string("id")
+            let checkout = try await api.call(.post, "/api/orders/\(orderId)/checkout", token: user)
+            try await api.fault(#"{"target":"webhooks","mode":"drop","count":100}"#)
+            _ = try await api.pay(session: checkout.string("sessionId"))
+            let reconciler = Reconciler(
+                database: till.reconciler.database, paymentService: till.reconciler.paymentService,
+                subscriptionService: till.reconciler.subscriptionService, settlement: till.reconciler.settlement,
+                clock: till.reconciler.clock, logger: till.reconciler.logger, orderTTLSeconds: 3600,
+                staleAfterSeconds: 0, pageSize: 2)
+            // A page of two a pass: the first reads two of the three, the second the third and the order's.
+            #expect(try await reconciler.pass().paymentsSynced == 2)
+            #expect(try await api.orderStatus(user, orderId) == "PENDING")
+            #expect(try await reconciler.pass().paymentsSynced == 2)
+            try await till.processor.drain()
+            #expect(try await api.orderStatus(user, orderId) == "PAID")
+        }
+    }
 }

@@ -254,15 +254,19 @@ struct PaymentRepository: Sendable {
         .all().map(Payment.init(row:))
     }
 
-    /// Live payments that should have heard from Stripe by now. A subscription's failed attempt is not one: it is
-    /// a record of the past, and its invoice is the subscription's to follow.
-    func stale(before cutoff: Int, now: Int, limit: Int, on db: any SQLDatabase) async throws -> [Payment] {
+    /// Live payments that should have heard from Stripe by now, least recently changed first, from past `after`
+    /// (the last of the page before). A subscription's failed attempt is not one: it is a record of the past, and
+    /// its invoice is the subscription's to follow.
+    func stale(before cutoff: Int, now: Int, after: PageCursor?, limit: Int, on db: any SQLDatabase) async throws
+        -> [Payment]
+    {
         try await db.raw(
             """
             SELECT \(unsafeRaw: Payment.columns) FROM payments
             WHERE status IN (\(unsafeRaw: SQLList.of(\PaymentStatus.isLive))) AND kind <> 'subscription'
               AND ((expires_at IS NOT NULL AND expires_at < \(bind: now)) OR created_at < \(bind: cutoff))
-            ORDER BY updated_at LIMIT \(literal: limit)
+              \(PageCursor.after(after))
+            ORDER BY updated_at, id LIMIT \(literal: limit)
             """
         ).all().map(Payment.init(row:))
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// The safety net under webhooks: re-reads from Stripe the payments that should have settled by now, retries the
 /// refunds that must happen, and cancels orders left unpaid past `ORDER_TTL_SECONDS` (ending their sessions at
@@ -25,12 +26,19 @@ final class Reconciler: Service, Sendable {
     /// A live payment without an expiry is re-read once it is this old.
     let staleAfterMillis: Int
     let interval: Duration
+    /// Where the last pass's re-reads stopped. A pass re-reads at most a page of each, least recently changed first;
+    /// a re-read that changes nothing leaves a row where it was, so without the cursor the same page of rows that
+    /// never change (a checkout Stripe never made, an intent left open) would be re-read on every pass and the rows
+    /// behind them never.
+    private let cursors = Mutex<(payments: PageCursor?, subscriptions: PageCursor?)>((nil, nil))
+    let pageSize: Int
 
     init(
         database: any Database, paymentService: PaymentService, subscriptionService: SubscriptionService,
         settlement: SettlementService, clock: TillClock, logger: Logger,
-        orderTTLSeconds: Int, staleAfterSeconds: Int = 3600, interval: Duration = .seconds(30)
+        orderTTLSeconds: Int, staleAfterSeconds: Int = 3600, interval: Duration = .seconds(30), pageSize: Int = 200
     ) {
+        self.pageSize = pageSize
         self.database = database
         self.paymentService = paymentService
         self.subscriptionService = subscriptionService
@@ -75,8 +83,12 @@ final class Reconciler: Service, Sendable {
         report.eventsRetried = try await database.withConnection { db in
             try await WebhookEventRepository().retryFailed(maxAttempts: WebhookProcessor.maxAttempts, now: now, on: db)
         }
-        let stale = try await database.withConnection { db in
-            try await payments.stale(before: now - staleAfterMillis, now: now / 1000, limit: 200, on: db)
+        let stale = try await database.withConnection { [cursor = cursors.withLock(\.payments)] db in
+            try await payments.stale(
+                before: now - staleAfterMillis, now: now / 1000, after: cursor, limit: pageSize, on: db)
+        }
+        cursors.withLock {
+            $0.payments = next(stale.count, stale.last.map { .init(updatedAt: $0.updatedAt, id: $0.id) })
         }
         for payment in stale {
             do {
@@ -90,9 +102,14 @@ final class Reconciler: Service, Sendable {
         }
         // A renewal is due at the period's end; Stripe bills it within the hour, so a period ended longer ago than
         // the staleness window without news is re-read.
-        let staleSubscriptions = try await database.withConnection { db in
+        let staleSubscriptions = try await database.withConnection { [cursor = cursors.withLock(\.subscriptions)] db in
             try await SubscriptionRepository().stale(
-                periodEndBefore: (now - staleAfterMillis) / 1000, now: now / 1000, limit: 200, on: db)
+                periodEndBefore: (now - staleAfterMillis) / 1000, now: now / 1000, after: cursor, limit: pageSize,
+                on: db)
+        }
+        cursors.withLock {
+            $0.subscriptions = next(
+                staleSubscriptions.count, staleSubscriptions.last.map { .init(updatedAt: $0.updatedAt, id: $0.id) })
         }
         for subscription in staleSubscriptions {
             do {
@@ -131,6 +148,11 @@ final class Reconciler: Service, Sendable {
             cursor = last
         }
         return report
+    }
+
+    /// The next pass starts after this page's last row, or from the start when this page was the last.
+    private func next(_ count: Int, _ last: PageCursor?) -> PageCursor? {
+        count == pageSize ? last : nil
     }
 
     /// Cancels one unpaid order past its time: its open sessions are ended at Stripe first.

@@ -92,15 +92,16 @@ struct SubscriptionRepository: Sendable {
 
     /// Live subscriptions whose period ended before `cutoff` without Till hearing of the next one, and incomplete
     /// ones whose Checkout Session has expired by `now` (both in seconds).
-    func stale(periodEndBefore cutoff: Int, now: Int, limit: Int, on db: any SQLDatabase) async throws
-        -> [Subscription]
+    func stale(periodEndBefore cutoff: Int, now: Int, after: PageCursor?, limit: Int, on db: any SQLDatabase)
+        async throws -> [Subscription]
     {
         try await db.raw(
             """
             SELECT \(unsafeRaw: Subscription.columns) FROM subscriptions
-            WHERE (status IN ('ACTIVE', 'PAST_DUE') AND current_period_end < \(bind: cutoff))
-               OR (status = 'INCOMPLETE' AND expires_at < \(bind: now))
-            ORDER BY updated_at LIMIT \(literal: limit)
+            WHERE ((status IN ('ACTIVE', 'PAST_DUE') AND current_period_end < \(bind: cutoff))
+               OR (status = 'INCOMPLETE' AND expires_at < \(bind: now)))
+              \(PageCursor.after(after))
+            ORDER BY updated_at, id LIMIT \(literal: limit)
             """
         ).all().map(Subscription.init(row:))
     }

@@ -31,3 +31,16 @@ enum SQLList {
         T.allCases.filter(included).map { "'\($0.rawValue)'" }.joined(separator: ", ")
     }
 }
+
+/// Where a walk through rows by `(updated_at, id)` stopped: the next page starts after it.
+struct PageCursor: Sendable, Equatable {
+    let updatedAt: Int
+    let id: String
+
+    /// The condition that keeps the rows after `cursor` (none without one), for a query ordered by `updated_at, id`.
+    static func after(_ cursor: PageCursor?) -> SQLQueryString {
+        guard let cursor else { return "" }
+        return
+            "AND (updated_at > \(bind: cursor.updatedAt) OR (updated_at = \(bind: cursor.updatedAt) AND id > \(bind: cursor.id)))"
+    }
+}
