@@ -194,3 +194,19 @@ def test_more_connections_than_the_soft_open_file_limit_it_was_started_with(till
         finally:
             server.terminate()
             server.wait(timeout=10)
+
+
+def test_an_idempotency_key_that_is_not_printable_ascii_is_refused(till):
+    """Bytes that are not UTF-8 would reach Till as replacement characters: `order-\\xe9` and `order-\\xe8` would be
+    one key, and the second order would be answered with the first. Such a key is refused instead."""
+    import requests
+    token = requests.post(till.root + "/api/auth/register", timeout=10,
+                          json={"email": "idem@example.com", "password": "idem-password"}).json()["token"]
+    body = json.dumps({"items": [{"productId": "00000000-0000-0000-0000-000000000000", "quantity": 1}]}).encode()
+    for key in (b"order-\xe9", b"order-\xe8", b"tab\there"):
+        raw = (b"POST /api/orders HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n"
+               b"Authorization: Bearer " + token.encode() + b"\r\nIdempotency-Key: " + key + b"\r\n"
+               b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        [answer] = responses(exchange(till, raw))
+        assert_invalid_request(answer)
+        assert "Idempotency-Key" in json.loads(answer[2])["error"]["message"]

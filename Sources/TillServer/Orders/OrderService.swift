@@ -52,8 +52,10 @@ struct OrderService: Sendable {
             }
             return StoredResponse(status: 201, body: try JSONCoding.string(order))
         }
-        guard !key.isEmpty, key.utf8.count <= 255 else {
-            throw TillError.invalid("Idempotency-Key must be 1 to 255 characters")
+        // Printable ASCII only: a header's bytes that are not UTF-8 reach Till as replacement characters, so two
+        // different keys could otherwise read as one, and the second request get the first one's order.
+        guard !key.isEmpty, key.utf8.count <= 255, key.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) else {
+            throw TillError.invalid("Idempotency-Key must be 1 to 255 printable ASCII characters")
         }
         let fingerprint = Self.fingerprint(lines)
         let now = clock.nowMillis()
