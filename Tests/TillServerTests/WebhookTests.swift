@@ -294,6 +294,46 @@ struct WebhookTests {
         }
     }
 
+    @Test(
+        "a dispute, and a refund whose charge names no payment, that come before their success wait for it; one of an intent Till never made stays ignored",
+        arguments: Backend.available)
+    func disputeAndRefundBeforeSuccess(backend: Backend) async throws {
+        try await withTill(backend) { api, till in
+            let setup = try await openCheckout(api)
+            let secret = till.webhookSecrets[0]
+            // Until its session completes, Till does not know the payment's PaymentIntent.
+            var bare = setup.options
+            bare.paymentId = nil
+            bare.orderId = nil
+            bare.amountRefunded = 1000
+            var foreign = setup.options
+            foreign.paymentIntentId = TestEvents.randomId("pi")
+            for (type, options) in [
+                ("charge.refunded", bare), ("charge.dispute.created", setup.options),
+                ("charge.dispute.created", foreign),
+            ] {
+                #expect(
+                    try await api.deliver(try TestEvents.make(type: type, options: options), secret: secret).status
+                        == 200)
+            }
+            try await till.processor.drain()
+            #expect(try await api.orderStatus(setup.user, setup.orderId) == "PENDING")
+            #expect(
+                try await api.deliver(
+                    try TestEvents.make(type: "checkout.session.completed", options: setup.options), secret: secret
+                ).status == 200)
+            try await api.waitForOrder(setup.user, setup.orderId, toBe: "PARTIALLY_REFUNDED", seconds: 15)
+            try await eventually(10, "disputed") {
+                try await api.payment(setup.user, setup.paymentId)["disputed"] as? Bool == true
+            }
+            #expect(try await api.payment(setup.user, setup.paymentId).int("amountRefunded") == 1000)
+            let admin = try await api.adminToken()
+            let events = try await api.call(.get, "/api/admin/webhook-events?limit=100", token: admin).data
+            #expect(events.filter { $0["status"] as? String == "processed" }.count == 3, "\(events)")
+            #expect(events.filter { $0["status"] as? String == "ignored" }.count == 1, "\(events)")
+        }
+    }
+
     @Test("a dispute flags the payment", arguments: Backend.available)
     func dispute(backend: Backend) async throws {
         try await withTill(backend) { api, till in

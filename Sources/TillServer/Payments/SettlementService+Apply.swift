@@ -39,6 +39,10 @@ extension SettlementService {
         case ignored
         /// A refund or dispute reported before the success it follows: nothing was applied; try again later.
         case deferred(String)
+        /// A refund or dispute of a PaymentIntent no payment has yet (a Checkout payment learns its intent with its
+        /// success). Stored as ignored, and put back in the queue when a payment learns that intent, so a success
+        /// that comes after it still meets it; an intent Till never made keeps it ignored.
+        case waiting(paymentIntentId: String)
     }
 
     struct Outcome: Sendable {
@@ -55,6 +59,9 @@ extension SettlementService {
         /// Subscriptions (Till's ids) to read back from Stripe once the transaction has committed: two reports of
         /// one second disagreed.
         var subscriptionReads: [String] = []
+
+        /// Events that waited for a PaymentIntent a payment has now learned, put back in the queue for the processor.
+        var woken = 0
 
         /// Something is left to do at Stripe once the transaction has committed (`SettlementService.afterCommit`).
         var leavesWork: Bool {
@@ -94,7 +101,13 @@ extension SettlementService {
                 continue
             }
             guard let report = item.report, let found = current.resolve(report.lookup) else {
-                outcome.verdicts.append(.ignored)
+                if let report = item.report, let intentId = report.lookup.paymentIntentId,
+                    report.facts.contains(where: \.followsSuccess)
+                {
+                    outcome.verdicts.append(.waiting(paymentIntentId: intentId))
+                } else {
+                    outcome.verdicts.append(.ignored)
+                }
                 continue
             }
             var payment = found
@@ -133,6 +146,16 @@ extension SettlementService {
         }
         try await payments.setDetails(details.sorted { $0.id < $1.id }, on: db)
         try await applyUserChanges(userChanges, on: db)
+        let learned = Set(details.compactMap { d in loaded[d.id]?.paymentIntentId == nil ? d.paymentIntentId : nil })
+        if !learned.isEmpty {
+            // What waited for these intents: in this batch, tried again by the processor; stored, back in its queue.
+            for (index, verdict) in outcome.verdicts.enumerated() {
+                if case .waiting(let intentId) = verdict, learned.contains(intentId) {
+                    outcome.verdicts[index] = .deferred("its payment learned its PaymentIntent in the same batch")
+                }
+            }
+            outcome.woken = try await WebhookEventRepository().wake(waitingFor: learned.sorted(), on: db)
+        }
         return outcome
     }
 

@@ -37,17 +37,19 @@ struct WebhookEventRepository: Sendable {
         let payload: String
         /// `pending` for the processor, or the outcome of an event settled before it was stored.
         var status = WebhookEventStatus.pending
+        /// The PaymentIntent an ignored refund or dispute waits for (`SettlementService.Verdict.waiting`).
+        var waitsFor: String?
     }
 
     /// Stores many events in one statement; returns the ids that were new.
     func insert(_ events: [New], now: Int, on db: any SQLDatabase) async throws -> Set<String> {
         guard !events.isEmpty else { return [] }
         let rows: [SQLQueryString] = events.map {
-            "(\(bind: $0.id), \(bind: $0.type), \(bind: $0.payload), \(bind: $0.status.rawValue), 0, \(bind: now), \(bind: $0.status == .pending ? nil : now))"
+            "(\(bind: $0.id), \(bind: $0.type), \(bind: $0.payload), \(bind: $0.status.rawValue), 0, \(bind: now), \(bind: $0.status == .pending ? nil : now), \(bind: $0.waitsFor))"
         }
         return Set(
             try await db.raw(
-                "INSERT INTO webhook_events (id, type, payload, status, attempts, received_at, processed_at) VALUES "
+                "INSERT INTO webhook_events (id, type, payload, status, attempts, received_at, processed_at, waits_for) VALUES "
                     + rows.joined(separator: ", ") + " ON CONFLICT (id) DO NOTHING RETURNING id"
             ).all(decodingColumn: "id", as: String.self))
     }
@@ -89,14 +91,30 @@ struct WebhookEventRepository: Sendable {
         }
     }
 
-    func finish(id: String, status: WebhookEventStatus, error: String?, now: Int, on db: any SQLDatabase) async throws {
+    func finish(
+        id: String, status: WebhookEventStatus, error: String?, waitsFor: String? = nil, now: Int,
+        on db: any SQLDatabase
+    ) async throws {
         try await db.raw(
             """
             UPDATE webhook_events SET status = \(bind: status.rawValue), last_error = \(bind: error), lease_until = NULL,
-                processed_at = \(bind: now)
+                processed_at = \(bind: now), waits_for = \(bind: waitsFor)
             WHERE id = \(bind: id)
             """
         ).run()
+    }
+
+    /// Puts the events that wait for any of these PaymentIntents back in the queue; returns how many.
+    func wake(waitingFor intentIds: [String], on db: any SQLDatabase) async throws -> Int {
+        guard !intentIds.isEmpty else { return 0 }
+        return try await db.raw(
+            """
+            UPDATE webhook_events SET status = 'pending', waits_for = NULL, lease_until = NULL, processed_at = NULL,
+                last_error = NULL
+            WHERE waits_for IS NOT NULL AND waits_for IN (\(binds: intentIds))
+            RETURNING id
+            """
+        ).all().count
     }
 
     func finish(ids: [String], status: WebhookEventStatus, now: Int, on db: any SQLDatabase) async throws {

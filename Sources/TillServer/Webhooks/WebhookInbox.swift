@@ -99,7 +99,7 @@ final class WebhookInbox: Sendable {
                         try await write(deliveries, settling: false, on: db)
                     }
                 }
-                if written.pending > 0 { processor.notify() }
+                if written.pending > 0 || (written.outcome?.woken ?? 0) > 0 { processor.notify() }
                 if let outcome = written.outcome, outcome.leavesWork {
                     // Money that must go back, declines to read: at Stripe after the commit, without holding up the
                     // acknowledgements.
@@ -156,6 +156,9 @@ final class WebhookInbox: Sendable {
                 switch verdict {
                 case .processed: events[index].row.status = .processed
                 case .ignored: events[index].row.status = .ignored
+                case .waiting(let intentId):
+                    events[index].row.status = .ignored
+                    events[index].row.waitsFor = intentId
                 case .deferred: continue
                 }
                 settled += 1

@@ -115,7 +115,7 @@ final class WebhookProcessor: Service, Sendable {
         guard !items.isEmpty else { return }
         let now = clock.nowMillis()
         let ids = items.map { $0.eventId ?? "" }
-        try await settlement.apply(items) { verdicts, db in
+        let outcome = try await settlement.apply(items) { verdicts, db in
             var finished: [WebhookEventStatus: [String]] = [:]
             for (id, verdict) in zip(ids, verdicts) {
                 switch verdict {
@@ -123,12 +123,15 @@ final class WebhookProcessor: Service, Sendable {
                 case .ignored: finished[.ignored, default: []].append(id)
                 case .deferred(let reason):
                     try await inbox.finish(id: id, status: .failed, error: reason, now: now, on: db)
+                case .waiting(let intentId):
+                    try await inbox.finish(id: id, status: .ignored, error: nil, waitsFor: intentId, now: now, on: db)
                 }
             }
             for (status, ids) in finished.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
                 try await inbox.finish(ids: ids, status: status, now: now, on: db)
             }
         }
+        if outcome.woken > 0 { notify() }
     }
 
     static let batchSize = 200

@@ -357,6 +357,14 @@ import TillCore
         // Emails are kept in Unicode's composed form (`Validation.normalizedEmail`): accounts stored before in
         // another form are rewritten, so that they can still sign in.
         Migration(version: 9, name: "emails in NFC", statements: [], code: normalizeEmails),
+        // A refund or dispute of a PaymentIntent no payment has yet waits for it, stored ignored; the index holds only
+        // those, so a batch that teaches payments their intents finds what waited for them without a scan.
+        Migration(
+            version: 10, name: "events waiting for a payment intent",
+            statements: [
+                "ALTER TABLE webhook_events ADD COLUMN waits_for TEXT",
+                "CREATE INDEX webhook_events_waiting ON webhook_events (waits_for) WHERE waits_for IS NOT NULL",
+            ]),
     ]
 
     /// Rewrites every email not in NFC. One whose NFC form another account already has is left as it is (and
