@@ -591,6 +591,7 @@ extension EmulatorState {
         let target = min(now() + seconds, Self.latestTime)
         runBilling(clock: nil, until: target)
         clockOffset = target - wallClock()
+        failDueRefunds()
         return now()
     }
 

@@ -51,6 +51,8 @@ actor EmulatorState {
     /// Per invoice: the PaymentIntent that pays it (confirmed again on every retry), and its first failed attempt.
     var invoiceIntents: [String: String] = [:]
     var invoiceFirstFailure: [String: Int] = [:]
+    /// Refunds of a card whose refunds fail (`pm_card_refundFail`), in the order made: each fails a second after it.
+    var failingRefunds: [String] = []
 
     init(now: @escaping @Sendable () -> Int, checkoutBaseURL: String, emit: @escaping @Sendable (Event) -> Void) {
         self.wallClock = now
@@ -538,7 +540,36 @@ actor EmulatorState {
         charges[charge.id] = charge
         record("refund.created", .refund(refund), request)
         record("charge.refunded", .charge(charge), request)
+        if charge.paymentMethod.flatMap({ card(for: $0) })?.refundFails == true { failingRefunds.append(refund.id) }
         return refund
+    }
+
+    /// Fails the refunds of `pm_card_refundFail` made a second or more ago (run by the sweep, and when the clock
+    /// moves): Stripe fails such a refund some time after it succeeded.
+    func failDueRefunds() {
+        while let id = failingRefunds.first, var refund = refunds[id], refund.created < now(),
+            let chargeId = refund.charge, var charge = charges[chargeId]
+        {
+            failingRefunds.removeFirst()
+            failRefund(&refund, of: &charge)
+        }
+    }
+
+    /// A refund the card's bank sent back: the money returns to the balance and the charge no longer counts it, with
+    /// the events Stripe sends (`charge.refund.updated`, `refund.updated`, `refund.failed`).
+    private func failRefund(_ refund: inout Refund, of charge: inout Charge) {
+        let txn = balanceTransaction(
+            amount: refund.amount, currency: refund.currency, source: refund.id, type: "refund_failure",
+            description: "REFUND FAILURE")
+        refund.status = .failed
+        refund.failureReason = "expired_or_canceled_card"
+        refund.failureBalanceTransaction = txn.id
+        refunds[refund.id] = refund
+        charge.amountRefunded -= refund.amount
+        charge.refunded = false
+        charge.refunds = refundList(chargeId: charge.id)
+        charges[charge.id] = charge
+        for type in ["charge.refund.updated", "refund.updated", "refund.failed"] { record(type, .refund(refund), nil) }
     }
 
     func refund(_ id: String) throws(EmulatorError) -> Refund {

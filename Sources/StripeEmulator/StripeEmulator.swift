@@ -75,6 +75,7 @@ public final class StripeEmulator: Service, Sendable {
                         try? await Task.sleep(for: .seconds(self.configuration.sweepInterval))
                         await self.state.sweepExpiredSessions()
                         await self.state.billDue()
+                        await self.state.failDueRefunds()
                     }
                 }
                 await group.next()

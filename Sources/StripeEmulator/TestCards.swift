@@ -17,6 +17,8 @@ enum TestCard {
         var funding = "credit"
         var country = "US"
         var number = ""
+        /// Refunds of its charges fail after they are made (Stripe's 4000000000005126).
+        var refundFails = false
 
         /// Test cards expire in December, a few years on (Stripe's test methods always have a future expiry).
         static var expMonth: Int { 12 }
@@ -57,6 +59,9 @@ enum TestCard {
         "pm_card_chargeCustomerFail": Method(
             id: "pm_card_chargeCustomerFail", brand: "visa", last4: "0341", outcome: declined,
             number: "4000000000000341"),
+        "pm_card_refundFail": Method(
+            id: "pm_card_refundFail", brand: "visa", last4: "5126", outcome: .succeed, number: "4000000000005126",
+            refundFails: true),
         "pm_card_authenticationRequired": Method(
             id: "pm_card_authenticationRequired", brand: "visa", last4: "3155", outcome: .requireAuthentication,
             number: "4000002500003155"),

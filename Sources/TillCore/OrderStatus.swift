@@ -12,6 +12,6 @@ public enum OrderStatus: String, Sendable, Codable, CaseIterable {
 
     /// The order's status once `amountRefunded` of its `amount` has gone back.
     public static func afterRefund(_ amountRefunded: Int, of amount: Int) -> OrderStatus {
-        amountRefunded >= amount ? .refunded : .partiallyRefunded
+        amountRefunded >= amount ? .refunded : amountRefunded > 0 ? .partiallyRefunded : .paid
     }
 }

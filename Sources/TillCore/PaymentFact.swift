@@ -11,8 +11,16 @@ public enum PaymentFact: Sendable, Equatable {
     case failed(code: String?, message: String?, final: Bool)
     /// The session expired or the intent was cancelled: nothing more can be paid here.
     case canceled
-    /// The charge now has `amountRefunded` refunded in all (Stripe's running total).
+    /// The charge now has `amountRefunded` refunded in all (Stripe's running total). Events can come in any order, so
+    /// this only ever raises what is recorded.
     case refunded(amountRefunded: Int)
+    /// A refund failed (or was cancelled) after it was reported, and Stripe gave the money back to the account: what
+    /// the charge holds as refunded is read back from Stripe.
+    case refundFailed
+    /// The charge, read back from Stripe, holds `amountRefunded` as refunded now, less than recorded when a refund
+    /// failed. Exact, not only raising; decided only if the payment still records `seen`, what it recorded when the
+    /// read began (a refund event applied meanwhile makes the read stale).
+    case refundsRead(amountRefunded: Int, seen: Int)
     /// A dispute was opened on the charge.
     case disputed
     /// An admin looked at a payment under review (`REQUIRES_REVIEW`) and accepted what Stripe took for the order.
@@ -33,10 +41,12 @@ public struct PaymentState: Sendable, Equatable {
     /// Refunds asked of Stripe (an admin's, or one under review), confirmed or not.
     public var refundRequested: Int
     public var disputed: Bool
+    /// What it paid for was delivered (the order paid, the credits granted).
+    public var fulfilled: Bool
 
     public init(
         status: PaymentStatus, amount: Int, currency: String, amountRefunded: Int = 0, refundRequested: Int = 0,
-        disputed: Bool = false
+        disputed: Bool = false, fulfilled: Bool = false
     ) {
         self.status = status
         self.amount = amount
@@ -44,5 +54,6 @@ public struct PaymentState: Sendable, Equatable {
         self.amountRefunded = amountRefunded
         self.refundRequested = refundRequested
         self.disputed = disputed
+        self.fulfilled = fulfilled
     }
 }

@@ -13,26 +13,37 @@ public enum PaymentEffect: Sendable, Equatable {
     case flagDispute
     /// Record Stripe's decline code and message.
     case recordFailure(code: String?, message: String?)
+    /// Read the charge back from Stripe once the transaction has committed (`PaymentFact.refundsRead` follows).
+    case readRefundsBack
+    /// Give all the money back at Stripe once the transaction has committed, retried until Stripe takes it.
+    case refundInFull
 }
 
 public struct PaymentDecision: Sendable, Equatable {
     /// The payment's new status; `nil` leaves it as it is.
     public var status: PaymentStatus?
     public var amountRefunded: Int?
+    /// The refunds asked of Stripe still counted against what is left to refund; `nil` leaves them.
+    public var refundRequested: Int?
     public var effects: [PaymentEffect]
 
-    public init(status: PaymentStatus? = nil, amountRefunded: Int? = nil, effects: [PaymentEffect] = []) {
+    public init(
+        status: PaymentStatus? = nil, amountRefunded: Int? = nil, refundRequested: Int? = nil,
+        effects: [PaymentEffect] = []
+    ) {
         self.status = status
         self.amountRefunded = amountRefunded
+        self.refundRequested = refundRequested
         self.effects = effects
     }
 
     public static let nothing = PaymentDecision()
 }
 
-/// The payment state machine: a pure function from (payment, fact) to a decision. It is monotonic: a paid payment
-/// never becomes unpaid, a settled one never reopens, and replaying a fact decides nothing new, so applying the
-/// decision with a conditional update on the old status makes every effect happen at most once.
+/// The payment state machine: a pure function from (payment, fact) to a decision. A paid payment never becomes
+/// unpaid, and replaying a fact decides nothing new, so applying the decision with a conditional update on the old
+/// state makes every effect happen at most once. The one way back is money Stripe gave back to the account when a
+/// refund failed: a read of the charge lowers what is refunded, and the payment and its order follow.
 public enum PaymentMachine {
     public static func decide(_ payment: PaymentState, _ fact: PaymentFact) -> PaymentDecision {
         switch fact {
@@ -70,9 +81,36 @@ public enum PaymentMachine {
         case .refunded(let total):
             guard payment.status.isPaid, total > payment.amountRefunded else { return .nothing }
             let capped = min(total, payment.amount)
+            // Read back as well: an event that comes after a refund failed may still count the failed refund.
             return PaymentDecision(
                 status: PaymentStatus.afterRefund(capped, of: payment.amount), amountRefunded: capped,
-                effects: [.recordRefund(amountRefunded: capped)])
+                effects: [.recordRefund(amountRefunded: capped), .readRefundsBack])
+
+        case .refundFailed:
+            guard payment.status.isPaid || payment.status == .requiresReview else { return .nothing }
+            return PaymentDecision(effects: [.readRefundsBack])
+
+        case .refundsRead(let total, let seen):
+            guard payment.status.isPaid || payment.status == .requiresReview, payment.amountRefunded == seen else {
+                return .nothing
+            }
+            let refunded = min(max(total, 0), payment.amount)
+            if payment.status == .requiresReview {
+                // Its refund asked for stays asked for: while it is, the money cannot be accepted and delivered.
+                guard refunded != payment.amountRefunded else { return .nothing }
+                return PaymentDecision(amountRefunded: refunded, effects: [.recordRefund(amountRefunded: refunded)])
+            }
+            // What Stripe holds is what stays asked for: a failed refund no longer holds what is left to refund (nor
+            // does a refund asked for at this very moment; Stripe still refuses more than the charge holds).
+            let requested = min(payment.refundRequested, refunded)
+            guard refunded != payment.amountRefunded || requested != payment.refundRequested else { return .nothing }
+            if !payment.fulfilled, refunded < payment.amountRefunded || requested < payment.refundRequested {
+                // Money Till was giving back because nothing was delivered for it: it goes back again.
+                return PaymentDecision(amountRefunded: refunded, refundRequested: requested, effects: [.refundInFull])
+            }
+            return PaymentDecision(
+                status: PaymentStatus.afterRefund(refunded, of: payment.amount), amountRefunded: refunded,
+                refundRequested: requested, effects: [.recordRefund(amountRefunded: refunded)])
 
         case .disputed:
             guard payment.status.isPaid || payment.status == .requiresReview else { return .nothing }

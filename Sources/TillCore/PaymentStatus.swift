@@ -35,7 +35,7 @@ public enum PaymentStatus: String, Sendable, Codable, CaseIterable {
 
     /// The payment's status once Stripe reports `amountRefunded` of `amount` refunded.
     public static func afterRefund(_ amountRefunded: Int, of amount: Int) -> PaymentStatus {
-        amountRefunded >= amount ? .refunded : .partiallyRefunded
+        amountRefunded >= amount ? .refunded : amountRefunded > 0 ? .partiallyRefunded : .succeeded
     }
 }
 

@@ -10,6 +10,7 @@ struct PaymentMachineTests {
         .refunded(amountRefunded: 1999), .disputed, .succeeded(amount: 1000, currency: "usd"),
         .succeeded(amount: 1999, currency: "eur"),
         .reviewAccepted, .reviewRefunded, .refusedByStripe(code: "url_invalid", message: "Not a valid URL"),
+        .refundFailed, .refundsRead(amountRefunded: 0, seen: 0), .refundsRead(amountRefunded: 700, seen: 0),
     ]
 
     func state(_ status: PaymentStatus, refunded: Int = 0) -> PaymentState {
@@ -58,11 +59,15 @@ struct PaymentMachineTests {
         // charge.refunded
         Row(
             from: .succeeded, fact: .refunded(amountRefunded: 500), to: .partiallyRefunded,
-            effects: [.recordRefund(amountRefunded: 500)]),
+            effects: [.recordRefund(amountRefunded: 500), .readRefundsBack]),
         Row(
             from: .succeeded, fact: .refunded(amountRefunded: 1999), to: .refunded,
-            effects: [.recordRefund(amountRefunded: 1999)]),
+            effects: [.recordRefund(amountRefunded: 1999), .readRefundsBack]),
         Row(from: .initiated, fact: .refunded(amountRefunded: 500), to: nil, effects: []),
+        // refund.failed, charge.refund.updated (failed): the charge is read back
+        Row(from: .refunded, fact: .refundFailed, to: nil, effects: [.readRefundsBack]),
+        Row(from: .requiresReview, fact: .refundFailed, to: nil, effects: [.readRefundsBack]),
+        Row(from: .initiated, fact: .refundFailed, to: nil, effects: []),
         // charge.dispute.created
         Row(from: .succeeded, fact: .disputed, to: nil, effects: [.flagDispute]),
         Row(from: .initiated, fact: .disputed, to: nil, effects: []),
@@ -105,6 +110,42 @@ struct PaymentMachineTests {
         #expect(PaymentMachine.decide(disputed, .reviewAccepted) == .nothing)
         // The refund under review still ends a claimed payment.
         #expect(PaymentMachine.decide(claimed, .reviewRefunded).status == .refunded)
+    }
+
+    @Test("a refund that failed: the charge read back lowers what is refunded, and what is asked for with it")
+    func failedRefundReadBack() {
+        var refunded = PaymentState(
+            status: .refunded, amount: 1999, currency: "usd", amountRefunded: 1999, refundRequested: 1999,
+            fulfilled: true)
+        let back = PaymentMachine.decide(refunded, .refundsRead(amountRefunded: 0, seen: 1999))
+        #expect(
+            back
+                == PaymentDecision(
+                    status: .succeeded, amountRefunded: 0, refundRequested: 0,
+                    effects: [.recordRefund(amountRefunded: 0)]))
+        let partly = PaymentMachine.decide(refunded, .refundsRead(amountRefunded: 500, seen: 1999))
+        #expect(partly.status == .partiallyRefunded && partly.amountRefunded == 500 && partly.refundRequested == 500)
+        // A read taken before another refund event was applied is stale: nothing.
+        #expect(PaymentMachine.decide(refunded, .refundsRead(amountRefunded: 0, seen: 500)) == .nothing)
+        // The same as recorded: nothing.
+        #expect(PaymentMachine.decide(refunded, .refundsRead(amountRefunded: 1999, seen: 1999)) == .nothing)
+        // A refund that failed before its charge.refunded came: only what was asked for goes.
+        refunded.status = .succeeded
+        refunded.amountRefunded = 0
+        let asked = PaymentMachine.decide(refunded, .refundsRead(amountRefunded: 0, seen: 0))
+        #expect(asked.refundRequested == 0 && asked.status == .succeeded)
+        // Money given back because nothing was delivered for it goes back again.
+        let undelivered = PaymentState(
+            status: .refunded, amount: 1999, currency: "usd", amountRefunded: 1999, refundRequested: 1999)
+        #expect(
+            PaymentMachine.decide(undelivered, .refundsRead(amountRefunded: 0, seen: 1999))
+                == PaymentDecision(amountRefunded: 0, refundRequested: 0, effects: [.refundInFull]))
+        // Under review, what is asked for stays (it keeps the money from being accepted).
+        let review = PaymentState(
+            status: .requiresReview, amount: 1999, currency: "usd", amountRefunded: 1999, refundRequested: 1999)
+        let reviewed = PaymentMachine.decide(review, .refundsRead(amountRefunded: 0, seen: 1999))
+        #expect(reviewed.status == nil && reviewed.amountRefunded == 0 && reviewed.refundRequested == nil)
+        #expect(PaymentMachine.decide(state(.initiated), .refundsRead(amountRefunded: 0, seen: 0)) == .nothing)
     }
 
     @Test("refunds only grow, and a repeated total changes nothing")

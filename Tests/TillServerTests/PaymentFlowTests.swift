@@ -267,6 +267,43 @@ struct PaymentFlowTests {
         }
     }
 
+    @Test(
+        "a refund that fails after it was made: the money is back, so is the order, and it can be refunded again",
+        arguments: Backend.available)
+    func refundThatFails(backend: Backend) async throws {
+        try await withTill(backend) { api, till in
+            let (user, admin, _, order) = try await api.orderSetup(unitAmount: 1000, quantity: 2)
+            let orderId = order.string("id")
+            let checkout = try await api.call(.post, "/api/orders/\(orderId)/checkout", token: user)
+            // Stripe's 4000 0000 0000 5126: the charge succeeds, its refunds fail after they are made.
+            _ = try await api.pay(session: checkout.string("sessionId"), with: "pm_card_refundFail")
+            try await api.waitForOrder(user, orderId, toBe: "PAID")
+            let paymentId = checkout.string("paymentId")
+            for round in 0..<2 {
+                let refund = try await api.call(.post, "/api/payments/\(paymentId)/refund", token: admin)
+                #expect(refund.status == 202, "\(refund.text)")
+                // First it is refunded, as Stripe first reports; a second later the card's bank sends it back.
+                try await api.waitForOrder(user, orderId, toBe: "REFUNDED")
+                let intent = try await api.payment(user, paymentId).string("paymentIntentId")
+                try await eventually(10, "the refund to fail at Stripe") {
+                    try await api.stripe(.get, "/v1/refunds", form: "payment_intent=\(intent)").data
+                        .filter { $0["status"] as? String == "failed" }.count == round + 1
+                }
+                try await till.processor.drain()
+                try await eventually(10, "the payment to be paid again") {
+                    let payment = try await api.payment(user, paymentId)
+                    return payment.string("status") == "SUCCEEDED" && payment.int("amountRefunded") == 0
+                }
+                try await api.waitForOrder(user, orderId, toBe: "PAID")
+                #expect(try await api.call(.get, "/api/orders/\(orderId)", token: user).int("amountRefunded") == 0)
+            }
+            // A sync reads the same: nothing moves.
+            #expect(
+                try await api.call(.post, "/api/payments/\(paymentId)/sync", token: admin).string("status")
+                    == "SUCCEEDED")
+        }
+    }
+
     @Test("a lost webhook: sync re-reads the session and the order is PAID", arguments: Backend.available)
     func syncAfterLostWebhook(backend: Backend) async throws {
         try await withTill(backend) { api, _ in

@@ -130,6 +130,9 @@ public struct Refund: Codable, Sendable, StripeIdentifiable {
     public var customer: JSONValue = nil
     public var customerAccount: JSONValue = nil
     public var paymentMethod: JSONValue = nil
+    /// Only on a refund that failed (Stripe leaves them out otherwise).
+    public var failureReason: String?
+    public var failureBalanceTransaction: String?
 
     public init(
         id: String, amount: Int, currency: String, charge: String?, paymentIntent: String?, status: Status = .succeeded,
@@ -157,6 +160,8 @@ public struct Refund: Codable, Sendable, StripeIdentifiable {
         case paymentMethod = "payment_method"
         case id, object, amount, currency, charge, reason, status, metadata, created
         case paymentIntent = "payment_intent"
+        case failureReason = "failure_reason"
+        case failureBalanceTransaction = "failure_balance_transaction"
     }
 }
 

@@ -8,7 +8,7 @@ public struct Event: Codable, Sendable, StripeIdentifiable {
         case paymentIntentCreated, paymentIntentSucceeded, paymentIntentPaymentFailed, paymentIntentCanceled
         case paymentIntentRequiresAction, paymentIntentProcessing
         case chargeSucceeded, chargeFailed, chargeRefunded, chargeDisputeCreated
-        case refundCreated, refundUpdated
+        case refundCreated, refundUpdated, refundFailed, chargeRefundUpdated
         case invoiceCreated, invoiceFinalized, invoicePaid, invoicePaymentSucceeded, invoicePaymentFailed
         case customerSubscriptionCreated, customerSubscriptionUpdated, customerSubscriptionDeleted
         case unknown(String)
@@ -24,7 +24,8 @@ public struct Event: Codable, Sendable, StripeIdentifiable {
             (.paymentIntentProcessing, "payment_intent.processing"),
             (.chargeSucceeded, "charge.succeeded"), (.chargeFailed, "charge.failed"),
             (.chargeRefunded, "charge.refunded"), (.chargeDisputeCreated, "charge.dispute.created"),
-            (.refundCreated, "refund.created"), (.refundUpdated, "refund.updated"),
+            (.refundCreated, "refund.created"), (.refundUpdated, "refund.updated"), (.refundFailed, "refund.failed"),
+            (.chargeRefundUpdated, "charge.refund.updated"),
             (.invoiceCreated, "invoice.created"), (.invoiceFinalized, "invoice.finalized"),
             (.invoicePaid, "invoice.paid"), (.invoicePaymentSucceeded, "invoice.payment_succeeded"),
             (.invoicePaymentFailed, "invoice.payment_failed"),

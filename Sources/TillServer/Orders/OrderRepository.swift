@@ -84,7 +84,8 @@ struct OrderRepository: Sendable {
         return result
     }
 
-    /// The order's refunded amount follows its payment's (never down), with the status TillCore decided for it.
+    /// The order's refunded amount follows its payment's (down too, when a refund failed), with the status TillCore
+    /// decided for it.
     func recordRefund(id: String, amountRefunded: Int, status: OrderStatus, now: Int, on db: any SQLDatabase)
         async throws
     {
@@ -92,7 +93,7 @@ struct OrderRepository: Sendable {
             """
             UPDATE orders SET amount_refunded = \(bind: amountRefunded), updated_at = \(bind: now), status = \(bind: status.rawValue)
             WHERE id = \(bind: id) AND status IN (\(unsafeRaw: SQLList.of(\OrderStatus.isPaid)))
-              AND amount_refunded <= \(bind: amountRefunded) AND \(bind: amountRefunded) <= amount
+              AND \(bind: amountRefunded) <= amount
             """
         ).run()
     }

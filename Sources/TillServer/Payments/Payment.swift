@@ -97,7 +97,7 @@ struct Payment: Sendable {
     var state: PaymentState {
         PaymentState(
             status: status, amount: amount, currency: currency, amountRefunded: amountRefunded,
-            refundRequested: refundRequested, disputed: disputed)
+            refundRequested: refundRequested, disputed: disputed, fulfilled: fulfilled)
     }
 
     static let columns = """

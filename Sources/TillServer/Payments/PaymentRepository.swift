@@ -133,6 +133,7 @@ struct PaymentRepository: Sendable {
         let from: PaymentState
         let to: PaymentStatus
         let amountRefunded: Int
+        let refundRequested: Int
     }
 
     /// Moves each payment from its `from` state to its new status if, and only if, it is still in that state, in one
@@ -140,16 +141,16 @@ struct PaymentRepository: Sendable {
     func transition(_ moves: [Transition], now: Int, on db: any SQLDatabase) async throws -> Int {
         guard !moves.isEmpty else { return 0 }
         let rows: [SQLQueryString] = moves.map { m in
-            "(\(bind: m.id), \(bind: m.from.status.rawValue), \(bind: m.from.amountRefunded), \(bind: m.from.refundRequested), \(bind: m.from.disputed ? 1 : 0), \(bind: m.to.rawValue), \(bind: m.amountRefunded))"
+            "(\(bind: m.id), \(bind: m.from.status.rawValue), \(bind: m.from.amountRefunded), \(bind: m.from.refundRequested), \(bind: m.from.disputed ? 1 : 0), \(bind: m.to.rawValue), \(bind: m.amountRefunded), \(bind: m.refundRequested))"
         }
         // Guarded by everything the decision read: a refund asked for or a dispute flagged since then is a conflict,
         // and the decision is taken again.
         return try await db.raw(
-            "WITH v (id, old_status, old_refunded, old_requested, old_disputed, new_status, new_refunded) AS (VALUES "
+            "WITH v (id, old_status, old_refunded, old_requested, old_disputed, new_status, new_refunded, new_requested) AS (VALUES "
                 + rows.joined(separator: ", ")
                     + """
                     ) UPDATE payments SET status = v.new_status, amount_refunded = CAST(v.new_refunded AS BIGINT),
-                        updated_at = \(bind: now),
+                        refund_requested = CAST(v.new_requested AS BIGINT), updated_at = \(bind: now),
                         succeeded_at = CASE WHEN v.new_status = 'SUCCEEDED' THEN COALESCE(payments.succeeded_at, \(bind: now))
                             ELSE payments.succeeded_at END
                     FROM v

@@ -60,12 +60,15 @@ extension SettlementService {
         /// one second disagreed.
         var subscriptionReads: [String] = []
 
+        /// Payments whose charge is read back from Stripe once the transaction has committed: a refund failed.
+        var refundReads: [String] = []
         /// Events that waited for a PaymentIntent a payment has now learned, put back in the queue for the processor.
         var woken = 0
 
         /// Something is left to do at Stripe once the transaction has committed (`SettlementService.afterCommit`).
         var leavesWork: Bool {
             !refunds.isEmpty || !declines.isEmpty || !paidInvoices.isEmpty || !subscriptionReads.isEmpty
+                || !refundReads.isEmpty
         }
     }
 
@@ -135,7 +138,7 @@ extension SettlementService {
 
         var fulfilled = Set<String>()
         for run in Self.runs(steps) {
-            outcome.refunds += try await apply(run, fulfilled: &fulfilled, now: now, on: db)
+            try await apply(run, fulfilled: &fulfilled, into: &outcome, now: now, on: db)
         }
         let details = current.byId.values.compactMap {
             p -> (id: String, paymentIntentId: String?, customerEmail: String?)? in
@@ -183,16 +186,21 @@ extension SettlementService {
     }
 
     /// Writes one run: the guarded transitions, then each effect in the decisions' order. `fulfilled` gathers the
-    /// payments this batch delivered. Returns the payments whose money must go back.
-    private func apply(_ run: [Step], fulfilled: inout Set<String>, now: Int, on db: any SQLDatabase) async throws
-        -> [Payment]
-    {
-        // A decision moves the status, the amount refunded, or both (money under review given back keeps its status).
+    /// payments this batch delivered; what is left to do at Stripe after the commit goes into `outcome`.
+    private func apply(
+        _ run: [Step], fulfilled: inout Set<String>, into outcome: inout Outcome, now: Int, on db: any SQLDatabase
+    ) async throws {
+        // A decision moves the status, the amounts refunded and asked for, or some of them (money under review given
+        // back keeps its status).
         let moves = run.compactMap { step -> PaymentRepository.Transition? in
-            guard step.decision.status != nil || step.decision.amountRefunded != nil else { return nil }
+            let decision = step.decision
+            guard decision.status != nil || decision.amountRefunded != nil || decision.refundRequested != nil else {
+                return nil
+            }
             return PaymentRepository.Transition(
-                id: step.before.id, from: step.before.state, to: step.decision.status ?? step.before.status,
-                amountRefunded: step.decision.amountRefunded ?? step.before.amountRefunded)
+                id: step.before.id, from: step.before.state, to: decision.status ?? step.before.status,
+                amountRefunded: decision.amountRefunded ?? step.before.amountRefunded,
+                refundRequested: decision.refundRequested ?? step.before.refundRequested)
         }
         try await db.lockInOrder("payments", ids: moves.map(\.id), kind: database.kind)
         guard try await payments.transition(moves, now: now, on: db) == moves.count else { throw Conflict() }
@@ -210,7 +218,6 @@ extension SettlementService {
                     metadata: ["payment.id": "\(step.before.id)"])
             }
         }
-        var refunds: [Payment] = []
         // Every step of a run has the same effects, in the same order.
         for (index, _) in (run.first?.decision.effects ?? []).enumerated() {
             let effects = run.map { ($0.before, $0.decision.effects[index]) }
@@ -221,7 +228,12 @@ extension SettlementService {
                 try await payments.markFulfilled(ids: effects.map(\.0.id).filter { delivered.contains($0) }, on: db)
                 let undeliverable = effects.map(\.0).filter { !delivered.contains($0.id) }
                 try await payments.markNeedsRefund(ids: undeliverable.map(\.id), on: db)
-                refunds += undeliverable
+                outcome.refunds += undeliverable
+            case .refundInFull:
+                try await payments.markNeedsRefund(ids: effects.map(\.0.id), on: db)
+                outcome.refunds += effects.map(\.0)
+            case .readRefundsBack:
+                outcome.refundReads += effects.map(\.0.id)
             case .cancelOrderUnlessOtherPayment:
                 try await cancelOrdersUnlessOtherPayment(effects.map(\.0), now: now, on: db)
             case .recordRefund:
@@ -245,7 +257,6 @@ extension SettlementService {
                 }
             }
         }
-        return refunds
     }
 
     /// Delivers what each payment paid for; returns the ids of those delivered. An order still `PENDING` becomes
@@ -373,7 +384,7 @@ extension PaymentFact {
     /// Reports something that happens to money already taken (a refund, a dispute).
     var followsSuccess: Bool {
         switch self {
-        case .refunded, .disputed: true
+        case .refunded, .disputed, .refundFailed: true
         default: false
         }
     }
@@ -388,6 +399,8 @@ extension PaymentEffect {
         case .recordRefund: "refund"
         case .flagDispute: "dispute"
         case .recordFailure: "failure"
+        case .readRefundsBack: "read-refunds"
+        case .refundInFull: "refund-in-full"
         }
     }
 }

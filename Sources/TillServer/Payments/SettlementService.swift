@@ -51,6 +51,7 @@ struct SettlementService: Sendable {
     /// codes of failed invoice attempts (Stripe keeps them on the invoice's PaymentIntent, not on the invoice).
     func afterCommit(_ outcome: Outcome) async {
         for payment in outcome.refunds { await refundInFull(payment) }
+        for id in outcome.refundReads { await readRefunds(paymentId: id) }
         for (paymentId, invoiceId) in outcome.declines {
             await recordDecline(paymentId: paymentId, invoiceId: invoiceId)
         }
@@ -130,7 +131,10 @@ struct SettlementService: Sendable {
                 RefundCreateParams(
                     paymentIntent: intentId, reason: "requested_by_customer",
                     metadata: ["paymentId": payment.id, "reason": "order_not_fulfillable"]),
-                options: RequestOptions(idempotencyKey: "till-refund-full-\(payment.id)"))
+                // Of this payment as it stood: a refund in full that failed later is asked for again under a new key
+                // (the old one would replay the failed refund). Two keys for one refund are safe: without an amount,
+                // Stripe gives back what is left, and refuses a charge with nothing left.
+                options: RequestOptions(idempotencyKey: "till-refund-full-\(payment.id)-\(payment.updatedAt)"))
             try await database.withConnection { db in try await payments.clearNeedsRefund(id: payment.id, on: db) }
             logger.info("payment refunded in full at Stripe", metadata: ["payment.id": "\(payment.id)"])
         } catch let error as StripeError where error.code == "charge_already_refunded" {
@@ -139,6 +143,34 @@ struct SettlementService: Sendable {
             logger.error(
                 "refund in full failed; the reconciler will retry",
                 metadata: ["payment.id": "\(payment.id)", "error": "\(error)"])
+        }
+    }
+
+    /// Reads a payment's charge back from Stripe after a refund failed, and applies what it holds as refunded now.
+    /// A refund event applied while Stripe was read makes the read stale (`PaymentFact.refundsRead`): it is read again.
+    func readRefunds(paymentId: String) async {
+        do {
+            for _ in 1...3 {
+                guard
+                    let payment = try await database.withConnection({ db in
+                        try await payments.find(id: paymentId, on: db)
+                    }),
+                    let intentId = payment.paymentIntentId
+                else { return }
+                let intent = try await stripe.retrievePaymentIntent(intentId, expand: ["latest_charge"])
+                guard let charge = intent.latestCharge?.object else { return }
+                let after = try await apply(
+                    paymentId: paymentId, facts: StripeFacts.chargeFacts(charge, seen: payment.amountRefunded),
+                    details: .init())
+                // Read again only when the payment moved meanwhile and still differs from what Stripe holds.
+                guard let after, after.updatedAt != payment.updatedAt,
+                    after.amountRefunded != min(charge.amountRefunded, payment.amount)
+                else { return }
+            }
+        } catch {
+            logger.error(
+                "could not read a charge back after its refund failed; POST /api/payments/:id/sync reads it again",
+                metadata: ["payment.id": "\(paymentId)", "error": "\(error)"])
         }
     }
 }

@@ -179,8 +179,9 @@ enum StripeFacts {
         "checkout.session.completed", "checkout.session.async_payment_succeeded",
         "checkout.session.async_payment_failed", "checkout.session.expired", "payment_intent.succeeded",
         "payment_intent.payment_failed", "payment_intent.canceled", "payment_intent.processing", "charge.refunded",
-        "charge.dispute.created", "invoice.paid", "invoice.payment_failed", "customer.subscription.created",
-        "customer.subscription.updated", "customer.subscription.deleted",
+        "refund.failed", "refund.updated", "charge.refund.updated", "charge.dispute.created", "invoice.paid",
+        "invoice.payment_failed", "customer.subscription.created", "customer.subscription.updated",
+        "customer.subscription.deleted",
     ]
 
     static func from(_ event: EventFields) -> Subject? {
@@ -301,6 +302,14 @@ enum StripeFacts {
             return Report(
                 lookup: Lookup(paymentId: o.metadata?["paymentId"], paymentIntentId: intentId),
                 facts: [.refunded(amountRefunded: o.amountRefunded ?? 0)], details: Details(paymentIntentId: intentId))
+        case (.refundFailed, "refund"), (.refundUpdated, "refund"), (.chargeRefundUpdated, "refund"):
+            // Stripe reports a refund that failed, or was cancelled, with a refund's update (`refund.failed` too):
+            // any of them has the charge read back; another update (a pending refund that succeeded) says nothing new.
+            guard o.status == "failed" || o.status == "canceled" else { return nil }
+            let intentId = o.paymentIntent?.id
+            return Report(
+                lookup: Lookup(paymentId: o.metadata?["paymentId"], paymentIntentId: intentId), facts: [.refundFailed],
+                details: Details(paymentIntentId: intentId))
         case (.chargeDisputeCreated, "dispute"):
             let intentId = o.paymentIntent?.id
             return Report(
@@ -325,8 +334,9 @@ enum StripeFacts {
             details: Details(paymentIntentId: o.id, customerEmail: o.receiptEmail))
     }
 
-    /// What a session read back from Stripe says (with its intent, when it has one, expanded).
-    static func read(session s: CheckoutSession, intent: PaymentIntent?, charge: Charge?) -> [PaymentFact] {
+    /// What a session read back from Stripe says (with its intent, when it has one, expanded). `seen` is the amount
+    /// the payment recorded as refunded when the read began.
+    static func read(session s: CheckoutSession, intent: PaymentIntent?, charge: Charge?, seen: Int) -> [PaymentFact] {
         var facts: [PaymentFact] = []
         switch (s.status, s.paymentStatus) {
         case (.complete?, .paid), (.complete?, .noPaymentRequired):
@@ -340,11 +350,11 @@ enum StripeFacts {
                 facts.append(.failed(code: error.declineCode ?? error.code, message: error.message, final: false))
             }
         }
-        return facts + chargeFacts(charge)
+        return facts + chargeFacts(charge, seen: seen)
     }
 
     /// What an intent read back from Stripe says.
-    static func read(intent pi: PaymentIntent, charge: Charge?) -> [PaymentFact] {
+    static func read(intent pi: PaymentIntent, charge: Charge?, seen: Int) -> [PaymentFact] {
         var facts: [PaymentFact] = []
         switch pi.status {
         case .succeeded:
@@ -358,7 +368,7 @@ enum StripeFacts {
             }
         default: break
         }
-        return facts + chargeFacts(charge)
+        return facts + chargeFacts(charge, seen: seen)
     }
 
     /// What a subscription read back from Stripe says.
@@ -369,10 +379,11 @@ enum StripeFacts {
             canceledAt: time(s.canceledAt), endedAt: time(s.endedAt))
     }
 
-    private static func chargeFacts(_ charge: Charge?) -> [PaymentFact] {
+    /// A read is Stripe's state now, so what it holds as refunded is taken as it is: less than recorded when a refund
+    /// failed.
+    static func chargeFacts(_ charge: Charge?, seen: Int) -> [PaymentFact] {
         guard let charge, charge.status == "succeeded" else { return [] }
-        var facts: [PaymentFact] = []
-        if charge.amountRefunded > 0 { facts.append(.refunded(amountRefunded: charge.amountRefunded)) }
+        var facts: [PaymentFact] = [.refundsRead(amountRefunded: charge.amountRefunded, seen: seen)]
         if charge.disputed { facts.append(.disputed) }
         return facts
     }
