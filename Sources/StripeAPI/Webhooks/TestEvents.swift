@@ -50,7 +50,8 @@ public enum TestEvents {
         "checkout.session.completed", "checkout.session.async_payment_succeeded",
         "checkout.session.async_payment_failed", "checkout.session.expired", "payment_intent.created",
         "payment_intent.succeeded", "payment_intent.payment_failed", "payment_intent.canceled", "charge.succeeded",
-        "charge.refunded", "charge.dispute.created", "refund.created", "invoice.paid", "invoice.payment_failed",
+        "charge.refunded", "charge.dispute.created", "refund.created", "refund.failed", "invoice.paid",
+        "invoice.payment_failed",
         "customer.subscription.created", "customer.subscription.updated", "customer.subscription.deleted",
     ]
 
@@ -146,11 +147,15 @@ public enum TestEvents {
                 Dispute(
                     id: randomId("dp"), amount: o.amount, currency: o.currency, charge: chId, paymentIntent: piId,
                     created: now))
-        case "refund.created":
-            object = .refund(
-                Refund(
-                    id: randomId("re"), amount: o.amountRefunded ?? o.amount, currency: o.currency, charge: chId,
-                    paymentIntent: piId, created: now))
+        case "refund.created", "refund.failed":
+            var refund = Refund(
+                id: randomId("re"), amount: o.amountRefunded ?? o.amount, currency: o.currency, charge: chId,
+                paymentIntent: piId, created: now)
+            if type == "refund.failed" {
+                refund.status = .failed
+                refund.failureReason = "expired_or_canceled_card"
+            }
+            object = .refund(refund)
         case "invoice.paid", "invoice.payment_failed":
             let invoice = billingInvoice(paid: type == "invoice.paid", o, now: now)
             return event(type, .other(type: "invoice", id: invoice.id), raw: .from(invoice), now: now)
