@@ -386,10 +386,8 @@ extension StripeEmulator {
         // parameters sent in another order are the same request, as at Stripe.
         let form = params.flattened().sorted { $0.0 < $1.0 }.map { $0.0 + "=" + $0.1 }.joined(separator: "&")
         let fingerprint = Data(SHA256.hash(data: Data((apiPath + "?" + form).utf8)))
-        // Stripe keeps a key for the account whose key made the call: another secret key's call is another request.
-        let scoped = key.map { (Self.key(request).map(String.init) ?? "") + " " + $0 }
-        if let key, let scoped {
-            switch await idempotency.claim(key: scoped, fingerprint: fingerprint) {
+        if let key {
+            switch await idempotency.claim(key: key, fingerprint: fingerprint) {
             case .proceed: break
             case .replay(let stored):
                 // Encoding the kept object again cannot fail where its first encoding succeeded; if it ever did,
@@ -442,12 +440,12 @@ extension StripeEmulator {
                 (try? StripeJSON.encode(
                     StripeError.Body(error: .init(type: "api_error", message: "\(error)")))) ?? Data()
         }
-        if let scoped {
+        if let key {
             // Stripe keeps the answer of a request that ran: a success, or a card's decline (402). A request refused
             // before it ran (a parameter that failed validation, an object that does not exist) keeps nothing, so
             // the same key can be used again once it is put right.
             await idempotency.finish(
-                key: scoped, fingerprint: fingerprint, status: status, answer: kept ?? .json(json),
+                key: key, fingerprint: fingerprint, status: status, answer: kept ?? .json(json),
                 keep: status == 200 || status == 402)
         }
         return raw(status, requestId, json, replayed: false)

@@ -17,10 +17,10 @@ public enum PaymentFact: Sendable, Equatable {
     /// A refund failed (or was cancelled) after it was reported, and Stripe gave the money back to the account: what
     /// the charge holds as refunded is read back from Stripe.
     case refundFailed
-    /// The charge, read back from Stripe, holds `amountRefunded` as refunded now, less than recorded when a refund
-    /// failed. Exact, not only raising; decided only if the payment still records `seen`, what it recorded when the
-    /// read began (a refund event applied meanwhile makes the read stale).
-    case refundsRead(amountRefunded: Int, seen: Int)
+    /// The charge, read back from Stripe after a refund failed, holds `amountRefunded` as refunded now: less than
+    /// recorded. Exact, not only raising; decided only if the payment's amounts refunded and asked for are still those
+    /// of `seen`, its state when the read began (a refund asked for or reported meanwhile makes the read stale).
+    case refundsRead(amountRefunded: Int, seen: PaymentState)
     /// A dispute was opened on the charge.
     case disputed
     /// An admin looked at a payment under review (`REQUIRES_REVIEW`) and accepted what Stripe took for the order.

@@ -13,10 +13,9 @@ public enum PaymentEffect: Sendable, Equatable {
     case flagDispute
     /// Record Stripe's decline code and message.
     case recordFailure(code: String?, message: String?)
-    /// Read the charge back from Stripe once the transaction has committed (`PaymentFact.refundsRead` follows).
+    /// Read the charge back from Stripe once the transaction has committed (`PaymentFact.refundsRead` follows);
+    /// kept on the payment until it is read, so a crash or a Stripe outage only delays it.
     case readRefundsBack
-    /// Give all the money back at Stripe once the transaction has committed, retried until Stripe takes it.
-    case refundInFull
 }
 
 public struct PaymentDecision: Sendable, Equatable {
@@ -81,19 +80,18 @@ public enum PaymentMachine {
         case .refunded(let total):
             guard payment.status.isPaid, total > payment.amountRefunded else { return .nothing }
             let capped = min(total, payment.amount)
-            // Read back as well: an event that comes after a refund failed may still count the failed refund.
             return PaymentDecision(
                 status: PaymentStatus.afterRefund(capped, of: payment.amount), amountRefunded: capped,
-                effects: [.recordRefund(amountRefunded: capped), .readRefundsBack])
+                effects: [.recordRefund(amountRefunded: capped)])
 
         case .refundFailed:
             guard payment.status.isPaid || payment.status == .requiresReview else { return .nothing }
             return PaymentDecision(effects: [.readRefundsBack])
 
         case .refundsRead(let total, let seen):
-            guard payment.status.isPaid || payment.status == .requiresReview, payment.amountRefunded == seen else {
-                return .nothing
-            }
+            guard payment.status.isPaid || payment.status == .requiresReview,
+                payment.amountRefunded == seen.amountRefunded, payment.refundRequested == seen.refundRequested
+            else { return .nothing }
             let refunded = min(max(total, 0), payment.amount)
             if payment.status == .requiresReview {
                 // Its refund asked for stays asked for: while it is, the money cannot be accepted and delivered.
@@ -105,8 +103,10 @@ public enum PaymentMachine {
             let requested = min(payment.refundRequested, refunded)
             guard refunded != payment.amountRefunded || requested != payment.refundRequested else { return .nothing }
             if !payment.fulfilled, refunded < payment.amountRefunded || requested < payment.refundRequested {
-                // Money Till was giving back because nothing was delivered for it: it goes back again.
-                return PaymentDecision(amountRefunded: refunded, refundRequested: requested, effects: [.refundInFull])
+                // Money Till was giving back because nothing was delivered for it: an admin decides what becomes of it
+                // (refund it again, or accept it and deliver), rather than a refund asked for again and again of a
+                // card whose refunds fail.
+                return PaymentDecision(status: .requiresReview, amountRefunded: refunded, refundRequested: requested)
             }
             return PaymentDecision(
                 status: PaymentStatus.afterRefund(refunded, of: payment.amount), amountRefunded: refunded,

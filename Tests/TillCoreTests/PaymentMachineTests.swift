@@ -10,7 +10,8 @@ struct PaymentMachineTests {
         .refunded(amountRefunded: 1999), .disputed, .succeeded(amount: 1000, currency: "usd"),
         .succeeded(amount: 1999, currency: "eur"),
         .reviewAccepted, .reviewRefunded, .refusedByStripe(code: "url_invalid", message: "Not a valid URL"),
-        .refundFailed, .refundsRead(amountRefunded: 0, seen: 0), .refundsRead(amountRefunded: 700, seen: 0),
+        .refundFailed,
+        .refundsRead(amountRefunded: 0, seen: PaymentState(status: .refunded, amount: 1999, currency: "usd")),
     ]
 
     func state(_ status: PaymentStatus, refunded: Int = 0) -> PaymentState {
@@ -59,10 +60,10 @@ struct PaymentMachineTests {
         // charge.refunded
         Row(
             from: .succeeded, fact: .refunded(amountRefunded: 500), to: .partiallyRefunded,
-            effects: [.recordRefund(amountRefunded: 500), .readRefundsBack]),
+            effects: [.recordRefund(amountRefunded: 500)]),
         Row(
             from: .succeeded, fact: .refunded(amountRefunded: 1999), to: .refunded,
-            effects: [.recordRefund(amountRefunded: 1999), .readRefundsBack]),
+            effects: [.recordRefund(amountRefunded: 1999)]),
         Row(from: .initiated, fact: .refunded(amountRefunded: 500), to: nil, effects: []),
         // refund.failed, charge.refund.updated (failed): the charge is read back
         Row(from: .refunded, fact: .refundFailed, to: nil, effects: [.readRefundsBack]),
@@ -117,35 +118,42 @@ struct PaymentMachineTests {
         var refunded = PaymentState(
             status: .refunded, amount: 1999, currency: "usd", amountRefunded: 1999, refundRequested: 1999,
             fulfilled: true)
-        let back = PaymentMachine.decide(refunded, .refundsRead(amountRefunded: 0, seen: 1999))
+        let back = PaymentMachine.decide(refunded, .refundsRead(amountRefunded: 0, seen: refunded))
         #expect(
             back
                 == PaymentDecision(
                     status: .succeeded, amountRefunded: 0, refundRequested: 0,
                     effects: [.recordRefund(amountRefunded: 0)]))
-        let partly = PaymentMachine.decide(refunded, .refundsRead(amountRefunded: 500, seen: 1999))
+        let partly = PaymentMachine.decide(refunded, .refundsRead(amountRefunded: 500, seen: refunded))
         #expect(partly.status == .partiallyRefunded && partly.amountRefunded == 500 && partly.refundRequested == 500)
-        // A read taken before another refund event was applied is stale: nothing.
-        #expect(PaymentMachine.decide(refunded, .refundsRead(amountRefunded: 0, seen: 500)) == .nothing)
+        // A read begun before a refund was reported, or asked for, is stale: nothing.
+        var before = refunded
+        before.amountRefunded = 500
+        #expect(PaymentMachine.decide(refunded, .refundsRead(amountRefunded: 0, seen: before)) == .nothing)
+        before = refunded
+        before.refundRequested = 1000
+        #expect(PaymentMachine.decide(refunded, .refundsRead(amountRefunded: 0, seen: before)) == .nothing)
         // The same as recorded: nothing.
-        #expect(PaymentMachine.decide(refunded, .refundsRead(amountRefunded: 1999, seen: 1999)) == .nothing)
+        #expect(PaymentMachine.decide(refunded, .refundsRead(amountRefunded: 1999, seen: refunded)) == .nothing)
         // A refund that failed before its charge.refunded came: only what was asked for goes.
         refunded.status = .succeeded
         refunded.amountRefunded = 0
-        let asked = PaymentMachine.decide(refunded, .refundsRead(amountRefunded: 0, seen: 0))
+        let asked = PaymentMachine.decide(refunded, .refundsRead(amountRefunded: 0, seen: refunded))
         #expect(asked.refundRequested == 0 && asked.status == .succeeded)
-        // Money given back because nothing was delivered for it goes back again.
+        // Money given back because nothing was delivered for it: an admin decides, no refund loop.
         let undelivered = PaymentState(
             status: .refunded, amount: 1999, currency: "usd", amountRefunded: 1999, refundRequested: 1999)
         #expect(
-            PaymentMachine.decide(undelivered, .refundsRead(amountRefunded: 0, seen: 1999))
-                == PaymentDecision(amountRefunded: 0, refundRequested: 0, effects: [.refundInFull]))
+            PaymentMachine.decide(undelivered, .refundsRead(amountRefunded: 0, seen: undelivered))
+                == PaymentDecision(status: .requiresReview, amountRefunded: 0, refundRequested: 0))
         // Under review, what is asked for stays (it keeps the money from being accepted).
         let review = PaymentState(
             status: .requiresReview, amount: 1999, currency: "usd", amountRefunded: 1999, refundRequested: 1999)
-        let reviewed = PaymentMachine.decide(review, .refundsRead(amountRefunded: 0, seen: 1999))
+        let reviewed = PaymentMachine.decide(review, .refundsRead(amountRefunded: 0, seen: review))
         #expect(reviewed.status == nil && reviewed.amountRefunded == 0 && reviewed.refundRequested == nil)
-        #expect(PaymentMachine.decide(state(.initiated), .refundsRead(amountRefunded: 0, seen: 0)) == .nothing)
+        #expect(
+            PaymentMachine.decide(state(.initiated), .refundsRead(amountRefunded: 0, seen: state(.initiated)))
+                == .nothing)
     }
 
     @Test("refunds only grow, and a repeated total changes nothing")

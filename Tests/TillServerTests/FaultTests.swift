@@ -42,7 +42,7 @@ struct FaultTests {
                 form: "mode=payment&success_url=http%3A%2F%2Fother.test%2Fok&line_items[0][price_data][currency]=usd"
                     + "&line_items[0][price_data][unit_amount]=3998&line_items[0][price_data][product_data][name]=Tea"
                     + "&line_items[0][quantity]=1&metadata[orderId]=\(orderId)&metadata[paymentId]=\(paymentId)",
-                idempotencyKey: "till-checkout-\(paymentId)", key: Till.emulatorSecretKey)
+                idempotencyKey: "till-checkout-\(paymentId)")
             let sessionId = elsewhere.string("id")
             // This instance's retry meets Stripe's idempotency_error: not a refusal, the payment is kept.
             let retry = try await api.call(.post, "/api/orders/\(orderId)/checkout", token: user)

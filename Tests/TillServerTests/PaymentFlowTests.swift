@@ -304,6 +304,36 @@ struct PaymentFlowTests {
         }
     }
 
+    @Test(
+        "money given back because nothing was delivered for it, whose refund fails: under review, not refunded again and again",
+        arguments: Backend.available)
+    func undeliveredRefundThatFails(backend: Backend) async throws {
+        try await withTill(backend) { api, till in
+            let (user, _, _, order) = try await api.orderSetup()
+            let orderId = order.string("id")
+            let checkout = try await api.call(.post, "/api/orders/\(orderId)/checkout", token: user)
+            let intent = try await api.call(.post, "/api/orders/\(orderId)/payment-intent", token: user)
+            _ = try await api.pay(session: checkout.string("sessionId"))
+            try await api.waitForOrder(user, orderId, toBe: "PAID")
+            // Paid a second time, with a card whose refunds fail: Till refunds it in full, and the refund fails.
+            let intentId = intent.string("paymentIntentId")
+            #expect(
+                try await api.stripe(
+                    .post, "/v1/payment_intents/\(intentId)/confirm", form: "payment_method=pm_card_refundFail"
+                ).status == 200)
+            let second = intent.string("paymentId")
+            try await eventually(15, "the second payment to await review") {
+                try await api.payment(user, second).string("status") == "REQUIRES_REVIEW"
+            }
+            try await Task.sleep(for: .seconds(2))
+            _ = try await till.reconcile()
+            let payment = try await api.payment(user, second)
+            #expect(payment.string("status") == "REQUIRES_REVIEW" && payment.int("amountRefunded") == 0)
+            #expect(try await api.stripe(.get, "/v1/refunds", form: "payment_intent=\(intentId)").data.count == 1)
+            #expect(try await api.orderStatus(user, orderId) == "PAID")
+        }
+    }
+
     @Test("a lost webhook: sync re-reads the session and the order is PAID", arguments: Backend.available)
     func syncAfterLostWebhook(backend: Backend) async throws {
         try await withTill(backend) { api, _ in

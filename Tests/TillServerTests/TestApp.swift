@@ -69,16 +69,14 @@ struct API: Sendable {
         return Reply(status: Int(response.status.code), headers: fields, text: String(buffer: bytes))
     }
 
-    /// Form-encoded, for the embedded Stripe emulator under /_stripe; `key` is the secret key the call is made with
-    /// (Till's own makes it a call from the same account, whose idempotency keys it shares).
-    func stripe(
-        _ method: HTTPRequest.Method, _ path: String, form: String = "", idempotencyKey: String? = nil,
-        key: String = "sk_test_tests"
-    ) async throws -> Reply {
+    /// Form-encoded, for the embedded Stripe emulator under /_stripe.
+    func stripe(_ method: HTTPRequest.Method, _ path: String, form: String = "", idempotencyKey: String? = nil)
+        async throws -> Reply
+    {
         var request = HTTPClientRequest(
             url: baseURL + "/_stripe" + path + (method == .get && !form.isEmpty ? "?" + form : ""))
         request.method = .init(rawValue: method.rawValue)
-        request.headers.add(name: "Authorization", value: "Bearer \(key)")
+        request.headers.add(name: "Authorization", value: "Bearer sk_test_tests")
         if let idempotencyKey { request.headers.add(name: "Idempotency-Key", value: idempotencyKey) }
         if method != .get {
             request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")

@@ -334,6 +334,37 @@ struct WebhookTests {
         }
     }
 
+    @Test(
+        "disputes delivered at the same moment as the successes they follow are all applied",
+        arguments: Backend.available)
+    func disputesRacingSuccesses(backend: Backend) async throws {
+        try await withTill(backend) { api, till in
+            let secret = till.webhookSecrets[0]
+            var setups: [(user: String, paymentId: String, options: TestEvents.Options)] = []
+            for _ in 0..<12 {
+                let setup = try await openCheckout(api)
+                setups.append((setup.user, setup.paymentId, setup.options))
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for setup in setups {
+                    for type in ["charge.dispute.created", "checkout.session.completed"] {
+                        let event = try TestEvents.make(type: type, options: setup.options)
+                        group.addTask {
+                            let status = try await api.deliver(event, secret: secret).status
+                            #expect(status == 200)
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            for setup in setups {
+                try await eventually(10, "disputed") {
+                    try await api.payment(setup.user, setup.paymentId)["disputed"] as? Bool == true
+                }
+            }
+        }
+    }
+
     @Test("a dispute flags the payment", arguments: Backend.available)
     func dispute(backend: Backend) async throws {
         try await withTill(backend) { api, till in

@@ -244,6 +244,32 @@ struct PaymentRepository: Sendable {
         try await db.raw("UPDATE payments SET needs_refund = 1 WHERE id IN (\(binds: ids))").run()
     }
 
+    /// Marks payments whose charge is to be read back after a refund failed: each mark counts, so a read that began
+    /// before a later mark does not clear it.
+    func markRefundReads(ids: [String], on db: any SQLDatabase) async throws {
+        guard !ids.isEmpty else { return }
+        try await db.raw("UPDATE payments SET refund_reads = refund_reads + 1 WHERE id IN (\(binds: ids))").run()
+    }
+
+    /// A payment with the marks it has (`markRefundReads`).
+    func refundReads(id: String, on db: any SQLDatabase) async throws -> (Payment, marks: Int)? {
+        try await db.raw(
+            "SELECT \(unsafeRaw: Payment.columns), refund_reads FROM payments WHERE id = \(bind: id)"
+        ).first().map { (try Payment(row: $0), try $0.int("refund_reads")) }
+    }
+
+    /// Clears the marks a read saw; one made since then stays.
+    func clearRefundReads(id: String, marks: Int, on db: any SQLDatabase) async throws {
+        try await db.raw("UPDATE payments SET refund_reads = refund_reads - \(bind: marks) WHERE id = \(bind: id)")
+            .run()
+    }
+
+    /// Payments whose charge is still to be read back (their read was lost to a crash or to Stripe).
+    func markedForRefundReads(limit: Int, on db: any SQLDatabase) async throws -> [String] {
+        try await db.raw("SELECT id FROM payments WHERE refund_reads > 0 LIMIT \(literal: limit)")
+            .all(decodingColumn: "id", as: String.self)
+    }
+
     func clearNeedsRefund(id: String, on db: any SQLDatabase) async throws {
         try await db.raw("UPDATE payments SET needs_refund = 0, refund_requested = amount WHERE id = \(bind: id)").run()
     }

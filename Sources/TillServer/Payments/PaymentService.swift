@@ -391,15 +391,13 @@ struct PaymentService: Sendable {
                 let session = try await stripe.retrieveCheckoutSession(sessionId, expand: ["payment_intent"])
                 let intent = session.paymentIntent?.object
                 let charge = try await latestCharge(intent)
-                facts = StripeFacts.read(
-                    session: session, intent: intent, charge: charge, seen: payment.amountRefunded)
+                facts = StripeFacts.read(session: session, intent: intent, charge: charge)
                 details = .init(
                     paymentIntentId: session.paymentIntent?.id,
                     customerEmail: session.customerDetails?.email ?? session.customerEmail)
             } else if let intentId = payment.paymentIntentId {
                 let intent = try await stripe.retrievePaymentIntent(intentId, expand: ["latest_charge"])
-                facts = StripeFacts.read(
-                    intent: intent, charge: intent.latestCharge?.object, seen: payment.amountRefunded)
+                facts = StripeFacts.read(intent: intent, charge: intent.latestCharge?.object)
                 details = .init(paymentIntentId: intent.id)
             } else {
                 return payment

@@ -12,6 +12,7 @@ final class Reconciler: Service, Sendable {
         var paymentsSynced = 0
         var subscriptionsSynced = 0
         var refundsRetried = 0
+        var refundsReadBack = 0
         var ordersExpired = 0
         var eventsRetried = 0
     }
@@ -57,7 +58,7 @@ final class Reconciler: Service, Sendable {
                 do {
                     let report = try await self.pass()
                     if report.paymentsSynced + report.subscriptionsSynced + report.refundsRetried
-                        + report.ordersExpired > 0
+                        + report.refundsReadBack + report.ordersExpired > 0
                     {
                         self.logger.info(
                             "reconciliation pass",
@@ -65,6 +66,7 @@ final class Reconciler: Service, Sendable {
                                 "payments_synced": "\(report.paymentsSynced)",
                                 "subscriptions_synced": "\(report.subscriptionsSynced)",
                                 "refunds_retried": "\(report.refundsRetried)",
+                                "refunds_read_back": "\(report.refundsReadBack)",
                                 "orders_expired": "\(report.ordersExpired)",
                             ])
                     }
@@ -81,7 +83,10 @@ final class Reconciler: Service, Sendable {
         let now = clock.nowMillis()
         let payments = PaymentRepository()
         report.eventsRetried = try await database.withConnection { db in
+            // With the events that waited for a PaymentIntent a payment has since learned, wherever it learned it (a
+            // subscription's invoice read back, a refund's look-up) and whatever crash came between.
             try await WebhookEventRepository().retryFailed(maxAttempts: WebhookProcessor.maxAttempts, now: now, on: db)
+                + WebhookEventRepository().wakeAllKnown(on: db)
         }
         let stale = try await database.withConnection { [cursor = cursors.withLock(\.payments)] db in
             try await payments.stale(
@@ -125,6 +130,11 @@ final class Reconciler: Service, Sendable {
         {
             await settlement.refundInFull(payment)
             report.refundsRetried += 1
+        }
+        for id in try await database.withConnection({ db in try await payments.markedForRefundReads(limit: 100, on: db)
+        }) {
+            await settlement.readRefunds(paymentId: id)
+            report.refundsReadBack += 1
         }
         try await database.withConnection { db in
             try await IdempotencyRepository().deleteOlderThan(now - 24 * 3600 * 1000, on: db)

@@ -64,11 +64,14 @@ extension SettlementService {
         var refundReads: [String] = []
         /// Events that waited for a PaymentIntent a payment has now learned, put back in the queue for the processor.
         var woken = 0
+        /// PaymentIntents learned or waited for, whose waiting events are put back in the queue once the transaction
+        /// has committed (on PostgreSQL).
+        var wakes = Set<String>()
 
         /// Something is left to do at Stripe once the transaction has committed (`SettlementService.afterCommit`).
         var leavesWork: Bool {
             !refunds.isEmpty || !declines.isEmpty || !paidInvoices.isEmpty || !subscriptionReads.isEmpty
-                || !refundReads.isEmpty
+                || !refundReads.isEmpty || !wakes.isEmpty
         }
     }
 
@@ -150,14 +153,25 @@ extension SettlementService {
         try await payments.setDetails(details.sorted { $0.id < $1.id }, on: db)
         try await applyUserChanges(userChanges, on: db)
         let learned = Set(details.compactMap { d in loaded[d.id]?.paymentIntentId == nil ? d.paymentIntentId : nil })
-        if !learned.isEmpty {
-            // What waited for these intents: in this batch, tried again by the processor; stored, back in its queue.
-            for (index, verdict) in outcome.verdicts.enumerated() {
-                if case .waiting(let intentId) = verdict, learned.contains(intentId) {
-                    outcome.verdicts[index] = .deferred("its payment learned its PaymentIntent in the same batch")
-                }
+        var waiting = Set<String>()
+        for (index, verdict) in outcome.verdicts.enumerated() {
+            guard case .waiting(let intentId) = verdict else { continue }
+            // Its payment learned the intent in this batch: the processor tries it again.
+            if learned.contains(intentId) {
+                outcome.verdicts[index] = .deferred("its payment learned its PaymentIntent in the same batch")
+            } else {
+                waiting.insert(intentId)
             }
+        }
+        if database.kind == .sqlite {
+            // One writer: a stored event that waits for one of these intents was committed before this transaction
+            // began, so it is seen here; and an event that waits now was decided after every payment that knows its
+            // intent was committed.
             outcome.woken = try await WebhookEventRepository().wake(waitingFor: learned.sorted(), on: db)
+        } else {
+            // Transactions run side by side: an event may wait for an intent a payment learns in a transaction that
+            // neither sees, so both sides look again once committed (`afterCommit`).
+            outcome.wakes = learned.union(waiting)
         }
         return outcome
     }
@@ -214,7 +228,9 @@ extension SettlementService {
                 ])
             if status == .requiresReview {
                 logger.error(
-                    "Stripe reported an amount or currency that differs from the payment; nothing fulfilled",
+                    step.before.status.isPaid
+                        ? "a refund of money nothing was delivered for failed; the payment awaits an admin's review"
+                        : "Stripe reported an amount or currency that differs from the payment; nothing fulfilled",
                     metadata: ["payment.id": "\(step.before.id)"])
             }
         }
@@ -229,10 +245,8 @@ extension SettlementService {
                 let undeliverable = effects.map(\.0).filter { !delivered.contains($0.id) }
                 try await payments.markNeedsRefund(ids: undeliverable.map(\.id), on: db)
                 outcome.refunds += undeliverable
-            case .refundInFull:
-                try await payments.markNeedsRefund(ids: effects.map(\.0.id), on: db)
-                outcome.refunds += effects.map(\.0)
             case .readRefundsBack:
+                try await payments.markRefundReads(ids: effects.map(\.0.id), on: db)
                 outcome.refundReads += effects.map(\.0.id)
             case .cancelOrderUnlessOtherPayment:
                 try await cancelOrdersUnlessOtherPayment(effects.map(\.0), now: now, on: db)
@@ -400,7 +414,6 @@ extension PaymentEffect {
         case .flagDispute: "dispute"
         case .recordFailure: "failure"
         case .readRefundsBack: "read-refunds"
-        case .refundInFull: "refund-in-full"
         }
     }
 }

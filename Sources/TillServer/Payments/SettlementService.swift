@@ -52,6 +52,16 @@ struct SettlementService: Sendable {
     func afterCommit(_ outcome: Outcome) async {
         for payment in outcome.refunds { await refundInFull(payment) }
         for id in outcome.refundReads { await readRefunds(paymentId: id) }
+        if !outcome.wakes.isEmpty {
+            do {
+                _ = try await database.withConnection { db in
+                    try await WebhookEventRepository().wake(waitingFor: outcome.wakes.sorted(), onlyKnown: true, on: db)
+                }
+            } catch {
+                // The reconciler's pass wakes what this left waiting.
+                logger.warning("could not wake events waiting for a PaymentIntent", metadata: ["error": "\(error)"])
+            }
+        }
         for (paymentId, invoiceId) in outcome.declines {
             await recordDecline(paymentId: paymentId, invoiceId: invoiceId)
         }
@@ -131,10 +141,7 @@ struct SettlementService: Sendable {
                 RefundCreateParams(
                     paymentIntent: intentId, reason: "requested_by_customer",
                     metadata: ["paymentId": payment.id, "reason": "order_not_fulfillable"]),
-                // Of this payment as it stood: a refund in full that failed later is asked for again under a new key
-                // (the old one would replay the failed refund). Two keys for one refund are safe: without an amount,
-                // Stripe gives back what is left, and refuses a charge with nothing left.
-                options: RequestOptions(idempotencyKey: "till-refund-full-\(payment.id)-\(payment.updatedAt)"))
+                options: RequestOptions(idempotencyKey: "till-refund-full-\(payment.id)"))
             try await database.withConnection { db in try await payments.clearNeedsRefund(id: payment.id, on: db) }
             logger.info("payment refunded in full at Stripe", metadata: ["payment.id": "\(payment.id)"])
         } catch let error as StripeError where error.code == "charge_already_refunded" {
@@ -147,29 +154,37 @@ struct SettlementService: Sendable {
     }
 
     /// Reads a payment's charge back from Stripe after a refund failed, and applies what it holds as refunded now.
-    /// A refund event applied while Stripe was read makes the read stale (`PaymentFact.refundsRead`): it is read again.
+    /// A refund asked for or reported while Stripe was read makes the read stale (`PaymentFact.refundsRead`): it is
+    /// read again. The payment stays marked (`refund_reads`) until a read is applied, so the reconciler retries one
+    /// lost to a crash or to Stripe.
     func readRefunds(paymentId: String) async {
         do {
             for _ in 1...3 {
                 guard
-                    let payment = try await database.withConnection({ db in
-                        try await payments.find(id: paymentId, on: db)
-                    }),
-                    let intentId = payment.paymentIntentId
+                    let (payment, marks) = try await database.withConnection({ db in
+                        try await payments.refundReads(id: paymentId, on: db)
+                    })
                 else { return }
+                guard let intentId = payment.paymentIntentId else { return }
                 let intent = try await stripe.retrievePaymentIntent(intentId, expand: ["latest_charge"])
                 guard let charge = intent.latestCharge?.object else { return }
-                let after = try await apply(
-                    paymentId: paymentId, facts: StripeFacts.chargeFacts(charge, seen: payment.amountRefunded),
-                    details: .init())
-                // Read again only when the payment moved meanwhile and still differs from what Stripe holds.
-                guard let after, after.updatedAt != payment.updatedAt,
-                    after.amountRefunded != min(charge.amountRefunded, payment.amount)
-                else { return }
+                let fact = PaymentFact.refundsRead(amountRefunded: charge.amountRefunded, seen: payment.state)
+                let decision = PaymentMachine.decide(payment.state, fact)
+                if decision != .nothing {
+                    let after = try await apply(paymentId: paymentId, facts: [fact], details: .init())
+                    // Not as decided: the payment was asked or told about a refund meanwhile, so the read is stale.
+                    guard let after, after.status == decision.status ?? payment.status,
+                        after.amountRefunded == decision.amountRefunded ?? payment.amountRefunded
+                    else { continue }
+                }
+                try await database.withConnection { db in
+                    try await payments.clearRefundReads(id: paymentId, marks: marks, on: db)
+                }
+                return
             }
         } catch {
             logger.error(
-                "could not read a charge back after its refund failed; POST /api/payments/:id/sync reads it again",
+                "could not read a charge back after its refund failed; the reconciler will retry",
                 metadata: ["payment.id": "\(paymentId)", "error": "\(error)"])
         }
     }

@@ -334,9 +334,8 @@ enum StripeFacts {
             details: Details(paymentIntentId: o.id, customerEmail: o.receiptEmail))
     }
 
-    /// What a session read back from Stripe says (with its intent, when it has one, expanded). `seen` is the amount
-    /// the payment recorded as refunded when the read began.
-    static func read(session s: CheckoutSession, intent: PaymentIntent?, charge: Charge?, seen: Int) -> [PaymentFact] {
+    /// What a session read back from Stripe says (with its intent, when it has one, expanded).
+    static func read(session s: CheckoutSession, intent: PaymentIntent?, charge: Charge?) -> [PaymentFact] {
         var facts: [PaymentFact] = []
         switch (s.status, s.paymentStatus) {
         case (.complete?, .paid), (.complete?, .noPaymentRequired):
@@ -350,11 +349,11 @@ enum StripeFacts {
                 facts.append(.failed(code: error.declineCode ?? error.code, message: error.message, final: false))
             }
         }
-        return facts + chargeFacts(charge, seen: seen)
+        return facts + chargeFacts(charge)
     }
 
     /// What an intent read back from Stripe says.
-    static func read(intent pi: PaymentIntent, charge: Charge?, seen: Int) -> [PaymentFact] {
+    static func read(intent pi: PaymentIntent, charge: Charge?) -> [PaymentFact] {
         var facts: [PaymentFact] = []
         switch pi.status {
         case .succeeded:
@@ -368,7 +367,7 @@ enum StripeFacts {
             }
         default: break
         }
-        return facts + chargeFacts(charge, seen: seen)
+        return facts + chargeFacts(charge)
     }
 
     /// What a subscription read back from Stripe says.
@@ -379,11 +378,10 @@ enum StripeFacts {
             canceledAt: time(s.canceledAt), endedAt: time(s.endedAt))
     }
 
-    /// A read is Stripe's state now, so what it holds as refunded is taken as it is: less than recorded when a refund
-    /// failed.
-    static func chargeFacts(_ charge: Charge?, seen: Int) -> [PaymentFact] {
+    private static func chargeFacts(_ charge: Charge?) -> [PaymentFact] {
         guard let charge, charge.status == "succeeded" else { return [] }
-        var facts: [PaymentFact] = [.refundsRead(amountRefunded: charge.amountRefunded, seen: seen)]
+        var facts: [PaymentFact] = []
+        if charge.amountRefunded > 0 { facts.append(.refunded(amountRefunded: charge.amountRefunded)) }
         if charge.disputed { facts.append(.disputed) }
         return facts
     }
