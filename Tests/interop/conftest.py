@@ -89,6 +89,16 @@ def emulator(request, till_bin):
     server.stop()
 
 
+@pytest.fixture
+def client(emulator):
+    """stripe-python pointed at the emulator (standalone, then embedded), as the SDK suites use it."""
+    import stripe
+    stripe.api_key = "sk_test_interop"
+    stripe.api_base = emulator.base
+    stripe.max_network_retries = 0
+    return emulator
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """Keeps each phase's report on the test item, so fixtures can tell a failed test (and save a screenshot)."""

@@ -8,14 +8,6 @@ import stripe
 DAY = 86400
 
 
-@pytest.fixture
-def client(emulator):
-    stripe.api_key = "sk_test_interop"
-    stripe.api_base = emulator.base
-    stripe.max_network_retries = 0
-    return emulator
-
-
 def subscribe(card="pm_card_visa", interval="month", clock=None):
     product = stripe.Product.create(name="Pro")
     price = stripe.Price.create(currency="usd", unit_amount=900, product=product.id,

@@ -10,14 +10,6 @@ import stripe
 from test_emulator_billing import subscribe
 
 
-@pytest.fixture
-def client(emulator):
-    stripe.api_key = "sk_test_interop"
-    stripe.api_base = emulator.base
-    stripe.max_network_retries = 0
-    return emulator
-
-
 def post(path, data, key="sk_test_interop", **headers):
     return requests.post(f"{stripe.api_base}{path}", data=data, timeout=10,
                          headers={"Authorization": f"Bearer {key}", **headers})

@@ -8,14 +8,6 @@ import requests
 import stripe
 
 
-@pytest.fixture
-def client(emulator):
-    stripe.api_key = "sk_test_interop"
-    stripe.api_base = emulator.base
-    stripe.max_network_retries = 0
-    return emulator
-
-
 def test_card_details_outcome_and_receipt(client):
     intent = stripe.PaymentIntent.create(amount=1999, currency="usd", payment_method="pm_card_mastercard", confirm=True,
                                          expand=["latest_charge"])

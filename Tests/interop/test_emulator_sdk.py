@@ -12,14 +12,6 @@ import requests
 import stripe
 
 
-@pytest.fixture
-def client(emulator):
-    stripe.api_key = "sk_test_interop"
-    stripe.api_base = emulator.base
-    stripe.max_network_retries = 0
-    return emulator
-
-
 def card_intent(amount=1999, currency="usd", **kwargs):
     return stripe.PaymentIntent.create(amount=amount, currency=currency, **kwargs)
 
