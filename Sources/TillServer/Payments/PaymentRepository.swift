@@ -258,10 +258,13 @@ struct PaymentRepository: Sendable {
         ).first().map { (try Payment(row: $0), try $0.int("refund_reads")) }
     }
 
-    /// Clears the marks a read saw; one made since then stays.
+    /// Clears the marks if they are still the ones a read saw: a mark made since then (its own read follows) stays,
+    /// and of reads that saw the same marks one clears them.
     func clearRefundReads(id: String, marks: Int, on db: any SQLDatabase) async throws {
-        try await db.raw("UPDATE payments SET refund_reads = refund_reads - \(bind: marks) WHERE id = \(bind: id)")
-            .run()
+        try await db.raw(
+            "UPDATE payments SET refund_reads = 0 WHERE id = \(bind: id) AND refund_reads = \(bind: marks)"
+        )
+        .run()
     }
 
     /// Payments whose charge is still to be read back (their read was lost to a crash or to Stripe).

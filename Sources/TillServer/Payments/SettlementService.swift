@@ -141,7 +141,11 @@ struct SettlementService: Sendable {
                 RefundCreateParams(
                     paymentIntent: intentId, reason: "requested_by_customer",
                     metadata: ["paymentId": payment.id, "reason": "order_not_fulfillable"]),
-                options: RequestOptions(idempotencyKey: "till-refund-full-\(payment.id)"))
+                // Of the payment as it stands: a refund in full asked for again after one failed (an admin accepting
+                // money under review for an order paid meanwhile) must not replay the failed one. A retry under
+                // another key is safe: without an amount Stripe gives back what is left, and refuses a charge with
+                // nothing left (`charge_already_refunded`).
+                options: RequestOptions(idempotencyKey: "till-refund-full-\(payment.id)-\(payment.updatedAt)"))
             try await database.withConnection { db in try await payments.clearNeedsRefund(id: payment.id, on: db) }
             logger.info("payment refunded in full at Stripe", metadata: ["payment.id": "\(payment.id)"])
         } catch let error as StripeError where error.code == "charge_already_refunded" {
@@ -165,9 +169,19 @@ struct SettlementService: Sendable {
                         try await payments.refundReads(id: paymentId, on: db)
                     })
                 else { return }
-                guard let intentId = payment.paymentIntentId else { return }
-                let intent = try await stripe.retrievePaymentIntent(intentId, expand: ["latest_charge"])
-                guard let charge = intent.latestCharge?.object else { return }
+                guard let intentId = payment.paymentIntentId,
+                    let charge = try await stripe.retrievePaymentIntent(intentId, expand: ["latest_charge"])
+                        .latestCharge?.object
+                else {
+                    // Nothing at Stripe to read: the mark goes, or the reconciler would try it on every pass.
+                    logger.warning(
+                        "a refund failed, but its payment has no charge to read",
+                        metadata: ["payment.id": "\(paymentId)"])
+                    try await database.withConnection { db in
+                        try await payments.clearRefundReads(id: paymentId, marks: marks, on: db)
+                    }
+                    return
+                }
                 let fact = PaymentFact.refundsRead(amountRefunded: charge.amountRefunded, seen: payment.state)
                 let decision = PaymentMachine.decide(payment.state, fact)
                 if decision != .nothing {

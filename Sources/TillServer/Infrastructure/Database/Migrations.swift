@@ -358,13 +358,18 @@ import TillCore
         // another form are rewritten, so that they can still sign in.
         Migration(version: 9, name: "emails in NFC", statements: [], code: normalizeEmails),
         // A refund or dispute of a PaymentIntent no payment has yet waits for it, stored ignored; the index holds only
-        // those, so a batch that teaches payments their intents finds what waited for them without a scan. A payment
-        // whose refund failed is marked until its charge has been read back (the reconciler finds the marked ones).
+        // those, so a batch that teaches payments their intents finds what waited for them without a scan.
         Migration(
-            version: 10, name: "events waiting for a payment intent, refunds to read back",
+            version: 10, name: "events waiting for a payment intent",
             statements: [
                 "ALTER TABLE webhook_events ADD COLUMN waits_for TEXT",
                 "CREATE INDEX webhook_events_waiting ON webhook_events (waits_for) WHERE waits_for IS NOT NULL",
+            ]),
+        // A payment whose refund failed is marked until its charge has been read back; the reconciler finds the
+        // marked ones.
+        Migration(
+            version: 11, name: "refunds to read back",
+            statements: [
                 "ALTER TABLE payments ADD COLUMN refund_reads BIGINT NOT NULL DEFAULT 0",
                 "CREATE INDEX payments_refund_reads ON payments (id) WHERE refund_reads > 0",
             ]),
