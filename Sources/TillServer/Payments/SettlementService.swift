@@ -25,12 +25,12 @@ struct SettlementService: Sendable {
     ) async throws -> Outcome {
         for attempt in 1...5 {
             do {
-                let outcome = try await database.transaction { db in
+                var outcome = try await database.transaction { db in
                     let outcome = try await apply(items, on: db)
                     try await record(outcome.verdicts, db)
                     return outcome
                 }
-                await afterCommit(outcome)
+                outcome.woken += await afterCommit(outcome)
                 return outcome
             } catch is Conflict {
                 logger.debug("settlement raced another processor; deciding again", metadata: ["attempt": "\(attempt)"])
@@ -47,14 +47,17 @@ struct SettlementService: Sendable {
         return try await database.withConnection { db in try await payments.find(id: paymentId, on: db) }
     }
 
-    /// What an outcome leaves to do at Stripe once its transaction has committed: refunds in full, and the decline
-    /// codes of failed invoice attempts (Stripe keeps them on the invoice's PaymentIntent, not on the invoice).
-    func afterCommit(_ outcome: Outcome) async {
-        for payment in outcome.refunds { await refundInFull(payment) }
-        for id in outcome.refundReads { await readRefunds(paymentId: id) }
+    /// What an outcome leaves to do once its transaction has committed: on PostgreSQL, waking the events that waited
+    /// for the PaymentIntents it taught or waited for; at Stripe, refunds in full, read-backs of failed refunds, and
+    /// the decline codes of failed invoice attempts (Stripe keeps them on the invoice's PaymentIntent, not on the
+    /// invoice). Returns how many waiting events it put back in the queue.
+    @discardableResult
+    func afterCommit(_ outcome: Outcome) async -> Int {
+        // First, so that the processor is not kept waiting behind calls to Stripe.
+        var woken = 0
         if !outcome.wakes.isEmpty {
             do {
-                _ = try await database.withConnection { db in
+                woken = try await database.withConnection { db in
                     try await WebhookEventRepository().wake(waitingFor: outcome.wakes.sorted(), onlyKnown: true, on: db)
                 }
             } catch {
@@ -62,6 +65,8 @@ struct SettlementService: Sendable {
                 logger.warning("could not wake events waiting for a PaymentIntent", metadata: ["error": "\(error)"])
             }
         }
+        for payment in outcome.refunds { await refundInFull(payment) }
+        for id in outcome.refundReads { await readRefunds(paymentId: id) }
         for (paymentId, invoiceId) in outcome.declines {
             await recordDecline(paymentId: paymentId, invoiceId: invoiceId)
         }
@@ -78,6 +83,7 @@ struct SettlementService: Sendable {
                     metadata: ["payment.id": "\(paymentId)", "error": "\(error)"])
             }
         }
+        return woken
     }
 
     /// Applies the subscription as Stripe has it now. A read-back is never stale and asks for no other, so this

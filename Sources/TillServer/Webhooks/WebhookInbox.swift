@@ -103,7 +103,9 @@ final class WebhookInbox: Sendable {
                 if let outcome = written.outcome, outcome.leavesWork {
                     // Money that must go back, declines to read: at Stripe after the commit, without holding up the
                     // acknowledgements.
-                    Task { [settlement] in await settlement.afterCommit(outcome) }
+                    Task { [settlement, processor] in
+                        if await settlement.afterCommit(outcome) > 0 { processor.notify() }
+                    }
                 }
                 let inserted = written.ids
                 var answered = Set<String>()
