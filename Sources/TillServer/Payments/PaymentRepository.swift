@@ -244,8 +244,8 @@ struct PaymentRepository: Sendable {
         try await db.raw("UPDATE payments SET needs_refund = 1 WHERE id IN (\(binds: ids))").run()
     }
 
-    /// Marks payments whose charge is to be read back after a refund failed: each mark counts, so a read that began
-    /// before a later mark does not clear it.
+    /// Marks payments whose charge is to be read back after a refund failed. Marks only grow; a payment is marked
+    /// while it has more than its reads have handled (`refund_reads_done`).
     func markRefundReads(ids: [String], on db: any SQLDatabase) async throws {
         guard !ids.isEmpty else { return }
         try await db.raw("UPDATE payments SET refund_reads = refund_reads + 1 WHERE id IN (\(binds: ids))").run()
@@ -258,18 +258,20 @@ struct PaymentRepository: Sendable {
         ).first().map { (try Payment(row: $0), try $0.int("refund_reads")) }
     }
 
-    /// Clears the marks if they are still the ones a read saw: a mark made since then (its own read follows) stays,
-    /// and of reads that saw the same marks one clears them.
+    /// Records that a read handled the marks it saw: a mark made since then (its own read follows) stays, and a read
+    /// that saw fewer marks than another changes nothing.
     func clearRefundReads(id: String, marks: Int, on db: any SQLDatabase) async throws {
         try await db.raw(
-            "UPDATE payments SET refund_reads = 0 WHERE id = \(bind: id) AND refund_reads = \(bind: marks)"
-        )
-        .run()
+            """
+            UPDATE payments SET refund_reads_done = \(bind: marks)
+            WHERE id = \(bind: id) AND refund_reads_done < \(bind: marks)
+            """
+        ).run()
     }
 
     /// Payments whose charge is still to be read back (their read was lost to a crash or to Stripe).
     func markedForRefundReads(limit: Int, on db: any SQLDatabase) async throws -> [String] {
-        try await db.raw("SELECT id FROM payments WHERE refund_reads > 0 LIMIT \(literal: limit)")
+        try await db.raw("SELECT id FROM payments WHERE refund_reads > refund_reads_done LIMIT \(literal: limit)")
             .all(decodingColumn: "id", as: String.self)
     }
 

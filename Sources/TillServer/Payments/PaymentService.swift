@@ -340,9 +340,9 @@ struct PaymentService: Sendable {
             _ = try await stripe.createRefund(
                 RefundCreateParams(
                     paymentIntent: intentId, metadata: ["paymentId": payment.id, "reason": "review_refunded"]),
-                // Of the payment as it stood under review: asked again after a refund that failed, it is a new refund
-                // (the old key would replay the failed one); without an amount, a second key cannot give back twice.
-                options: RequestOptions(idempotencyKey: "till-refund-review-\(payment.id)-\(payment.updatedAt)"))
+                // A key of its own for each request: asked again after a refund that failed, it is a new refund (a
+                // fixed key would replay the failed one); without an amount, a second key cannot give back twice.
+                options: RequestOptions(idempotencyKey: "till-refund-review-\(payment.id)-\(IDs.make())"))
         } catch  where error.code == "charge_already_refunded" {
             // Given back at Stripe already (its dashboard): nothing left to send, the payment ends all the same.
         } catch {

@@ -147,11 +147,11 @@ struct SettlementService: Sendable {
                 RefundCreateParams(
                     paymentIntent: intentId, reason: "requested_by_customer",
                     metadata: ["paymentId": payment.id, "reason": "order_not_fulfillable"]),
-                // Of the payment as it stands: a refund in full asked for again after one failed (an admin accepting
-                // money under review for an order paid meanwhile) must not replay the failed one. A retry under
-                // another key is safe: without an amount Stripe gives back what is left, and refuses a charge with
-                // nothing left (`charge_already_refunded`).
-                options: RequestOptions(idempotencyKey: "till-refund-full-\(payment.id)-\(payment.updatedAt)"))
+                // A key of its own for each attempt (Stripe's client retries a call under it): one asked for again
+                // after a refund failed must not replay the failed one, and a retry under a new key cannot give back
+                // twice, because without an amount Stripe gives back what is left and refuses a charge with nothing
+                // left (`charge_already_refunded`).
+                options: RequestOptions(idempotencyKey: "till-refund-full-\(payment.id)-\(IDs.make())"))
             try await database.withConnection { db in try await payments.clearNeedsRefund(id: payment.id, on: db) }
             logger.info("payment refunded in full at Stripe", metadata: ["payment.id": "\(payment.id)"])
         } catch let error as StripeError where error.code == "charge_already_refunded" {

@@ -366,17 +366,40 @@ import TillCore
                 "CREATE INDEX webhook_events_waiting ON webhook_events (waits_for) WHERE waits_for IS NOT NULL",
             ]),
         // A payment whose refund failed is marked until its charge has been read back; the reconciler finds the
-        // marked ones.
+        // marked ones. A database migrated for a while on a build whose version 10 added the column has it already.
+        Migration(version: 11, name: "refunds to read back", statements: [], code: addRefundReads),
+        // Marks only ever grow, and a read records the marks it handled: a read that stalled cannot clear a mark made
+        // after it (a count cleared to zero and marked again would look the same). Counts an earlier build drove
+        // below zero start again from zero.
         Migration(
-            version: 11, name: "refunds to read back",
+            version: 12, name: "refund reads handled",
             statements: [
-                "ALTER TABLE payments ADD COLUMN refund_reads BIGINT NOT NULL DEFAULT 0",
-                "CREATE INDEX payments_refund_reads ON payments (id) WHERE refund_reads > 0",
+                "ALTER TABLE payments ADD COLUMN refund_reads_done BIGINT NOT NULL DEFAULT 0",
+                "UPDATE payments SET refund_reads = 0 WHERE refund_reads < 0",
+                "DROP INDEX payments_refund_reads",
+                "CREATE INDEX payments_refund_reads ON payments (id) WHERE refund_reads > refund_reads_done",
             ]),
     ]
 
     /// Rewrites every email not in NFC. One whose NFC form another account already has is left as it is (and
     /// logged): two accounts are never merged.
+    static func addRefundReads(_ db: any SQLDatabase, _ kind: DatabaseKind, _ logger: Logger) async throws {
+        let present =
+            kind == .postgres
+            ? try await db.raw(
+                """
+                SELECT 1 FROM information_schema.columns
+                WHERE table_schema = current_schema() AND table_name = 'payments' AND column_name = 'refund_reads'
+                """
+            ).first() != nil
+            : try await db.raw("SELECT 1 FROM pragma_table_info('payments') WHERE name = 'refund_reads'").first() != nil
+        if !present {
+            try await db.raw("ALTER TABLE payments ADD COLUMN refund_reads BIGINT NOT NULL DEFAULT 0").run()
+        }
+        try await db.raw("CREATE INDEX IF NOT EXISTS payments_refund_reads ON payments (id) WHERE refund_reads > 0")
+            .run()
+    }
+
     static func normalizeEmails(_ db: any SQLDatabase, _ kind: DatabaseKind, _ logger: Logger) async throws {
         // Only emails with a character beyond ASCII can be in another form.
         let nonASCII: SQLQueryString =
