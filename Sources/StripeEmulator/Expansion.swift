@@ -68,11 +68,9 @@ extension EmulatorState {
         guard Self.expandable[objectType]?.contains(head) == true else { throw Self.cannotExpand(full, index: index) }
         if objectType == "checkout.session", head == "line_items", let id = fields["id"]?.string {
             // Not an id field: expanding it gives the first page of the session's lines, as listing them does.
-            let all = sessionLines[id] ?? []
+            let page = try ListQuery().page(of: sessionLines[id] ?? [], id: \.id)
             let lines = JSONValue.from(
-                StripeList(
-                    data: Array(all.prefix(ListQuery().limit)), hasMore: all.count > ListQuery().limit,
-                    url: "/v1/checkout/sessions/\(id)/line_items"))
+                StripeList(data: page.items, hasMore: page.hasMore, url: "/v1/checkout/sessions/\(id)/line_items"))
             fields[head] = try expand(lines, parts.dropFirst(), full: full, index: index)
             return .object(fields)
         }

@@ -86,7 +86,7 @@ final class Reconciler: Service, Sendable {
             // With the events that waited for a PaymentIntent a payment has since learned, wherever it learned it (a
             // subscription's invoice read back, a refund's look-up) and whatever crash came between.
             try await WebhookEventRepository().retryFailed(maxAttempts: WebhookProcessor.maxAttempts, now: now, on: db)
-                + WebhookEventRepository().wakeAllKnown(on: db)
+                + WebhookEventRepository().wake(on: db)
         }
         let stale = try await database.withConnection { [cursor = cursors.withLock(\.payments)] db in
             try await payments.stale(

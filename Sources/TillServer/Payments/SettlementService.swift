@@ -58,7 +58,7 @@ struct SettlementService: Sendable {
         if !outcome.wakes.isEmpty {
             do {
                 woken = try await database.withConnection { db in
-                    try await WebhookEventRepository().wake(waitingFor: outcome.wakes.sorted(), onlyKnown: true, on: db)
+                    try await WebhookEventRepository().wake(waitingFor: outcome.wakes.sorted(), on: db)
                 }
             } catch {
                 // The reconciler's pass wakes what this left waiting.

@@ -104,32 +104,22 @@ struct WebhookEventRepository: Sendable {
         ).run()
     }
 
-    /// Puts the events that wait for any of these PaymentIntents back in the queue (`onlyKnown`: for those a payment
-    /// has); returns how many.
-    func wake(waitingFor intentIds: [String], onlyKnown: Bool = false, on db: any SQLDatabase) async throws -> Int {
-        guard !intentIds.isEmpty else { return 0 }
-        let known: SQLQueryString =
-            onlyKnown
-            ? "AND waits_for IN (SELECT payment_intent_id FROM payments WHERE payment_intent_id IN (\(binds: intentIds)))"
-            : ""
+    /// Puts back in the queue the events that wait for a PaymentIntent a payment now has, of `intentIds`, or of any
+    /// when nil (the reconciler's sweep for what a wake missed: a crash between a commit and its wake, an intent
+    /// learned outside the applier). Returns how many.
+    func wake(waitingFor intentIds: [String]? = nil, on db: any SQLDatabase) async throws -> Int {
+        let (events, payments): (SQLQueryString, SQLQueryString)
+        if let intentIds {
+            guard !intentIds.isEmpty else { return 0 }
+            (events, payments) = ("waits_for IN (\(binds: intentIds))", "payment_intent_id IN (\(binds: intentIds))")
+        } else {
+            (events, payments) = ("waits_for IS NOT NULL", "payment_intent_id IS NOT NULL")
+        }
         return try await db.raw(
             """
             UPDATE webhook_events SET status = 'pending', waits_for = NULL, lease_until = NULL, processed_at = NULL,
                 last_error = NULL
-            WHERE waits_for IS NOT NULL AND waits_for IN (\(binds: intentIds)) \(known)
-            RETURNING id
-            """
-        ).all().count
-    }
-
-    /// Puts back in the queue every event waiting for a PaymentIntent a payment now has: what a wake missed (one lost
-    /// to a crash between a commit and its wake, or an intent learned outside the applier).
-    func wakeAllKnown(on db: any SQLDatabase) async throws -> Int {
-        try await db.raw(
-            """
-            UPDATE webhook_events SET status = 'pending', waits_for = NULL, lease_until = NULL, processed_at = NULL,
-                last_error = NULL
-            WHERE waits_for IS NOT NULL AND waits_for IN (SELECT payment_intent_id FROM payments WHERE payment_intent_id IS NOT NULL)
+            WHERE \(events) AND waits_for IN (SELECT payment_intent_id FROM payments WHERE \(payments))
             RETURNING id
             """
         ).all().count
